@@ -1,0 +1,89 @@
+/**
+ * The typed result of configuration: what to mount, where, with which credentials and tuning.
+ *
+ * Everything upstream (Fluid's config.json, MOUNT_OPTIONS, runtimeOptions, CLI flags, secret
+ * files) is reduced to one frozen MountPlan before any I/O on S3 or FUSE happens, so the rest of
+ * the program never sees raw option strings.
+ */
+
+/** Where a credential value came from: the file is re-read when the secret rotates. */
+export interface SecretSource {
+  /** The option key as the user wrote it, e.g. `minio-access-key` (for error messages). */
+  readonly option: string;
+  /** The resolved value. Never log it. */
+  readonly value: string;
+  /** Absolute path of the secret file, when the value was read from one. */
+  readonly file?: string;
+}
+
+export interface Credentials {
+  readonly accessKeyId: SecretSource;
+  readonly secretAccessKey: SecretSource;
+  readonly sessionToken?: SecretSource;
+}
+
+/** One bucket (or bucket prefix) shown somewhere inside the FUSE mount. */
+export interface BucketMount {
+  /** Fluid mount `name`, or `mount[i]` when absent; used in every error line and log. */
+  readonly name: string;
+  /** The mountPoint string as given, e.g. `minio://my-first-bucket/data`. */
+  readonly source: string;
+  readonly bucket: string;
+  /** Key prefix inside the bucket: `''` or a string ending in `/`. */
+  readonly prefix: string;
+  /**
+   * Where the bucket appears inside the FUSE mount, as path segments relative to its root.
+   * `[]` means the bucket is the root itself.
+   */
+  readonly folder: readonly string[];
+  /** e.g. `http://minio:9000`; undefined means AWS's regional endpoint. */
+  readonly endpoint?: string;
+  readonly region: string;
+  /** Path-style addressing (`endpoint/bucket/key`); default true when an endpoint is given. */
+  readonly pathStyle: boolean;
+  /** undefined: anonymous access (or the SDK's default chain in debug mode). */
+  readonly credentials?: Credentials;
+  readonly readOnly: boolean;
+  /** Ownership and permission bits reported for this bucket's entries. */
+  readonly uid: number;
+  readonly gid: number;
+  readonly fileMode: number;
+  readonly dirMode: number;
+  /** How long a positive metadata answer (stat, listing) is trusted. */
+  readonly statCacheTtlMs: number;
+  /** How long a "does not exist" answer is trusted. */
+  readonly negativeCacheTtlMs: number;
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+
+/** Settings that apply to the whole process / the one FUSE mount. */
+export interface ProcessSettings {
+  readonly logLevel: LogLevel;
+  /** Byte budget of the shared block cache (read-ahead included). */
+  readonly cacheSizeBytes: number;
+  /** Largest per-handle read-ahead window. */
+  readonly readAheadMaxBytes: number;
+  /** First read-ahead window of a sequential reader. */
+  readonly readAheadInitialBytes: number;
+  /** Size of one ranged GET. */
+  readonly partSizeBytes: number;
+  /** Let other users (e.g. the app container's uid) see the mount. */
+  readonly allowOther: boolean;
+  /** Kernel attribute / entry cache timeouts. */
+  readonly attrTimeoutMs: number;
+  readonly entryTimeoutMs: number;
+  /** Upper bound for one S3 request including retries, before the FUSE op answers an errno. */
+  readonly requestTimeoutMs: number;
+}
+
+export interface MountPlan {
+  /** Absolute path where the FUSE filesystem is mounted. */
+  readonly targetPath: string;
+  readonly buckets: readonly BucketMount[];
+  readonly settings: ProcessSettings;
+  /** Option keys nobody understood, with where they came from; warned about once at start. */
+  readonly unknownOptions: readonly string[];
+  /** Which file the plan came from (Fluid mode), for messages. */
+  readonly configFile?: string;
+}
