@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * Entry point: argv → command → plan → mount. No logic of its own beyond turning every failure
+ * into one line on stderr and an exit code (2: bad input, 1: could not start).
+ */
+import { readFileSync } from 'node:fs';
+import { ConfigError, USAGE, loadDebugPlan, loadFluidPlan, parseArgv } from './config/index.js';
+import { MountLifecycle } from './mount/lifecycle.js';
+import { StartupError } from './mount/startup-error.js';
+import { createLogger } from './observe/logger.js';
+
+const NAME = 'fluid-s3-fuse';
+
+// The SDK's multi-line "Node 20 support ends" warning would break the one-line stderr contract;
+// the SDK version is pinned in package-lock.json, so the warning tells a user nothing.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Stack traces only when asked for: `--log-level debug` (or trace) anywhere on the line. */
+function wantsStack(argv: readonly string[]): boolean {
+  const i = argv.findIndex((a) => a === '--log-level' || a.startsWith('--log-level='));
+  if (i < 0) return /(^|,)log-level=(debug|trace)(,|$)/.test(process.env.MOUNT_OPTIONS ?? '');
+  const v = argv[i]?.includes('=') ? argv[i]?.split('=')[1] : argv[i + 1];
+  return v === 'debug' || v === 'trace';
+}
+
+function report(err: unknown, argv: readonly string[]): number {
+  const line = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`${NAME}: ${line.replace(/\s*\n\s*/g, ' ')}\n`);
+  if (wantsStack(argv) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  if (err instanceof ConfigError) return 2;
+  return 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const cmd = parseArgv(argv);
+  if (cmd.kind === 'help') {
+    process.stdout.write(USAGE.endsWith('\n') ? USAGE : `${USAGE}\n`);
+    return 0;
+  }
+  if (cmd.kind === 'version') {
+    process.stdout.write(`${NAME} ${version()}\n`);
+    return 0;
+  }
+  const ctx = { env: process.env };
+  const plan = cmd.kind === 'fluid' ? await loadFluidPlan(cmd, ctx) : await loadDebugPlan(cmd, ctx);
+  const log = createLogger(plan.settings.logLevel);
+  for (const option of plan.unknownOptions) log.warn({ option }, 'unknown option ignored');
+
+  const life = new MountLifecycle(plan, log);
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.on(sig, () => void life.stop(sig));
+  }
+  await Promise.race([life.start(), life.done]);
+  return life.done;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const code = report(err, process.argv.slice(2));
+    if (!(err instanceof ConfigError || err instanceof StartupError) && !wantsStack(process.argv.slice(2)) && err instanceof Error) {
+      // An unexpected failure: keep the one line, but say where to look.
+      process.stderr.write(`${NAME}: (run with --log-level debug for details)\n`);
+    }
+    process.exit(code);
+  },
+);

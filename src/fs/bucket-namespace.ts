@@ -1,0 +1,173 @@
+/**
+ * The metadata view of one bucket (or bucket prefix): names → entries, served from a cache fed
+ * by ListObjectsV2 pages.
+ *
+ * Rules (also in docs/SEMANTICS.md):
+ * - A prefix with at least one key under it is a directory, marker object (`dir/`) or not.
+ * - When `a` is an object and `a/…` keys exist too, the directory wins and the object `a` is not
+ *   shown (the same choice as mountpoint-s3): listings and lookups agree on it.
+ * - A listing is trusted for `statCacheTtlMs`, and answers lookups of its children (including
+ *   "no such name") for that long, so `ls -l` costs one LIST per 1000 entries, never a HEAD each.
+ * - A lookup outside a fresh listing costs one HEAD and one LIST (max 1 key) in parallel; a miss
+ *   is remembered for `negativeCacheTtlMs`.
+ * - Concurrent identical lookups and listings share one request.
+ */
+import { LRUCache } from 'lru-cache';
+import type { ObjectStore } from '../store/object-store.js';
+import { type DirChild, type DirEntry, type Entry, nameProblem } from './entry.js';
+
+export interface BucketNamespaceOptions {
+  readonly store: ObjectStore;
+  /** `''` or a key prefix ending in `/`. */
+  readonly prefix: string;
+  readonly statCacheTtlMs: number;
+  readonly negativeCacheTtlMs: number;
+  /** mtime reported for directories (S3 has none): the time the mount started. */
+  readonly dirMtimeMs: number;
+  /** Called once per key that cannot be shown as a name. */
+  readonly onSkippedKey?: (key: string, why: string) => void;
+  /** Bounds for the caches (entries, not bytes). */
+  readonly maxCachedEntries?: number;
+  readonly maxCachedListings?: number;
+}
+
+interface Listing {
+  readonly children: ReadonlyMap<string, Entry>;
+}
+
+const LIST_PAGE = 1000;
+
+export class BucketNamespace {
+  private readonly store: ObjectStore;
+  private readonly prefix: string;
+  private readonly statTtl: number;
+  private readonly negativeTtl: number;
+  private readonly dir: DirEntry;
+  private readonly onSkippedKey: (key: string, why: string) => void;
+  /** rel path ('' = root, 'a/b') → entry, or null for "does not exist". */
+  private readonly lookups: LRUCache<string, Entry | { kind: 'none' }>;
+  /** rel dir path → its children. */
+  private readonly listings: LRUCache<string, Listing>;
+  private readonly pendingLookups = new Map<string, Promise<Entry | undefined>>();
+  private readonly pendingListings = new Map<string, Promise<Listing>>();
+  private readonly warnedKeys = new Set<string>();
+
+  constructor(opts: BucketNamespaceOptions) {
+    this.store = opts.store;
+    this.prefix = opts.prefix;
+    this.statTtl = Math.max(1, opts.statCacheTtlMs);
+    this.negativeTtl = Math.max(1, opts.negativeCacheTtlMs);
+    this.dir = { kind: 'dir', mtimeMs: opts.dirMtimeMs };
+    this.onSkippedKey = opts.onSkippedKey ?? (() => undefined);
+    this.lookups = new LRUCache({ max: opts.maxCachedEntries ?? 200_000, ttl: this.statTtl, ttlAutopurge: false });
+    this.listings = new LRUCache({ max: opts.maxCachedListings ?? 2_000, ttl: this.statTtl, ttlAutopurge: false });
+  }
+
+  /** The entry at `rel` (segments joined by `/`, '' for the root), or undefined. */
+  async lookup(rel: string): Promise<Entry | undefined> {
+    if (rel === '') return this.dir;
+    const cached = this.lookups.get(rel);
+    if (cached) return cached.kind === 'none' ? undefined : cached;
+
+    const slash = rel.lastIndexOf('/');
+    const parent = slash < 0 ? '' : rel.slice(0, slash);
+    const listing = this.listings.get(parent);
+    if (listing) return listing.children.get(rel.slice(slash + 1));
+
+    let pending = this.pendingLookups.get(rel);
+    if (!pending) {
+      pending = this.fetchEntry(rel).finally(() => this.pendingLookups.delete(rel));
+      this.pendingLookups.set(rel, pending);
+    }
+    return pending;
+  }
+
+  /** The children of the directory at `rel`, sorted by name. */
+  async list(rel: string): Promise<readonly DirChild[]> {
+    let listing = this.listings.get(rel);
+    if (!listing) {
+      let pending = this.pendingListings.get(rel);
+      if (!pending) {
+        pending = this.fetchListing(rel).finally(() => this.pendingListings.delete(rel));
+        this.pendingListings.set(rel, pending);
+      }
+      listing = await pending;
+    }
+    return [...listing.children].map(([name, entry]) => ({ name, entry }));
+  }
+
+  /** Forget what is known of `rel` (after a 412: the object changed). */
+  invalidate(rel: string): void {
+    this.lookups.delete(rel);
+    const slash = rel.lastIndexOf('/');
+    this.listings.delete(slash < 0 ? '' : rel.slice(0, slash));
+  }
+
+  private keyOf(rel: string): string {
+    return this.prefix + rel;
+  }
+
+  private async fetchEntry(rel: string): Promise<Entry | undefined> {
+    const key = this.keyOf(rel);
+    // Both questions at once: one round trip decides file, directory or nothing.
+    const [head, children] = await Promise.all([
+      this.store.head(key),
+      this.store.list({ prefix: `${key}/`, maxKeys: 1 }),
+    ]);
+    let entry: Entry | undefined;
+    if (children.objects.length > 0 || children.prefixes.length > 0) entry = this.dir;
+    else if (head) entry = { kind: 'file', key, size: head.size, etag: head.etag, mtimeMs: head.mtimeMs };
+    if (entry) this.lookups.set(rel, entry);
+    else this.lookups.set(rel, { kind: 'none' }, { ttl: this.negativeTtl });
+    return entry;
+  }
+
+  private async fetchListing(rel: string): Promise<Listing> {
+    const dirPrefix = rel === '' ? this.prefix : `${this.prefix}${rel}/`;
+    const files = new Map<string, Entry>();
+    const dirs = new Set<string>();
+    let token: string | undefined;
+    do {
+      const page = await this.store.list({
+        prefix: dirPrefix,
+        delimiter: '/',
+        maxKeys: LIST_PAGE,
+        ...(token !== undefined ? { continuationToken: token } : {}),
+      });
+      for (const obj of page.objects) {
+        const name = obj.key.slice(dirPrefix.length);
+        if (name === '') continue; // the directory's own marker object
+        if (this.skip(obj.key, name)) continue;
+        files.set(name, { kind: 'file', key: obj.key, size: obj.size, etag: obj.etag, mtimeMs: obj.mtimeMs });
+      }
+      for (const p of page.prefixes) {
+        const name = p.slice(dirPrefix.length, -1);
+        if (this.skip(p, name)) continue;
+        dirs.add(name);
+      }
+      token = page.nextToken;
+    } while (token !== undefined);
+
+    const children = new Map<string, Entry>();
+    const names = [...new Set([...files.keys(), ...dirs])].sort();
+    for (const name of names) {
+      // Directory wins over a same-named object (see the rules above).
+      const entry = dirs.has(name) ? this.dir : (files.get(name) as Entry);
+      children.set(name, entry);
+      this.lookups.set(rel === '' ? name : `${rel}/${name}`, entry);
+    }
+    const listing: Listing = { children };
+    this.listings.set(rel, listing);
+    return listing;
+  }
+
+  private skip(key: string, name: string): boolean {
+    const why = nameProblem(name);
+    if (why === undefined) return false;
+    if (!this.warnedKeys.has(key)) {
+      this.warnedKeys.add(key);
+      this.onSkippedKey(key, why);
+    }
+    return true;
+  }
+}

@@ -1,0 +1,36 @@
+/** What the namespace knows about one name. */
+export interface FileEntry {
+  readonly kind: 'file';
+  /** Full key in the bucket. */
+  readonly key: string;
+  readonly size: number;
+  readonly etag: string;
+  readonly mtimeMs: number;
+}
+
+export interface DirEntry {
+  readonly kind: 'dir';
+  readonly mtimeMs: number;
+}
+
+export type Entry = FileEntry | DirEntry;
+
+/** One row of a directory listing. */
+export interface DirChild {
+  readonly name: string;
+  readonly entry: Entry;
+}
+
+const MAX_NAME_BYTES = 255;
+
+/**
+ * Whether an object-key segment can be shown as a file name. Keys S3 allows but a filesystem
+ * cannot show (`.`, `..`, empty segments from `//`, NUL, over 255 bytes) are skipped.
+ */
+export function nameProblem(name: string): string | undefined {
+  if (name === '') return 'empty path segment';
+  if (name === '.' || name === '..') return `"${name}" is reserved`;
+  if (name.includes('\0')) return 'contains a NUL character';
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `longer than ${MAX_NAME_BYTES} bytes`;
+  return undefined;
+}

@@ -1,0 +1,219 @@
+/**
+ * The filesystem operations, named after FUSE's, with typed answers and typed failures
+ * (FsError / StoreError). Nothing here knows fuse-native: the adapter decodes, calls, replies.
+ *
+ * Read-only for now: every operation that would change the bucket answers EROFS.
+ */
+import { constants } from 'node:fs';
+import type { BucketMount, ProcessSettings } from '../config/plan.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { BucketNamespace } from './bucket-namespace.js';
+import type { Entry } from './entry.js';
+import { FsError } from './errno.js';
+import { Layout } from './layout.js';
+import { BlockCache } from '../read/block-cache.js';
+import { BlockFetcher } from '../read/block-fetcher.js';
+import { ObjectReader, type ReadAheadPolicy } from '../read/object-reader.js';
+import { objectRef } from '../read/object-ref.js';
+
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const BLOCK_SIZE = 1024 * 1024;
+
+export interface Attr {
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  readonly nlink: number;
+  readonly blksize: number;
+  readonly blocks: number;
+  readonly mtime: number;
+  readonly atime: number;
+  readonly ctime: number;
+}
+
+export interface StatFs {
+  readonly bsize: number;
+  readonly frsize: number;
+  readonly blocks: number;
+  readonly bfree: number;
+  readonly bavail: number;
+  readonly files: number;
+  readonly ffree: number;
+  readonly favail: number;
+  readonly namemax: number;
+}
+
+export interface BucketView {
+  readonly mount: BucketMount;
+  readonly store: ObjectStore;
+  readonly namespace: BucketNamespace;
+}
+
+export interface FilesystemOptions {
+  readonly buckets: readonly { readonly mount: BucketMount; readonly store: ObjectStore }[];
+  readonly settings: ProcessSettings;
+  /** mtime of directories and of the virtual folders above buckets. */
+  readonly startedAtMs: number;
+  readonly onSkippedKey?: (bucket: string, key: string, why: string) => void;
+}
+
+interface Handle {
+  readonly reader: ObjectReader;
+}
+
+const WRITE_FLAGS = constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND;
+
+export class Filesystem {
+  private readonly layout: Layout<BucketView>;
+  private readonly views: readonly BucketView[];
+  private readonly settings: ProcessSettings;
+  private readonly startedAtMs: number;
+  private readonly handles = new Map<number, Handle>();
+  private nextHandle = 1;
+  readonly cache: BlockCache;
+  readonly fetcher: BlockFetcher;
+  private readonly policy: ReadAheadPolicy;
+
+  constructor(opts: FilesystemOptions) {
+    this.settings = opts.settings;
+    this.startedAtMs = opts.startedAtMs;
+    this.views = opts.buckets.map(({ mount, store }) => ({
+      mount,
+      store,
+      namespace: new BucketNamespace({
+        store,
+        prefix: mount.prefix,
+        statCacheTtlMs: mount.statCacheTtlMs,
+        negativeCacheTtlMs: mount.negativeCacheTtlMs,
+        dirMtimeMs: opts.startedAtMs,
+        onSkippedKey: (key, why) => opts.onSkippedKey?.(mount.name, key, why),
+      }),
+    }));
+    this.layout = new Layout(this.views.map((v) => ({ folder: v.mount.folder, value: v })));
+    this.cache = new BlockCache(opts.settings.cacheSizeBytes, BLOCK_SIZE);
+    this.fetcher = new BlockFetcher(this.cache, opts.settings.partSizeBytes);
+    const budget = this.cache.maxBytes;
+    this.policy = {
+      initialWindowBytes: Math.max(BLOCK_SIZE, opts.settings.readAheadInitialBytes),
+      // Windows of all open readers together stay within half the budget, so read-ahead
+      // never evicts blocks that are about to be read.
+      maxWindowBytes: () => Math.min(opts.settings.readAheadMaxBytes, Math.floor(budget / 2 / Math.max(1, this.handles.size))),
+    };
+  }
+
+  get openHandles(): number {
+    return this.handles.size;
+  }
+
+  async getattr(path: string): Promise<Attr> {
+    const r = this.layout.resolve(path);
+    if (r.kind === 'none') throw new FsError('ENOENT', `${path}: no such file or directory`);
+    if (r.kind === 'virtual') return this.virtualDirAttr();
+    const entry = await r.value.namespace.lookup(r.rel);
+    if (!entry) throw new FsError('ENOENT', `${path}: no such file or directory`);
+    return this.attrOf(r.value.mount, entry);
+  }
+
+  /** Names and attributes of a directory's children ('.' and '..' are added by the adapter). */
+  async readdir(path: string): Promise<{ names: string[]; attrs: Attr[] }> {
+    const r = this.layout.resolve(path);
+    if (r.kind === 'none') throw new FsError('ENOENT', `${path}: no such file or directory`);
+    if (r.kind === 'virtual') {
+      const attr = this.virtualDirAttr();
+      return { names: [...r.children], attrs: r.children.map(() => attr) };
+    }
+    const self = await r.value.namespace.lookup(r.rel);
+    if (!self) throw new FsError('ENOENT', `${path}: no such file or directory`);
+    if (self.kind !== 'dir') throw new FsError('ENOTDIR', `${path}: not a directory`);
+    const children = await r.value.namespace.list(r.rel);
+    const mount = r.value.mount;
+    return { names: children.map((c) => c.name), attrs: children.map((c) => this.attrOf(mount, c.entry)) };
+  }
+
+  async open(path: string, flags: number): Promise<number> {
+    if ((flags & WRITE_FLAGS) !== 0) throw new FsError('EROFS', `${path}: read-only file system`);
+    const r = this.layout.resolve(path);
+    if (r.kind === 'none') throw new FsError('ENOENT', `${path}: no such file or directory`);
+    if (r.kind === 'virtual') throw new FsError('EISDIR', `${path}: is a directory`);
+    const entry = await r.value.namespace.lookup(r.rel);
+    if (!entry) throw new FsError('ENOENT', `${path}: no such file or directory`);
+    if (entry.kind !== 'file') throw new FsError('EISDIR', `${path}: is a directory`);
+    const obj = objectRef(r.value.store, entry.key, entry.etag, entry.size);
+    const reader = new ObjectReader(obj, this.fetcher, BLOCK_SIZE, this.policy);
+    const fd = this.allocateHandle();
+    this.handles.set(fd, { reader });
+    return fd;
+  }
+
+  /** Synchronous when the bytes are cached. */
+  read(fd: number, buf: Buffer, len: number, pos: number): number | Promise<number> {
+    const h = this.handles.get(fd);
+    if (!h) throw new FsError('EBADF', `handle ${fd} is not open`);
+    return h.reader.read(pos, len, buf);
+  }
+
+  release(fd: number): void {
+    const h = this.handles.get(fd);
+    if (!h) return;
+    this.handles.delete(fd);
+    h.reader.close();
+  }
+
+  /** Forget cached metadata of the object behind a handle (its etag no longer matches). */
+  invalidate(path: string): void {
+    const r = this.layout.resolve(path);
+    if (r.kind === 'bucket') r.value.namespace.invalidate(r.rel);
+  }
+
+  statfs(): StatFs {
+    // S3 has no capacity: report a large, constant size (16 TiB in 4 KiB blocks, the most the
+    // adapter's 32-bit fields carry) so that tools which check free space proceed.
+    const blocks = 0xffffffff;
+    return { bsize: 4096, frsize: 4096, blocks, bfree: blocks, bavail: blocks, files: 0xffffffff, ffree: 0xffffffff, favail: 0xffffffff, namemax: 255 };
+  }
+
+  /** Any operation that would modify the bucket. */
+  readOnly(path: string): never {
+    throw new FsError('EROFS', `${path}: read-only file system`);
+  }
+
+  close(): void {
+    for (const fd of [...this.handles.keys()]) this.release(fd);
+    for (const v of this.views) v.store.destroy();
+  }
+
+  private allocateHandle(): number {
+    // fuse-native treats 0 as "no handle"; wrap well before 2^31.
+    let fd = this.nextHandle;
+    while (this.handles.has(fd)) fd = fd >= 0x7fffffff ? 1 : fd + 1;
+    this.nextHandle = fd >= 0x7fffffff ? 1 : fd + 1;
+    return fd;
+  }
+
+  private attrOf(mount: BucketMount, entry: Entry): Attr {
+    if (entry.kind === 'dir') return this.dirAttr(mount.dirMode, mount.uid, mount.gid, entry.mtimeMs);
+    return {
+      mode: S_IFREG | mount.fileMode,
+      uid: mount.uid,
+      gid: mount.gid,
+      size: entry.size,
+      nlink: 1,
+      blksize: 4096,
+      blocks: Math.ceil(entry.size / 512),
+      mtime: entry.mtimeMs,
+      atime: entry.mtimeMs,
+      ctime: entry.mtimeMs,
+    };
+  }
+
+  private dirAttr(mode: number, uid: number, gid: number, mtimeMs: number): Attr {
+    return { mode: S_IFDIR | mode, uid, gid, size: 4096, nlink: 2, blksize: 4096, blocks: 8, mtime: mtimeMs, atime: mtimeMs, ctime: mtimeMs };
+  }
+
+  private virtualDirAttr(): Attr {
+    const first = this.views[0]?.mount;
+    return this.dirAttr(0o755, first?.uid ?? 0, first?.gid ?? 0, this.startedAtMs);
+  }
+}

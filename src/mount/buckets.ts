@@ -1,0 +1,82 @@
+/**
+ * Turns the plan's buckets into ObjectStores and proves, before anything is mounted, that each
+ * one answers: a wrong key, a missing bucket or a dead endpoint is reported as one line at
+ * start, not as EIO on the first `ls`.
+ */
+import type { AwsCredentialIdentity } from '@aws-sdk/types';
+import type { BucketMount } from '../config/plan.js';
+import { readSecret } from '../config/index.js';
+import { S3Store, refreshingCredentials } from '../store/s3-store.js';
+import { StoreError } from '../store/errors.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { StartupError } from './startup-error.js';
+
+/** Secret files are re-read this often, so a rotated Kubernetes secret is picked up. */
+const CREDENTIAL_REFRESH_MS = 60_000;
+
+export function describe(m: BucketMount): string {
+  return `mount "${m.name}" (${m.source}${m.endpoint ? ` at ${m.endpoint}` : ''})`;
+}
+
+export function createStore(m: BucketMount, requestTimeoutMs: number): ObjectStore {
+  const creds = m.credentials;
+  return new S3Store({
+    bucket: m.bucket,
+    ...(m.endpoint !== undefined ? { endpoint: m.endpoint } : {}),
+    region: m.region,
+    pathStyle: m.pathStyle,
+    requestTimeoutMs,
+    // No credentials: unsigned requests (public buckets).
+    credentials: creds
+      ? refreshingCredentials(async (): Promise<AwsCredentialIdentity> => {
+          const [accessKeyId, secretAccessKey, sessionToken] = await Promise.all([
+            readSecret(creds.accessKeyId),
+            readSecret(creds.secretAccessKey),
+            creds.sessionToken ? readSecret(creds.sessionToken) : Promise.resolve(undefined),
+          ]);
+          return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+        }, CREDENTIAL_REFRESH_MS)
+      : undefined,
+  });
+}
+
+export async function probeAll(buckets: readonly { mount: BucketMount; store: ObjectStore }[], timeoutMs: number): Promise<void> {
+  const results = await Promise.allSettled(buckets.map(({ mount, store }) => probeOne(mount, store, timeoutMs)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+async function probeOne(m: BucketMount, store: ObjectStore, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreError('timeout', `no answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+  });
+  try {
+    await Promise.race([store.probe(m.prefix), timeout]);
+  } catch (err) {
+    throw new StartupError('S3_PROBE', `${describe(m)}: ${reasonOf(m, err)}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function reasonOf(m: BucketMount, err: unknown): string {
+  if (!(err instanceof StoreError)) return `cannot list the bucket: ${err instanceof Error ? err.message : String(err)}`;
+  const detail = err.status ? ` (HTTP ${err.status}${err.s3Code && err.s3Code !== 'Unknown' ? ` ${err.s3Code}` : ''})` : '';
+  switch (err.kind) {
+    case 'no-such-bucket':
+      return `bucket "${m.bucket}" does not exist${detail}`;
+    case 'not-found':
+      return `bucket "${m.bucket}" not found${detail}`;
+    case 'access-denied': {
+      const c = m.credentials;
+      const which = c ? `credentials from option "${c.accessKeyId.option}"${c.accessKeyId.file ? ` (file ${c.accessKeyId.file})` : ''}` : 'anonymous access';
+      return `S3 refused ${which}${detail}`;
+    }
+    case 'unreachable':
+    case 'timeout':
+      return `endpoint does not answer: ${err.message.replace(/^[^:]*: /, '')}`;
+    default:
+      return `cannot list the bucket: ${err.message}`;
+  }
+}

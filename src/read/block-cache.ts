@@ -1,0 +1,64 @@
+/**
+ * The shared byte budget of the read path: fixed-size blocks of object data, keyed by object
+ * identity (store, key, etag) and block index, so an overwritten object can never be served
+ * from old blocks. Blocks being downloaded are tracked here too, so two readers of one object
+ * share a download instead of starting a second one.
+ */
+import { LRUCache } from 'lru-cache';
+
+export interface BlockCacheStats {
+  hits: number;
+  misses: number;
+  /** Bytes delivered by S3 into blocks. */
+  fetchedBytes: number;
+}
+
+export class BlockCache {
+  readonly blockSize: number;
+  readonly maxBytes: number;
+  private readonly lru: LRUCache<string, Buffer>;
+  private readonly pending = new Map<string, Promise<Buffer>>();
+  readonly stats: BlockCacheStats = { hits: 0, misses: 0, fetchedBytes: 0 };
+
+  constructor(maxBytes: number, blockSize: number) {
+    this.blockSize = blockSize;
+    this.maxBytes = Math.max(maxBytes, blockSize * 4);
+    this.lru = new LRUCache<string, Buffer>({ maxSize: this.maxBytes, sizeCalculation: (b) => b.length });
+  }
+
+  get(key: string): Buffer | undefined {
+    return this.lru.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.lru.has(key) || this.pending.has(key);
+  }
+
+  pendingOf(key: string): Promise<Buffer> | undefined {
+    return this.pending.get(key);
+  }
+
+  /** Registers a download; `promise` must settle, and is marked handled (nobody may wait). */
+  setPending(key: string, promise: Promise<Buffer>): void {
+    promise.catch(() => undefined);
+    this.pending.set(key, promise);
+  }
+
+  complete(key: string, block: Buffer): void {
+    this.pending.delete(key);
+    this.stats.fetchedBytes += block.length;
+    this.lru.set(key, block);
+  }
+
+  fail(key: string): void {
+    this.pending.delete(key);
+  }
+
+  get cachedBytes(): number {
+    return this.lru.calculatedSize;
+  }
+
+  get pendingBlocks(): number {
+    return this.pending.size;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The read side of one open handle: answers FUSE reads from cached blocks and keeps a read-ahead
+ * window in flight while the reader stays sequential.
+ *
+ * One sequential reader keeps only one or two 128 KiB FUSE reads in flight, so the kernel will
+ * not parallelise a stream: this class does. The window starts small (fast first byte), doubles
+ * each time half of it has been consumed, and is split by the fetcher into parallel ranged GETs
+ * of the part size. Small jumps (the kernel reorders its read-ahead) keep the stream sequential;
+ * a larger jump resets the window, and a reader that is not sequential fetches only the blocks
+ * it touches.
+ */
+import type { BlockFetcher, Owner } from './block-fetcher.js';
+import type { ObjectRef } from './object-ref.js';
+
+export interface ReadAheadPolicy {
+  readonly initialWindowBytes: number;
+  /** The largest window this reader may use right now (shrinks when many readers share the budget). */
+  maxWindowBytes(): number;
+}
+
+/** How far a read may land before or after the previous one and still count as sequential. */
+const JUMP_TOLERANCE = 2 * 1024 * 1024;
+
+export class ObjectReader {
+  private readonly obj: ObjectRef;
+  private readonly fetcher: BlockFetcher;
+  private readonly policy: ReadAheadPolicy;
+  private readonly blockSize: number;
+  private readonly owner: Owner = {};
+  /** End of the furthest read so far, -1 before the first. */
+  private lastEnd = -1;
+  private window: number;
+  /** Everything before this offset has been requested. */
+  private frontier = 0;
+  sequential = false;
+
+  constructor(obj: ObjectRef, fetcher: BlockFetcher, blockSize: number, policy: ReadAheadPolicy) {
+    this.obj = obj;
+    this.fetcher = fetcher;
+    this.policy = policy;
+    this.blockSize = blockSize;
+    this.window = policy.initialWindowBytes;
+  }
+
+  get object(): ObjectRef {
+    return this.obj;
+  }
+
+  /**
+   * Copies bytes [pos, pos+len) (clipped at EOF) into `dst` and returns how many. Synchronous
+   * when every block is cached: most reads of a stream are, and a Promise costs microseconds.
+   */
+  read(pos: number, len: number, dst: Buffer): number | Promise<number> {
+    const size = this.obj.size;
+    if (pos >= size || len <= 0) return 0;
+    const end = Math.min(size, pos + len);
+    this.planReadAhead(pos, end);
+
+    const bs = this.blockSize;
+    const first = Math.floor(pos / bs);
+    const last = Math.floor((end - 1) / bs);
+    let copied = 0;
+    for (let i = first; i <= last; i++) {
+      const b = this.fetcher.block(this.obj, i, this.owner);
+      if (b instanceof Promise) return this.readSlow(pos, end, dst, i, copied, b);
+      copied += copyFromBlock(b, i * bs, pos, end, dst);
+    }
+    return copied;
+  }
+
+  close(): void {
+    this.fetcher.release(this.owner);
+  }
+
+  private async readSlow(pos: number, end: number, dst: Buffer, from: number, copied: number, waiting: Promise<Buffer>): Promise<number> {
+    const bs = this.blockSize;
+    const last = Math.floor((end - 1) / bs);
+    let next: Buffer | Promise<Buffer> = waiting;
+    for (let i = from; i <= last; i++) {
+      if (i !== from) next = this.fetcher.block(this.obj, i, this.owner);
+      const b = await next;
+      copied += copyFromBlock(b, i * bs, pos, end, dst);
+    }
+    return copied;
+  }
+
+  private planReadAhead(pos: number, end: number): void {
+    const isSequential =
+      this.lastEnd < 0 ? pos === 0 : pos >= this.lastEnd - JUMP_TOLERANCE && pos <= this.lastEnd + JUMP_TOLERANCE;
+    this.lastEnd = Math.max(this.lastEnd, end);
+    if (!isSequential) {
+      // A seek: start over, small, from here.
+      this.sequential = false;
+      this.lastEnd = end;
+      this.window = this.policy.initialWindowBytes;
+      this.frontier = end;
+      return;
+    }
+    this.sequential = true;
+    if (this.frontier < pos) this.frontier = pos;
+    if (this.frontier - end >= this.window / 2 || this.frontier >= this.obj.size) return;
+    if (this.frontier > end) this.window = Math.min(this.window * 2, Math.max(this.blockSize, this.policy.maxWindowBytes()));
+    const target = Math.min(this.obj.size, end + this.window);
+    const bs = this.blockSize;
+    this.fetcher.ensure(this.obj, Math.floor(this.frontier / bs), Math.floor((target - 1) / bs), this.owner);
+    this.frontier = target;
+  }
+}
+
+function copyFromBlock(block: Buffer, blockStart: number, pos: number, end: number, dst: Buffer): number {
+  const from = Math.max(pos, blockStart) - blockStart;
+  const to = Math.min(end, blockStart + block.length) - blockStart;
+  block.copy(dst, Math.max(pos, blockStart) - pos, from, to);
+  return to - from;
+}

@@ -1,0 +1,76 @@
+/**
+ * What went wrong talking to object storage, reduced to the kinds the filesystem must tell apart.
+ * The mapping to errno lives in fs/errno.ts; this file knows nothing of FUSE.
+ */
+export type StoreErrorKind =
+  | 'not-found'
+  | 'no-such-bucket'
+  | 'access-denied'
+  | 'precondition-failed'
+  | 'throttled'
+  | 'server'
+  | 'unreachable'
+  | 'timeout'
+  | 'aborted'
+  | 'invalid-response'
+  | 'other';
+
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  readonly kind: StoreErrorKind;
+  /** HTTP status when the server answered. */
+  readonly status?: number;
+  /** S3 error code (e.g. `NoSuchBucket`) when the server sent one. */
+  readonly s3Code?: string;
+
+  constructor(kind: StoreErrorKind, message: string, opts: { status?: number; s3Code?: string; cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.kind = kind;
+    if (opts.status !== undefined) this.status = opts.status;
+    if (opts.s3Code !== undefined) this.s3Code = opts.s3Code;
+  }
+
+  /** Worth another attempt: the same request may well succeed. */
+  get transient(): boolean {
+    return this.kind === 'throttled' || this.kind === 'server' || this.kind === 'unreachable' || this.kind === 'timeout';
+  }
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+  'ETIMEDOUT', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET',
+]);
+
+interface SdkLikeError {
+  name?: string;
+  code?: string;
+  Code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { statusCode?: number };
+}
+
+/** Classify anything the SDK or a body stream threw. Idempotent on StoreError. */
+export function toStoreError(err: unknown, what: string): StoreError {
+  if (err instanceof StoreError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : {}) as SdkLikeError;
+  const status = e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
+  const code = e.Code ?? e.name ?? e.code;
+  const base = { cause: err, ...(status !== undefined ? { status } : {}), ...(code !== undefined ? { s3Code: code } : {}) };
+  const msg = (kindText: string): string => `${what}: ${kindText}${status ? ` (HTTP ${status}${code && code !== 'Unknown' ? ` ${code}` : ''})` : code ? ` (${code})` : ''}`;
+
+  if (e.name === 'AbortError' || code === 'ABORT_ERR') return new StoreError('aborted', msg('aborted'), base);
+  if (code === 'NoSuchBucket') return new StoreError('no-such-bucket', msg('bucket does not exist'), base);
+  if (code === 'NoSuchKey' || code === 'NotFound' || status === 404) return new StoreError('not-found', msg('not found'), base);
+  if (code === 'PreconditionFailed' || status === 412) return new StoreError('precondition-failed', msg('object changed since it was opened'), base);
+  if (code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch' || code === 'AccessDenied' || status === 403)
+    return new StoreError('access-denied', msg('access denied'), base);
+  if (code === 'SlowDown' || code === 'ThrottlingException' || status === 429 || status === 503)
+    return new StoreError('throttled', msg('server asks to slow down'), base);
+  if (status !== undefined && status >= 500) return new StoreError('server', msg('server error'), base);
+  if (code === 'TimeoutError' || code === 'RequestTimeout' || e.code === 'ETIMEDOUT')
+    return new StoreError('timeout', msg('timed out'), base);
+  if ((e.code && NETWORK_CODES.has(e.code)) || (code && NETWORK_CODES.has(code)))
+    return new StoreError('unreachable', msg(`cannot reach the server: ${e.message ?? code}`), base);
+  return new StoreError('other', `${what}: ${e.message ?? String(err)}`, base);
+}

@@ -1,0 +1,195 @@
+/**
+ * ObjectStore on @aws-sdk/client-s3: the only module that talks S3.
+ *
+ * Retries: the SDK retries requests whose response has not started (connection errors, 5xx,
+ * throttling). It neither retries nor times out a response *body*, so readRange does both
+ * itself: an idle timer per body, and a resume from the first byte not yet delivered, always
+ * with If-Match so the resumed bytes belong to the same object version.
+ */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import type { HttpRequest as IHttpRequest } from '@smithy/types';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from './object-store.js';
+import { StoreError, toStoreError } from './errors.js';
+import { backoffMs, sleep } from './backoff.js';
+
+export interface S3StoreOptions {
+  readonly bucket: string;
+  readonly endpoint?: string;
+  readonly region: string;
+  readonly pathStyle: boolean;
+  /**
+   * undefined: anonymous, unsigned requests (public buckets). Never the SDK's default chain,
+   * which would probe instance-metadata endpoints that do not exist in most clusters.
+   */
+  readonly credentials?: AwsCredentialIdentityProvider;
+  /** Bound for one request, all SDK attempts included. */
+  readonly requestTimeoutMs: number;
+  /** A body that delivers no byte for this long is abandoned and resumed. */
+  readonly bodyIdleTimeoutMs?: number;
+  /** Attempts for one ranged read whose body breaks. */
+  readonly bodyAttempts?: number;
+  readonly maxSockets?: number;
+}
+
+export class S3Store implements ObjectStore {
+  readonly label: string;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly requestTimeoutMs: number;
+  private readonly bodyIdleTimeoutMs: number;
+  private readonly bodyAttempts: number;
+
+  constructor(opts: S3StoreOptions) {
+    this.bucket = opts.bucket;
+    this.label = `s3://${opts.bucket}`;
+    this.requestTimeoutMs = opts.requestTimeoutMs;
+    this.bodyIdleTimeoutMs = opts.bodyIdleTimeoutMs ?? Math.min(10_000, opts.requestTimeoutMs);
+    this.bodyAttempts = opts.bodyAttempts ?? 4;
+    const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 64 };
+    // Per-attempt timeouts well inside the overall bound, so a dead server costs a few attempts,
+    // not one long hang.
+    const attemptTimeoutMs = Math.max(1000, Math.floor(opts.requestTimeoutMs / 3));
+    this.client = new S3Client({
+      region: opts.region,
+      ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
+      forcePathStyle: opts.pathStyle,
+      ...(opts.credentials !== undefined
+        ? { credentials: opts.credentials }
+        : { credentials: { accessKeyId: '', secretAccessKey: '' }, signer: { sign: async (request: IHttpRequest) => request } }),
+      // Third-party servers (RGW, MinIO) reject or mishandle the SDK's newer checksum defaults.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: 3,
+      requestHandler: new NodeHttpHandler({
+        connectionTimeout: Math.min(5000, attemptTimeoutMs),
+        requestTimeout: attemptTimeoutMs,
+        httpAgent: new HttpAgent(agentOpts),
+        httpsAgent: new HttpsAgent(agentOpts),
+      }),
+    });
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), {
+        abortSignal: AbortSignal.timeout(this.requestTimeoutMs),
+      });
+      return {
+        key,
+        size: res.ContentLength ?? 0,
+        etag: res.ETag ?? '',
+        mtimeMs: res.LastModified?.getTime() ?? 0,
+      };
+    } catch (err) {
+      const e = toStoreError(err, `HEAD ${this.label}/${key}`);
+      if (e.kind === 'not-found') return undefined;
+      throw e;
+    }
+  }
+
+  async list(req: ListRequest): Promise<ListPage> {
+    try {
+      const res = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: req.prefix,
+          ...(req.delimiter !== undefined ? { Delimiter: req.delimiter } : {}),
+          ...(req.continuationToken !== undefined ? { ContinuationToken: req.continuationToken } : {}),
+          ...(req.maxKeys !== undefined ? { MaxKeys: req.maxKeys } : {}),
+        }),
+        { abortSignal: AbortSignal.timeout(this.requestTimeoutMs) },
+      );
+      const objects: ObjectInfo[] = (res.Contents ?? []).flatMap((o) =>
+        o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '', mtimeMs: o.LastModified?.getTime() ?? 0 }],
+      );
+      const prefixes = (res.CommonPrefixes ?? []).flatMap((p) => (p.Prefix === undefined ? [] : [p.Prefix]));
+      return {
+        objects,
+        prefixes,
+        ...(res.IsTruncated && res.NextContinuationToken ? { nextToken: res.NextContinuationToken } : {}),
+      };
+    } catch (err) {
+      throw toStoreError(err, `LIST ${this.label}/${req.prefix}`);
+    }
+  }
+
+  async probe(prefix: string): Promise<void> {
+    await this.list({ prefix, maxKeys: 1 });
+  }
+
+  async readRange(req: RangeRequest, onChunk: (chunk: Buffer) => void): Promise<void> {
+    let pos = req.start;
+    const what = `GET ${this.label}/${req.key} bytes ${req.start}-${req.end - 1}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        pos = await this.readOnce(req, pos, onChunk);
+        if (pos >= req.end) return;
+        throw new StoreError('invalid-response', `${what}: body ended at byte ${pos}`);
+      } catch (err) {
+        const e = req.signal?.aborted ? new StoreError('aborted', `${what}: aborted`, { cause: err }) : toStoreError(err, what);
+        const retryable = e.transient || e.kind === 'invalid-response';
+        if (!retryable || attempt >= this.bodyAttempts) throw e;
+        await sleep(backoffMs(attempt), req.signal);
+      }
+    }
+  }
+
+  /** One GET from `from` to the end of the range; returns the position reached. */
+  private async readOnce(req: RangeRequest, from: number, onChunk: (chunk: Buffer) => void): Promise<number> {
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    const res = await this.client.send(
+      new GetObjectCommand({ Bucket: this.bucket, Key: req.key, Range: `bytes=${from}-${req.end - 1}`, IfMatch: req.etag }),
+      { abortSignal: signal },
+    );
+    const body = res.Body as Readable | undefined;
+    if (!body) throw new StoreError('invalid-response', `GET ${this.label}/${req.key}: no body`);
+    let pos = from;
+    let idle: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      body.destroy(new StoreError('aborted', `GET ${this.label}/${req.key}: aborted`));
+    };
+    const armIdle = (): void => {
+      clearTimeout(idle);
+      idle = setTimeout(() => {
+        body.destroy(new StoreError('timeout', `GET ${this.label}/${req.key}: no data for ${this.bodyIdleTimeoutMs} ms`));
+      }, this.bodyIdleTimeoutMs);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      armIdle();
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        armIdle();
+        // A server that sends more than asked must not push bytes past the range.
+        const take = Math.min(chunk.length, req.end - pos);
+        if (take > 0) onChunk(take === chunk.length ? chunk : chunk.subarray(0, take));
+        pos += take;
+      }
+      return pos;
+    } finally {
+      clearTimeout(idle);
+      signal.removeEventListener('abort', onAbort);
+      if (!body.destroyed) body.destroy();
+    }
+  }
+
+  destroy(): void {
+    this.client.destroy();
+  }
+}
+
+/** A credentials provider that yields static keys, re-fetched after `refreshMs` (secret rotation). */
+export function refreshingCredentials(
+  load: () => Promise<AwsCredentialIdentity>,
+  refreshMs: number,
+): AwsCredentialIdentityProvider {
+  return async () => {
+    const id = await load();
+    return { ...id, expiration: new Date(Date.now() + refreshMs) };
+  };
+}

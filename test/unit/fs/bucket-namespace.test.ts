@@ -1,0 +1,78 @@
+import t from 'tap';
+import { BucketNamespace } from '../../../src/fs/bucket-namespace.js';
+import { MemoryStore } from '../helpers/memory-store.js';
+
+function ns(store: MemoryStore, prefix = '', onSkippedKey?: (k: string, why: string) => void) {
+  return new BucketNamespace({ store, prefix, statCacheTtlMs: 60_000, negativeCacheTtlMs: 5_000, dirMtimeMs: 1, ...(onSkippedKey ? { onSkippedKey } : {}) });
+}
+
+t.test('folders come from prefixes, with or without marker objects', async (t) => {
+  const s = new MemoryStore();
+  s.put('marked/', '');
+  s.put('implicit/deep/file.txt', 'x');
+  s.put('top.txt', 'hello');
+  const n = ns(s);
+  const names = (await n.list('')).map((c) => `${c.name}:${c.entry.kind}`);
+  t.same(names, ['implicit:dir', 'marked:dir', 'top.txt:file']);
+  t.same(await n.list('marked'), [], 'an empty folder with a marker lists as empty');
+  t.equal((await n.lookup('implicit/deep'))?.kind, 'dir');
+});
+
+t.test('a name that is both a file and a prefix is a directory, in listings and lookups', async (t) => {
+  const s = new MemoryStore();
+  s.put('a', 'file');
+  s.put('a/b', 'inner');
+  t.equal((await ns(s).lookup('a'))?.kind, 'dir', 'lookup without a listing');
+  const n = ns(s);
+  t.same((await n.list('')).map((c) => c.entry.kind), ['dir'], 'listing shows one entry');
+  t.equal((await n.lookup('a'))?.kind, 'dir');
+});
+
+t.test('a listing answers lookups of its children without more requests', async (t) => {
+  const s = new MemoryStore();
+  for (let i = 0; i < 2500; i++) s.put(`d/f${String(i).padStart(4, '0')}`, 'x');
+  const n = ns(s);
+  const children = await n.list('d');
+  t.equal(children.length, 2500, 'all pages read');
+  const lists = s.calls.list;
+  const heads = s.calls.head;
+  for (const c of children) await n.lookup(`d/${c.name}`);
+  t.equal(await n.lookup('d/missing'), undefined, 'absent name answered from the listing');
+  t.equal(s.calls.head, heads, 'no HEAD per entry');
+  t.equal(s.calls.list, lists, 'no LIST per entry');
+  t.equal(lists, 3, 'three pages of 1000');
+});
+
+t.test('a miss is cached and concurrent lookups share one request', async (t) => {
+  const s = new MemoryStore();
+  const n = ns(s);
+  await Promise.all([n.lookup('nope'), n.lookup('nope'), n.lookup('nope')]);
+  t.equal(s.calls.head, 1);
+  await n.lookup('nope');
+  t.equal(s.calls.head, 1, 'negative answer cached');
+});
+
+t.test('keys a filesystem cannot show are skipped with one warning each', async (t) => {
+  const s = new MemoryStore();
+  s.put('ok.txt', 'x');
+  s.put('x'.repeat(300), 'long');
+  s.put('dir//double', 'x');
+  s.put('./dot', 'x');
+  const warned: string[] = [];
+  const n = ns(s, '', (k) => warned.push(k));
+  t.same((await n.list('')).map((c) => c.name), ['dir', 'ok.txt']);
+  t.same((await n.list('dir')).map((c) => c.name), []);
+  await ns(s, '', (k) => warned.push(k)).list('');
+  t.same(warned.sort(), ['./', 'dir//', 'x'.repeat(300), './', 'x'.repeat(300)].sort());
+});
+
+t.test('a prefix mount sees only its prefix', async (t) => {
+  const s = new MemoryStore();
+  s.put('data/a.txt', 'a');
+  s.put('other/b.txt', 'b');
+  const n = ns(s, 'data/');
+  t.same((await n.list('')).map((c) => c.name), ['a.txt']);
+  t.equal(await n.lookup('other'), undefined);
+  const e = await n.lookup('a.txt');
+  t.equal(e?.kind === 'file' ? e.key : '', 'data/a.txt');
+});
