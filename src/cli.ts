@@ -46,7 +46,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${NAME} ${version()}\n`);
     return 0;
   }
-  const ctx = { env: process.env };
+  // FLUID_S3_FUSE_SECRETS_ROOT moves the secrets folder (tests, non-Fluid layouts).
+  const secretsRoot = process.env.FLUID_S3_FUSE_SECRETS_ROOT;
+  const ctx = { env: process.env, ...(secretsRoot ? { secretsRoot } : {}) };
   const plan = cmd.kind === 'fluid' ? await loadFluidPlan(cmd, ctx) : await loadDebugPlan(cmd, ctx);
   const log = createLogger(plan.settings.logLevel);
   for (const option of plan.unknownOptions) log.warn({ option }, 'unknown option ignored');

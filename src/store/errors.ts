@@ -55,7 +55,8 @@ export function toStoreError(err: unknown, what: string): StoreError {
   if (err instanceof StoreError) return err;
   const e = (typeof err === 'object' && err !== null ? err : {}) as SdkLikeError;
   const status = e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
-  const code = e.Code ?? e.name ?? e.code;
+  const named = e.Code ?? e.name ?? e.code;
+  const code = named === 'Error' ? e.code : named;
   const base = { cause: err, ...(status !== undefined ? { status } : {}), ...(code !== undefined ? { s3Code: code } : {}) };
   const msg = (kindText: string): string => `${what}: ${kindText}${status ? ` (HTTP ${status}${code && code !== 'Unknown' ? ` ${code}` : ''})` : code ? ` (${code})` : ''}`;
 

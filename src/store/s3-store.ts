@@ -68,6 +68,8 @@ export class S3Store implements ObjectStore {
       requestHandler: new NodeHttpHandler({
         connectionTimeout: Math.min(5000, attemptTimeoutMs),
         requestTimeout: attemptTimeoutMs,
+        // Fail the attempt (so the SDK retries, then we answer) instead of logging a warning.
+        throwOnRequestTimeout: true,
         httpAgent: new HttpAgent(agentOpts),
         httpsAgent: new HttpsAgent(agentOpts),
       }),

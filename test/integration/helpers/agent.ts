@@ -72,7 +72,11 @@ export interface Agent {
   readonly target: string;
   stdout(): string;
   stderr(): string;
-  /** Resolves with the mountinfo fs type once the mount shows, rejects if the agent exits. */
+  /**
+   * Resolves with the mountinfo fs type once the mount shows and the agent logged "mounted"
+   * (a stale mount at the same path shows in mountinfo before the new one is up); rejects if
+   * the agent exits first.
+   */
   mounted(timeoutMs?: number): Promise<string>;
   /** Resolves with the exit code (or signal), rejects after the timeout. */
   exited(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; afterMs: number }>;
@@ -113,7 +117,7 @@ export function startAgent(t: Test, opts: AgentOptions): Agent {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         const type = await isMounted(opts.target);
-        if (type) return type;
+        if (type && out.includes('"msg":"mounted"')) return type;
         if (child.exitCode !== null || child.signalCode !== null) {
           throw new Error(`agent exited (${child.exitCode ?? child.signalCode}) before mounting: ${err.trim() || out.trim()}`);
         }

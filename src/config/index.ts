@@ -1,0 +1,12 @@
+/**
+ * Configuration layer: command line, Fluid's config.json, MOUNT_OPTIONS, runtimeOptions and
+ * secret files → one validated, deep-frozen MountPlan.
+ */
+export { parseArgv, type Command } from './argv.js';
+export type { LoadContext } from './context.js';
+export { loadFluidPlan } from './fluid-plan.js';
+export { loadDebugPlan } from './debug-plan.js';
+export { readSecret } from './secrets.js';
+export { USAGE } from './usage.js';
+export { ConfigError, ConfigErrorCode } from './errors.js';
+export type * from './plan.js';

@@ -1,0 +1,127 @@
+/** Typed pieces of a MountPlan from resolved option winners. */
+import { configError, ConfigErrorCode } from './errors.js';
+import { resolveCredentials } from './credentials.js';
+import { DEFAULTS, type OptionSpec } from './options.js';
+import { typedBool, typedNumber, typedString, type Context, type KnownEntry } from './resolve.js';
+import type { MountSource } from './mount-source.js';
+import type { BucketMount, LogLevel, ProcessSettings } from './plan.js';
+
+export type Mode = 'fluid' | 'debug';
+
+/** Which keys a layer may set: bucket and process keys; the `cli` keys only on a debug command line. */
+export function acceptFor(mode: Mode, layer: 'options' | 'cli'): (spec: OptionSpec) => boolean {
+  if (layer === 'options') return (s) => s.scope !== 'cli';
+  if (mode === 'debug') return () => true;
+  return (s) => s.scope !== 'cli' || s.key === 'foreground';
+}
+
+export interface BucketInput {
+  readonly name: string;
+  readonly sourceText: string;
+  readonly source: MountSource;
+  readonly folder: readonly string[];
+  /** Read-only whatever the options say (Fluid: accessModes or the mount's readOnly). */
+  readonly forcedReadOnly: boolean;
+  /** Winners of the bucket-scope (and debug key-file) keys, by canonical key. */
+  readonly options: ReadonlyMap<string, KnownEntry>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+function processId(kind: 'uid' | 'gid'): number {
+  const get = kind === 'uid' ? process.getuid : process.getgid;
+  return typeof get === 'function' ? get.call(process) : 0;
+}
+
+export async function buildBucket(ctx: Context, input: BucketInput): Promise<BucketMount> {
+  const o = input.options;
+  const endpoint = await typedString(ctx, o.get('endpoint'));
+  if (input.source.scheme === 'minio' && endpoint === undefined) {
+    throw configError(
+      ConfigErrorCode.ENDPOINT_REQUIRED,
+      `${ctx.where}: option "minio-url" (or endpoint) is required for minio:// mounts`,
+    );
+  }
+  const credentials = await resolveCredentials(
+    ctx,
+    {
+      ...optional('accessKeyId', o.get('access-key-id')),
+      ...optional('secretAccessKey', o.get('secret-access-key')),
+      ...optional('sessionToken', o.get('session-token')),
+      ...optional('accessKeyFile', o.get('access-key-file')),
+      ...optional('secretKeyFile', o.get('secret-key-file')),
+    },
+    input.env,
+  );
+  const readOnlyOption = await typedBool(ctx, o.get('read-only'), false);
+  return {
+    name: input.name,
+    source: input.sourceText,
+    bucket: input.source.bucket,
+    prefix: input.source.prefix,
+    folder: input.folder,
+    ...(endpoint !== undefined ? { endpoint } : {}),
+    region: (await typedString(ctx, o.get('region'))) ?? DEFAULTS.region,
+    pathStyle: await typedBool(ctx, o.get('path-style'), endpoint !== undefined),
+    ...(credentials !== undefined ? { credentials } : {}),
+    readOnly: input.forcedReadOnly || readOnlyOption,
+    uid: await typedNumber(ctx, o.get('uid'), processId('uid')),
+    gid: await typedNumber(ctx, o.get('gid'), processId('gid')),
+    fileMode: await typedNumber(ctx, o.get('file-mode'), DEFAULTS.fileMode),
+    dirMode: await typedNumber(ctx, o.get('dir-mode'), DEFAULTS.dirMode),
+    statCacheTtlMs: await typedNumber(ctx, o.get('stat-cache-ttl'), DEFAULTS.statCacheTtlMs),
+    negativeCacheTtlMs: await typedNumber(ctx, o.get('negative-cache-ttl'), DEFAULTS.negativeCacheTtlMs),
+  };
+}
+
+function optional<K extends string>(key: K, value: KnownEntry | undefined): { [P in K]?: KnownEntry } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: KnownEntry };
+}
+
+/**
+ * Process-wide settings. `contextOf` words errors for the layer an entry came from.
+ */
+export async function buildSettings(
+  winners: ReadonlyMap<string, KnownEntry>,
+  contextOf: (known: KnownEntry) => Context,
+  mode: Mode,
+): Promise<ProcessSettings> {
+  const num = (key: string, fallback: number) => {
+    const k = winners.get(key);
+    return k === undefined ? fallback : typedNumber(contextOf(k), k, fallback);
+  };
+  const bool = (key: string, fallback: boolean) => {
+    const k = winners.get(key);
+    return k === undefined ? fallback : typedBool(contextOf(k), k, fallback);
+  };
+  const level = winners.get('log-level');
+  const logLevel = ((level && (await typedString(contextOf(level), level))) ?? DEFAULTS.logLevel) as LogLevel;
+  return {
+    logLevel,
+    cacheSizeBytes: await num('cache-size', DEFAULTS.cacheSizeBytes),
+    readAheadMaxBytes: await num('read-ahead-max', DEFAULTS.readAheadMaxBytes),
+    readAheadInitialBytes: await num('read-ahead-initial', DEFAULTS.readAheadInitialBytes),
+    partSizeBytes: await num('part-size', DEFAULTS.partSizeBytes),
+    allowOther: await bool('allow-other', mode === 'fluid'),
+    attrTimeoutMs: await num('attr-timeout', DEFAULTS.attrTimeoutMs),
+    entryTimeoutMs: await num('entry-timeout', DEFAULTS.entryTimeoutMs),
+    requestTimeoutMs: await num('request-timeout', DEFAULTS.requestTimeoutMs),
+  };
+}
+
+/** Freezes an object graph (plain objects and arrays) in place and returns it. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value as object)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** Only bucket-scope keys and the debug key files matter per bucket. */
+export function isBucketKey(spec: OptionSpec): boolean {
+  return spec.scope === 'bucket' || spec.key === 'access-key-file' || spec.key === 'secret-key-file';
+}
+
+export function isProcessKey(spec: OptionSpec): boolean {
+  return spec.scope === 'process';
+}

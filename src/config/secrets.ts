@@ -1,0 +1,84 @@
+/**
+ * Secret values: Fluid hands secret options either as a file path under /etc/fluid/secrets
+ * (configmap mode, the default since v1.0) or as the literal value (secret mode, v0.9).
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { configError, ConfigErrorCode, q } from './errors.js';
+import type { SecretSource } from './plan.js';
+
+export const DEFAULT_SECRETS_ROOT = '/etc/fluid/secrets';
+
+/** Removes ONE trailing newline (`\n` or `\r\n`), as `kubectl create secret --from-file` leaves. */
+export function trimOneNewline(text: string): string {
+  if (text.endsWith('\r\n')) return text.slice(0, -2);
+  if (text.endsWith('\n')) return text.slice(0, -1);
+  return text;
+}
+
+/** The errno code of a failed fs call, e.g. `ENOENT`; never the error text. */
+export function errnoCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[A-Z0-9_]+$/.test(code) ? code : 'unreadable';
+}
+
+/**
+ * When `value` is an absolute path under `secretsRoot/`, the normalised file path; else
+ * undefined (the value is literal). A path escaping the root with `..` is not a reference.
+ */
+export function secretFileOf(value: string, secretsRoot: string): string | undefined {
+  if (!path.posix.isAbsolute(value)) return undefined;
+  const root = path.posix.resolve(secretsRoot);
+  const file = path.posix.resolve(value);
+  const prefix = root.endsWith('/') ? root : `${root}/`;
+  return value.startsWith(prefix) && file.startsWith(prefix) ? file : undefined;
+}
+
+/** Reads a secret file (following symlinks, as Kubernetes' `..data` layout needs). */
+export async function readSecretFile(file: string): Promise<string> {
+  return trimOneNewline(await readFile(file, 'utf8'));
+}
+
+/** A resolved option value, and the secret file it was read from if any. */
+export interface ResolvedValue {
+  readonly value: string;
+  readonly file?: string;
+}
+
+/**
+ * Applies the secret rule to one option value. `where` starts the error message
+ * (`mount "NAME"`, `config FILE`, `command line`).
+ */
+export async function resolveOptionValue(
+  where: string,
+  key: string,
+  value: string,
+  secretsRoot: string,
+): Promise<ResolvedValue> {
+  const file = secretFileOf(value, secretsRoot);
+  if (file === undefined) return { value };
+  try {
+    return { value: await readSecretFile(file), file };
+  } catch (err) {
+    throw configError(
+      ConfigErrorCode.SECRET_FILE,
+      `${where}: option ${q(key)}: cannot read secret file ${file}: ${errnoCode(err)}`,
+    );
+  }
+}
+
+/**
+ * The current value of a credential: re-reads `src.file` when there is one (Kubernetes rotates
+ * secrets by swapping the `..data` symlink), else `src.value`.
+ */
+export async function readSecret(src: SecretSource): Promise<string> {
+  if (src.file === undefined) return src.value;
+  try {
+    return await readSecretFile(src.file);
+  } catch (err) {
+    throw configError(
+      ConfigErrorCode.SECRET_FILE,
+      `secret option ${q(src.option)}: cannot read secret file ${src.file}: ${errnoCode(err)}`,
+    );
+  }
+}
