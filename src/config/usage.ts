@@ -50,6 +50,7 @@ export const USAGE: string = [
   ...section('mount command only:', 'cli'),
   '',
   'Environment: MOUNT_OPTIONS, MOUNT_POINT (targetPath fallback), AWS_ACCESS_KEY_ID,',
-  'AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (used when no key option is given).',
+  'AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (used when no key option is given),',
+  'FLUID_S3_FUSE_SECRETS_ROOT (where secret files live; default /etc/fluid/secrets).',
   '',
 ].join('\n');

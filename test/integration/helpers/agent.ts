@@ -51,8 +51,8 @@ export function run(cmd: string, args: readonly string[], opts: { timeoutMs?: nu
   });
 }
 
-export async function isMounted(path: string): Promise<string | undefined> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
+export async function isMounted(path: string, mountinfo = '/proc/self/mountinfo'): Promise<string | undefined> {
+  const text = await readFile(mountinfo, 'utf8');
   for (const line of text.split('\n')) {
     const f = line.split(' ');
     const sep = f.indexOf('-');
@@ -86,12 +86,19 @@ export interface AgentOptions {
   args: readonly string[];
   target: string;
   env?: Record<string, string | undefined>;
+  /** Run this instead of `node cli.js` (e.g. `unshare … node cli.js`); args are then its args. */
+  command?: string;
+  /** The agent lives in its own mount namespace: read mountinfo through its pid. */
+  ownMountNamespace?: boolean;
 }
 
 export function startAgent(t: Test, opts: AgentOptions): Agent {
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
   for (const [k, v] of Object.entries(opts.env ?? {})) if (v === undefined) delete env[k];
-  const child = spawn(process.execPath, [CLI, ...opts.args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = opts.command
+    ? spawn(opts.command, opts.args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [CLI, ...opts.args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const mountinfo = (): string => (opts.ownMountNamespace ? `/proc/${child.pid}/mountinfo` : '/proc/self/mountinfo');
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -116,7 +123,7 @@ export function startAgent(t: Test, opts: AgentOptions): Agent {
     async mounted(timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
-        const type = await isMounted(opts.target);
+        const type = await isMounted(opts.target, mountinfo()).catch(() => undefined);
         if (type && out.includes('"msg":"mounted"')) return type;
         if (child.exitCode !== null || child.signalCode !== null) {
           throw new Error(`agent exited (${child.exitCode ?? child.signalCode}) before mounting: ${err.trim() || out.trim()}`);
