@@ -57,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(sig, () => void life.stop(sig));
   }
+  process.on('SIGUSR1', () => log.info({ counters: life.counters }, 'counters'));
   await Promise.race([life.start(), life.done]);
   return life.done;
 }

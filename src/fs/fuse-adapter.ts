@@ -8,13 +8,14 @@
 import type { Logger } from '../observe/logger.js';
 import type { Filesystem } from './filesystem.js';
 import { errnoName, logLevelOf, toErrno } from './errno.js';
+import type { Counters } from '../observe/counters.js';
 
 type Cb = (code: number, ...rest: unknown[]) => void;
 
 /** The operation table handed to `new Fuse(mnt, ops, opts)`. */
 export type FuseOps = Record<string, (...args: never[]) => void>;
 
-export function fuseOps(fs: Filesystem, log: Logger): FuseOps {
+export function fuseOps(fs: Filesystem, log: Logger, counters: Counters): FuseOps {
   const fail = (op: string, path: string, err: unknown, cb: Cb, ...defaults: unknown[]): void => {
     const name = errnoName(err);
     const level = logLevelOf(name);
@@ -69,8 +70,19 @@ export function fuseOps(fs: Filesystem, log: Logger): FuseOps {
         fail('read', path, err, cb);
         return;
       }
-      if (typeof out === 'number') cb(out);
-      else out.then(cb, (err: unknown) => fail('read', path, err, cb));
+      counters.fuseReads++;
+      if (typeof out === 'number') {
+        counters.fuseBytesRead += out;
+        cb(out);
+      } else {
+        out.then(
+          (n) => {
+            counters.fuseBytesRead += n;
+            cb(n);
+          },
+          (err: unknown) => fail('read', path, err, cb),
+        );
+      }
     },
     write: readOnly('write'),
     create: readOnly('create'),

@@ -10,6 +10,7 @@ import { S3Store, refreshingCredentials } from '../store/s3-store.js';
 import { StoreError } from '../store/errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { StartupError } from './startup-error.js';
+import type { Counters } from '../observe/counters.js';
 
 /** Secret files are re-read this often, so a rotated Kubernetes secret is picked up. */
 const CREDENTIAL_REFRESH_MS = 60_000;
@@ -18,7 +19,7 @@ export function describe(m: BucketMount): string {
   return `mount "${m.name}" (${m.source}${m.endpoint ? ` at ${m.endpoint}` : ''})`;
 }
 
-export function createStore(m: BucketMount, requestTimeoutMs: number): ObjectStore {
+export function createStore(m: BucketMount, requestTimeoutMs: number, counters: Counters): ObjectStore {
   const creds = m.credentials;
   return new S3Store({
     bucket: m.bucket,
@@ -26,6 +27,7 @@ export function createStore(m: BucketMount, requestTimeoutMs: number): ObjectSto
     region: m.region,
     pathStyle: m.pathStyle,
     requestTimeoutMs,
+    counters,
     // No credentials: unsigned requests (public buckets).
     credentials: creds
       ? refreshingCredentials(async (): Promise<AwsCredentialIdentity> => {

@@ -20,6 +20,7 @@ import { fuseOps } from '../fs/fuse-adapter.js';
 import { createStore, probeAll } from './buckets.js';
 import { mountsAt } from './mountinfo.js';
 import { StartupError } from './startup-error.js';
+import { type Counters, createCounters } from '../observe/counters.js';
 
 const run = promisify(execFile);
 
@@ -35,6 +36,7 @@ export type MountState = 'starting' | 'mounted' | 'draining' | 'stopped' | 'fail
 export class MountLifecycle {
   private readonly plan: MountPlan;
   private readonly log: Logger;
+  readonly counters: Counters = createCounters();
   private state: MountState = 'starting';
   private fs: Filesystem | undefined;
   private watcher: NodeJS.Timeout | undefined;
@@ -60,7 +62,7 @@ export class MountLifecycle {
     const target = plan.targetPath;
     const startedAtMs = Date.now();
 
-    const buckets = plan.buckets.map((mount) => ({ mount, store: createStore(mount, plan.settings.requestTimeoutMs) }));
+    const buckets = plan.buckets.map((mount) => ({ mount, store: createStore(mount, plan.settings.requestTimeoutMs, this.counters) }));
     try {
       await probeAll(buckets, Math.min(PROBE_TIMEOUT_MS, plan.settings.requestTimeoutMs));
     } catch (err) {
@@ -84,13 +86,15 @@ export class MountLifecycle {
     });
     this.fs = fs;
     const s = plan.settings;
-    const fuse = new Fuse(target, fuseOps(fs, log), {
+    const fuse = new Fuse(target, fuseOps(fs, log, this.counters), {
       force: false,
       mkdir: false,
       allowOther: s.allowOther,
       defaultPermissions: true,
       autoCache: true,
-      fsname: FS_NAME,
+      // fuse-native has no `ro` option; libfuse reads extra options from the same -o list.
+      // This release never writes, so the kernel answers EROFS itself and mountinfo says `ro`.
+      fsname: `${FS_NAME},ro`,
       subtype: FS_SUBTYPE,
       entryTimeout: s.entryTimeoutMs / 1000,
       attrTimeout: s.attrTimeoutMs / 1000,
@@ -154,7 +158,7 @@ export class MountLifecycle {
     }
     this.fs?.close();
     this.state = 'stopped';
-    this.log.info({ targetPath: target, code }, 'stopped');
+    this.log.info({ targetPath: target, code, counters: this.counters }, 'stopped');
     this.resolveDone(code);
   }
 

@@ -16,6 +16,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from './object-store.js';
 import { StoreError, toStoreError } from './errors.js';
 import { backoffMs, sleep } from './backoff.js';
+import { type Counters, createCounters } from '../observe/counters.js';
 
 export interface S3StoreOptions {
   readonly bucket: string;
@@ -34,6 +35,8 @@ export interface S3StoreOptions {
   /** Attempts for one ranged read whose body breaks. */
   readonly bodyAttempts?: number;
   readonly maxSockets?: number;
+  /** Where requests and bytes are counted. */
+  readonly counters?: Counters;
 }
 
 export class S3Store implements ObjectStore {
@@ -43,9 +46,11 @@ export class S3Store implements ObjectStore {
   private readonly requestTimeoutMs: number;
   private readonly bodyIdleTimeoutMs: number;
   private readonly bodyAttempts: number;
+  private readonly counters: Counters;
 
   constructor(opts: S3StoreOptions) {
     this.bucket = opts.bucket;
+    this.counters = opts.counters ?? createCounters();
     this.label = `s3://${opts.bucket}`;
     this.requestTimeoutMs = opts.requestTimeoutMs;
     this.bodyIdleTimeoutMs = opts.bodyIdleTimeoutMs ?? Math.min(10_000, opts.requestTimeoutMs);
@@ -77,6 +82,7 @@ export class S3Store implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
+    this.counters.s3Head++;
     try {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), {
         abortSignal: AbortSignal.timeout(this.requestTimeoutMs),
@@ -90,11 +96,13 @@ export class S3Store implements ObjectStore {
     } catch (err) {
       const e = toStoreError(err, `HEAD ${this.label}/${key}`);
       if (e.kind === 'not-found') return undefined;
+      this.counters.s3Errors++;
       throw e;
     }
   }
 
   async list(req: ListRequest): Promise<ListPage> {
+    this.counters.s3List++;
     try {
       const res = await this.client.send(
         new ListObjectsV2Command({
@@ -116,6 +124,7 @@ export class S3Store implements ObjectStore {
         ...(res.IsTruncated && res.NextContinuationToken ? { nextToken: res.NextContinuationToken } : {}),
       };
     } catch (err) {
+      this.counters.s3Errors++;
       throw toStoreError(err, `LIST ${this.label}/${req.prefix}`);
     }
   }
@@ -133,6 +142,7 @@ export class S3Store implements ObjectStore {
         if (pos >= req.end) return;
         throw new StoreError('invalid-response', `${what}: body ended at byte ${pos}`);
       } catch (err) {
+        this.counters.s3Errors++;
         const e = req.signal?.aborted ? new StoreError('aborted', `${what}: aborted`, { cause: err }) : toStoreError(err, what);
         const retryable = e.transient || e.kind === 'invalid-response';
         if (!retryable || attempt >= this.bodyAttempts) throw e;
@@ -143,6 +153,7 @@ export class S3Store implements ObjectStore {
 
   /** One GET from `from` to the end of the range; returns the position reached. */
   private async readOnce(req: RangeRequest, from: number, onChunk: (chunk: Buffer) => void): Promise<number> {
+    this.counters.s3Get++;
     const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     const res = await this.client.send(
@@ -169,6 +180,7 @@ export class S3Store implements ObjectStore {
         armIdle();
         // A server that sends more than asked must not push bytes past the range.
         const take = Math.min(chunk.length, req.end - pos);
+        this.counters.s3BytesFetched += take;
         if (take > 0) onChunk(take === chunk.length ? chunk : chunk.subarray(0, take));
         pos += take;
       }

@@ -52,7 +52,7 @@ t.test('SIGTERM while a file is open: lazy unmount, exit 0', async (t) => {
   const { start, target } = await setup(t);
   const agent = start();
   await agent.mounted();
-  const holder = spawn('sh', ['-c', `exec 3< "${target}/testfile"; sleep 30`], { stdio: 'ignore' });
+  const holder = spawn('sh', ['-c', `exec 3< "${target}/testfile"; exec sleep 30`], { stdio: 'ignore' });
   t.teardown(() => holder.kill('SIGKILL'));
   await sleep(300);
   agent.child.kill('SIGTERM');
