@@ -5,6 +5,7 @@
  * share a download instead of starting a second one.
  */
 import { LRUCache } from 'lru-cache';
+import type { Block } from './block.js';
 
 export interface BlockCacheStats {
   hits: number;
@@ -16,17 +17,17 @@ export interface BlockCacheStats {
 export class BlockCache {
   readonly blockSize: number;
   readonly maxBytes: number;
-  private readonly lru: LRUCache<string, Buffer>;
-  private readonly pending = new Map<string, Promise<Buffer>>();
+  private readonly lru: LRUCache<string, Block>;
+  private readonly pending = new Map<string, Promise<Block>>();
   readonly stats: BlockCacheStats = { hits: 0, misses: 0, fetchedBytes: 0 };
 
   constructor(maxBytes: number, blockSize: number) {
     this.blockSize = blockSize;
     this.maxBytes = Math.max(maxBytes, blockSize * 4);
-    this.lru = new LRUCache<string, Buffer>({ maxSize: this.maxBytes, sizeCalculation: (b) => b.length });
+    this.lru = new LRUCache<string, Block>({ maxSize: this.maxBytes, sizeCalculation: (b) => Math.max(1, b.length) });
   }
 
-  get(key: string): Buffer | undefined {
+  get(key: string): Block | undefined {
     return this.lru.get(key);
   }
 
@@ -34,17 +35,17 @@ export class BlockCache {
     return this.lru.has(key) || this.pending.has(key);
   }
 
-  pendingOf(key: string): Promise<Buffer> | undefined {
+  pendingOf(key: string): Promise<Block> | undefined {
     return this.pending.get(key);
   }
 
   /** Registers a download; `promise` must settle, and is marked handled (nobody may wait). */
-  setPending(key: string, promise: Promise<Buffer>): void {
+  setPending(key: string, promise: Promise<Block>): void {
     promise.catch(() => undefined);
     this.pending.set(key, promise);
   }
 
-  complete(key: string, block: Buffer): void {
+  complete(key: string, block: Block): void {
     this.pending.delete(key);
     this.stats.fetchedBytes += block.length;
     this.lru.set(key, block);

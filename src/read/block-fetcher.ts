@@ -5,6 +5,7 @@
  * Each download belongs to the readers that asked for it or waited on it; when the last of them
  * goes away (release), the GET is aborted: nobody will read those bytes.
  */
+import type { Block } from './block.js';
 import type { BlockCache } from './block-cache.js';
 import type { ObjectRef } from './object-ref.js';
 import { StoreError } from '../store/errors.js';
@@ -19,7 +20,7 @@ interface Download {
 }
 
 interface Deferred {
-  resolve(b: Buffer): void;
+  resolve(b: Block): void;
   reject(e: unknown): void;
 }
 
@@ -59,7 +60,7 @@ export class BlockFetcher {
   }
 
   /** The block, from the cache or once its download finishes (starting one if needed). */
-  block(obj: ObjectRef, index: number, owner: Owner): Buffer | Promise<Buffer> {
+  block(obj: ObjectRef, index: number, owner: Owner): Block | Promise<Block> {
     const key = this.blockKey(obj, index);
     const hit = this.cache.get(key);
     if (hit) {
@@ -70,7 +71,7 @@ export class BlockFetcher {
     let pending = this.cache.pendingOf(key);
     if (!pending) {
       this.download(obj, index, 1, owner);
-      pending = this.cache.pendingOf(key) as Promise<Buffer>;
+      pending = this.cache.pendingOf(key) as Promise<Block>;
     } else {
       this.adopt(key, owner);
     }
@@ -118,34 +119,37 @@ export class BlockFetcher {
     for (let i = 0; i < count; i++) {
       const key = this.blockKey(obj, first + i);
       keys.push(key);
-      this.cache.setPending(key, new Promise<Buffer>((resolve, reject) => deferred.push({ resolve, reject })));
+      this.cache.setPending(key, new Promise<Block>((resolve, reject) => deferred.push({ resolve, reject })));
       this.downloadOfBlock.set(key, d);
     }
 
     let index = 0;
-    let current: Buffer | undefined;
+    let chunks: Buffer[] = [];
     let filled = 0;
+    let blockLen = Math.min(bs, end - start);
     const finishBlock = (): void => {
       const key = keys[index] as string;
+      const block: Block = { chunks, length: filled };
       this.downloadOfBlock.delete(key);
-      this.cache.complete(key, current as Buffer);
-      (deferred[index] as Deferred).resolve(current as Buffer);
-      current = undefined;
+      this.cache.complete(key, block);
+      (deferred[index] as Deferred).resolve(block);
+      chunks = [];
+      filled = 0;
       index++;
+      blockLen = Math.min(bs, end - (first + index) * bs);
     };
 
     obj.store
       .readRange({ key: obj.key, start, end, etag: obj.etag, signal: d.abort.signal }, (chunk) => {
-        let off = 0;
-        while (off < chunk.length) {
-          if (!current) {
-            current = Buffer.allocUnsafe(Math.min(bs, end - (first + index) * bs));
-            filled = 0;
-          }
-          const n = chunk.copy(current, filled, off);
-          filled += n;
-          off += n;
-          if (filled === current.length) finishBlock();
+        // Cut the stream at block edges without copying: a chunk that spans an edge is shared,
+        // as two views, by the two blocks.
+        let rest = chunk;
+        while (rest.length > 0) {
+          const take = Math.min(rest.length, blockLen - filled);
+          chunks.push(take === rest.length ? rest : rest.subarray(0, take));
+          filled += take;
+          rest = rest.subarray(take);
+          if (filled === blockLen) finishBlock();
         }
       })
       .catch((err: unknown) => {

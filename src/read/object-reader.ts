@@ -11,6 +11,7 @@
  */
 import type { BlockFetcher, Owner } from './block-fetcher.js';
 import type { ObjectRef } from './object-ref.js';
+import { type Block, copyFromBlock } from './block.js';
 
 export interface ReadAheadPolicy {
   readonly initialWindowBytes: number;
@@ -72,10 +73,10 @@ export class ObjectReader {
     this.fetcher.release(this.owner);
   }
 
-  private async readSlow(pos: number, end: number, dst: Buffer, from: number, copied: number, waiting: Promise<Buffer>): Promise<number> {
+  private async readSlow(pos: number, end: number, dst: Buffer, from: number, copied: number, waiting: Promise<Block>): Promise<number> {
     const bs = this.blockSize;
     const last = Math.floor((end - 1) / bs);
-    let next: Buffer | Promise<Buffer> = waiting;
+    let next: Block | Promise<Block> = waiting;
     for (let i = from; i <= last; i++) {
       if (i !== from) next = this.fetcher.block(this.obj, i, this.owner);
       const b = await next;
@@ -105,11 +106,4 @@ export class ObjectReader {
     this.fetcher.ensure(this.obj, Math.floor(this.frontier / bs), Math.floor((target - 1) / bs), this.owner);
     this.frontier = target;
   }
-}
-
-function copyFromBlock(block: Buffer, blockStart: number, pos: number, end: number, dst: Buffer): number {
-  const from = Math.max(pos, blockStart) - blockStart;
-  const to = Math.min(end, blockStart + block.length) - blockStart;
-  block.copy(dst, Math.max(pos, blockStart) - pos, from, to);
-  return to - from;
 }

@@ -163,33 +163,54 @@ export class S3Store implements ObjectStore {
     const body = res.Body as Readable | undefined;
     if (!body) throw new StoreError('invalid-response', `GET ${this.label}/${req.key}: no body`);
     let pos = from;
-    let idle: NodeJS.Timeout | undefined;
-    const onAbort = (): void => {
-      body.destroy(new StoreError('aborted', `GET ${this.label}/${req.key}: aborted`));
-    };
-    const armIdle = (): void => {
-      clearTimeout(idle);
-      idle = setTimeout(() => {
-        body.destroy(new StoreError('timeout', `GET ${this.label}/${req.key}: no data for ${this.bodyIdleTimeoutMs} ms`));
-      }, this.bodyIdleTimeoutMs);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      armIdle();
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        armIdle();
+    // Events rather than `for await`: an async iterator costs a promise per chunk, on the
+    // thread that also answers FUSE.
+    return new Promise<number>((resolve, reject) => {
+      let idle: NodeJS.Timeout | undefined;
+      let settled = false;
+      const finish = (err?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(idle);
+        signal.removeEventListener('abort', onAbort);
+        body.off('data', onData);
+        if (!body.destroyed) body.destroy();
+        if (err !== undefined) reject(err);
+        else resolve(pos);
+      };
+      const armIdle = (): void => {
+        if (idle) {
+          idle.refresh();
+          return;
+        }
+        idle = setTimeout(
+          () => finish(new StoreError('timeout', `GET ${this.label}/${req.key}: no data for ${this.bodyIdleTimeoutMs} ms`)),
+          this.bodyIdleTimeoutMs,
+        );
+      };
+      const onAbort = (): void => finish(new StoreError('aborted', `GET ${this.label}/${req.key}: aborted`));
+      const onData = (chunk: Buffer): void => {
         // A server that sends more than asked must not push bytes past the range.
         const take = Math.min(chunk.length, req.end - pos);
         this.counters.s3BytesFetched += take;
-        if (take > 0) onChunk(take === chunk.length ? chunk : chunk.subarray(0, take));
-        pos += take;
-      }
-      return pos;
-    } finally {
-      clearTimeout(idle);
-      signal.removeEventListener('abort', onAbort);
-      if (!body.destroyed) body.destroy();
-    }
+        if (take > 0) {
+          pos += take;
+          try {
+            onChunk(take === chunk.length ? chunk : chunk.subarray(0, take));
+          } catch (err) {
+            finish(err);
+            return;
+          }
+        }
+        armIdle();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      body.on('data', onData);
+      body.once('end', () => finish());
+      body.once('error', (err) => finish(err));
+      body.once('close', () => finish());
+      armIdle();
+    });
   }
 
   destroy(): void {
