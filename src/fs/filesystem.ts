@@ -147,8 +147,11 @@ export class Filesystem {
     return fd;
   }
 
-  /** Synchronous when the bytes are cached. */
-  read(fd: number, buf: Buffer, len: number, pos: number): number | Promise<number> {
+  /**
+   * A byte count when the bytes were cached and are already in `buf`; otherwise a promise of
+   * the bytes, which the caller copies into `buf` if the request is still alive.
+   */
+  read(fd: number, buf: Buffer, len: number, pos: number): number | Promise<Buffer> {
     const h = this.handles.get(fd);
     if (!h) throw new FsError('EBADF', `handle ${fd} is not open`);
     return h.reader.read(pos, len, buf);

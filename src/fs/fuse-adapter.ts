@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../observe/logger.js';
 import type { Filesystem } from './filesystem.js';
-import { errnoName, logLevelOf, toErrno } from './errno.js';
+import { FsError, errnoName, logLevelOf, toErrno } from './errno.js';
 import type { Counters } from '../observe/counters.js';
 
 type Cb = (code: number, ...rest: unknown[]) => void;
@@ -15,7 +15,7 @@ type Cb = (code: number, ...rest: unknown[]) => void;
 /** The operation table handed to `new Fuse(mnt, ops, opts)`. */
 export type FuseOps = Record<string, (...args: never[]) => void>;
 
-export function fuseOps(fs: Filesystem, log: Logger, counters: Counters): FuseOps {
+export function fuseOps(fs: Filesystem, log: Logger, counters: Counters, readDeadlineMs: number): FuseOps {
   const fail = (op: string, path: string, err: unknown, cb: Cb, ...defaults: unknown[]): void => {
     const name = errnoName(err);
     const level = logLevelOf(name);
@@ -63,7 +63,7 @@ export function fuseOps(fs: Filesystem, log: Logger, counters: Counters): FuseOp
       cb(0);
     },
     read: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) => {
-      let out: number | Promise<number>;
+      let out: number | Promise<Buffer>;
       try {
         out = fs.read(fd, buf, len, pos);
       } catch (err) {
@@ -74,15 +74,31 @@ export function fuseOps(fs: Filesystem, log: Logger, counters: Counters): FuseOp
       if (typeof out === 'number') {
         counters.fuseBytesRead += out;
         cb(out);
-      } else {
-        out.then(
-          (n) => {
-            counters.fuseBytesRead += n;
-            cb(n);
-          },
-          (err: unknown) => fail('read', path, err, cb),
-        );
+        return;
       }
+      // Our own deadline, inside fuse-native's: once we answered, `buf` may already carry the
+      // kernel's next request, so a late result must not be copied into it.
+      let live = true;
+      const deadline = setTimeout(() => {
+        live = false;
+        fail('read', path, new FsError('EIO', `${path}: read at ${pos} took longer than ${readDeadlineMs} ms`), cb);
+      }, readDeadlineMs);
+      out.then(
+        (data) => {
+          if (!live) return;
+          live = false;
+          clearTimeout(deadline);
+          const n = data.copy(buf, 0, 0, Math.min(len, data.length));
+          counters.fuseBytesRead += n;
+          cb(n);
+        },
+        (err: unknown) => {
+          if (!live) return;
+          live = false;
+          clearTimeout(deadline);
+          fail('read', path, err, cb);
+        },
+      );
     },
     write: readOnly('write'),
     create: readOnly('create'),

@@ -86,7 +86,7 @@ export class MountLifecycle {
     });
     this.fs = fs;
     const s = plan.settings;
-    const fuse = new Fuse(target, fuseOps(fs, log, this.counters), {
+    const fuse = new Fuse(target, fuseOps(fs, log, this.counters, s.requestTimeoutMs), {
       force: false,
       mkdir: false,
       allowOther: s.allowOther,
@@ -98,7 +98,8 @@ export class MountLifecycle {
       subtype: FS_SUBTYPE,
       entryTimeout: s.entryTimeoutMs / 1000,
       attrTimeout: s.attrTimeoutMs / 1000,
-      // Our own bounds fire first; this is the last resort against a stuck operation.
+      // The adapter's own read deadline (request-timeout) fires first; this is the last
+      // resort against any other stuck operation.
       timeout: s.requestTimeoutMs + 5_000,
     });
     if (this.stopRequest) return this.finishEarly();

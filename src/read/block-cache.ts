@@ -19,6 +19,8 @@ export class BlockCache {
   readonly maxBytes: number;
   private readonly lru: LRUCache<string, Block>;
   private readonly pending = new Map<string, Promise<Block>>();
+  /** Bytes promised to downloads in flight; they count against the budget before they arrive. */
+  private reserved = 0;
   readonly stats: BlockCacheStats = { hits: 0, misses: 0, fetchedBytes: 0 };
 
   constructor(maxBytes: number, blockSize: number) {
@@ -45,14 +47,33 @@ export class BlockCache {
     this.pending.set(key, promise);
   }
 
+  /**
+   * Makes room for `bytes` about to be downloaded by evicting the least recently used blocks,
+   * so cached plus in-flight bytes stay within the budget.
+   */
+  reserve(bytes: number): void {
+    this.reserved += bytes;
+    while (this.lru.size > 0 && this.lru.calculatedSize + this.reserved > this.maxBytes) this.lru.pop();
+  }
+
+  /** Returns a reservation that will not turn into a cached block (failed or direct reads). */
+  unreserve(bytes: number): void {
+    this.reserved = Math.max(0, this.reserved - bytes);
+  }
+
   complete(key: string, block: Block): void {
     this.pending.delete(key);
     this.stats.fetchedBytes += block.length;
+    this.unreserve(block.length);
     this.lru.set(key, block);
   }
 
   fail(key: string): void {
     this.pending.delete(key);
+  }
+
+  get reservedBytes(): number {
+    return this.reserved;
   }
 
   get cachedBytes(): number {

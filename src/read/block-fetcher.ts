@@ -78,6 +78,32 @@ export class BlockFetcher {
     return pending;
   }
 
+  /** Whether block `index` is cached or on its way. */
+  known(obj: ObjectRef, index: number): boolean {
+    return this.cache.has(this.blockKey(obj, index));
+  }
+
+  /**
+   * Fetches [start, end) into a new buffer, bypassing the cache: for random access, where a
+   * whole block per small read would fetch many times the bytes asked for.
+   */
+  readRange(obj: ObjectRef, start: number, end: number, owner: Owner): Promise<Buffer> {
+    const d: Download = { abort: new AbortController(), owners: new Set([owner]), bytes: end - start };
+    this.ownedBy(owner).add(d);
+    this.inflight += d.bytes;
+    const out = Buffer.allocUnsafe(end - start);
+    let off = 0;
+    return obj.store
+      .readRange({ key: obj.key, start, end, etag: obj.etag, signal: d.abort.signal }, (chunk) => {
+        off += chunk.copy(out, off);
+      })
+      .then(() => out.subarray(0, off))
+      .finally(() => {
+        this.inflight -= d.bytes;
+        for (const o of d.owners) this.byOwner.get(o)?.delete(d);
+      });
+  }
+
   /** The reader is gone: abort downloads only it wanted. */
   release(owner: Owner): void {
     const mine = this.byOwner.get(owner);
@@ -113,6 +139,8 @@ export class BlockFetcher {
     const d: Download = { abort: new AbortController(), owners: new Set([owner]), bytes: end - start };
     this.ownedBy(owner).add(d);
     this.inflight += d.bytes;
+    this.cache.reserve(d.bytes);
+    let delivered = 0;
 
     const deferred: Deferred[] = [];
     const keys: string[] = [];
@@ -148,6 +176,7 @@ export class BlockFetcher {
           const take = Math.min(rest.length, blockLen - filled);
           chunks.push(take === rest.length ? rest : rest.subarray(0, take));
           filled += take;
+          delivered += take;
           rest = rest.subarray(take);
           if (filled === blockLen) finishBlock();
         }
@@ -163,6 +192,8 @@ export class BlockFetcher {
       })
       .finally(() => {
         this.inflight -= d.bytes;
+        // Bytes of completed blocks were handed over to the cache; the rest never came.
+        this.cache.unreserve(d.bytes - delivered + filled);
         for (const o of d.owners) this.byOwner.get(o)?.delete(d);
       });
   }

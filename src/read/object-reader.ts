@@ -19,8 +19,13 @@ export interface ReadAheadPolicy {
   maxWindowBytes(): number;
 }
 
-/** How far a read may land before or after the previous one and still count as sequential. */
-const JUMP_TOLERANCE = 2 * 1024 * 1024;
+/**
+ * How far a read may land before or after the previous one and still count as sequential: the
+ * kernel keeps a couple of 128 KiB reads in flight and may deliver them out of order.
+ */
+const JUMP_TOLERANCE = 512 * 1024;
+/** Consecutive near reads before read-ahead starts (a read at offset 0 starts it at once). */
+const SEQUENTIAL_AFTER = 2;
 
 export class ObjectReader {
   private readonly obj: ObjectRef;
@@ -28,8 +33,10 @@ export class ObjectReader {
   private readonly policy: ReadAheadPolicy;
   private readonly blockSize: number;
   private readonly owner: Owner = {};
-  /** End of the furthest read so far, -1 before the first. */
+  /** End of the furthest read of the current run, -1 before the first read. */
   private lastEnd = -1;
+  /** Reads in a row that landed near the previous one. */
+  private streak = 0;
   private window: number;
   /** Everything before this offset has been requested. */
   private frontier = 0;
@@ -48,10 +55,12 @@ export class ObjectReader {
   }
 
   /**
-   * Copies bytes [pos, pos+len) (clipped at EOF) into `dst` and returns how many. Synchronous
-   * when every block is cached: most reads of a stream are, and a Promise costs microseconds.
+   * Copies bytes [pos, pos+len) (clipped at EOF) into `dst` and returns how many, when every
+   * block needed is cached (most reads of a stream are; a Promise costs microseconds).
+   * Otherwise resolves with a new buffer holding the bytes: `dst` belongs to the kernel request
+   * and must not be written after that request may have timed out, so the caller copies.
    */
-  read(pos: number, len: number, dst: Buffer): number | Promise<number> {
+  read(pos: number, len: number, dst: Buffer): number | Promise<Buffer> {
     const size = this.obj.size;
     if (pos >= size || len <= 0) return 0;
     const end = Math.min(size, pos + len);
@@ -60,10 +69,20 @@ export class ObjectReader {
     const bs = this.blockSize;
     const first = Math.floor(pos / bs);
     const last = Math.floor((end - 1) / bs);
+    if (!this.sequential) {
+      // Random access: fetch what is asked, unless the cache has it or it is on its way.
+      for (let i = first; i <= last; i++) {
+        if (!this.fetcher.known(this.obj, i)) return this.fetcher.readRange(this.obj, pos, end, this.owner);
+      }
+    }
     let copied = 0;
     for (let i = first; i <= last; i++) {
       const b = this.fetcher.block(this.obj, i, this.owner);
-      if (b instanceof Promise) return this.readSlow(pos, end, dst, i, copied, b);
+      if (b instanceof Promise) {
+        const out = Buffer.allocUnsafe(end - pos);
+        dst.copy(out, 0, 0, copied);
+        return this.readSlow(pos, end, out, i, copied, b);
+      }
       copied += copyFromBlock(b, i * bs, pos, end, dst);
     }
     return copied;
@@ -73,26 +92,27 @@ export class ObjectReader {
     this.fetcher.release(this.owner);
   }
 
-  private async readSlow(pos: number, end: number, dst: Buffer, from: number, copied: number, waiting: Promise<Block>): Promise<number> {
+  private async readSlow(pos: number, end: number, out: Buffer, from: number, copied: number, waiting: Promise<Block>): Promise<Buffer> {
     const bs = this.blockSize;
     const last = Math.floor((end - 1) / bs);
     let next: Block | Promise<Block> = waiting;
     for (let i = from; i <= last; i++) {
       if (i !== from) next = this.fetcher.block(this.obj, i, this.owner);
       const b = await next;
-      copied += copyFromBlock(b, i * bs, pos, end, dst);
+      copied += copyFromBlock(b, i * bs, pos, end, out);
     }
-    return copied;
+    return out.subarray(0, copied);
   }
 
   private planReadAhead(pos: number, end: number): void {
-    const isSequential =
-      this.lastEnd < 0 ? pos === 0 : pos >= this.lastEnd - JUMP_TOLERANCE && pos <= this.lastEnd + JUMP_TOLERANCE;
-    this.lastEnd = Math.max(this.lastEnd, end);
-    if (!isSequential) {
-      // A seek: start over, small, from here.
+    const nearLast = this.lastEnd >= 0 && pos >= this.lastEnd - JUMP_TOLERANCE && pos <= this.lastEnd + JUMP_TOLERANCE;
+    if (this.lastEnd < 0 && pos === 0) this.streak = SEQUENTIAL_AFTER; // reading from the start
+    else if (nearLast) this.streak++;
+    else this.streak = 0;
+    this.lastEnd = nearLast ? Math.max(this.lastEnd, end) : end;
+    if (this.streak < SEQUENTIAL_AFTER) {
+      // A seek, or not yet a stream: start over, small, from here.
       this.sequential = false;
-      this.lastEnd = end;
       this.window = this.policy.initialWindowBytes;
       this.frontier = end;
       return;
