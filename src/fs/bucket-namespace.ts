@@ -9,7 +9,9 @@
  * - A listing is trusted for `statCacheTtlMs`, and answers lookups of its children (including
  *   "no such name") for that long, so `ls -l` costs one LIST per 1000 entries, never a HEAD each.
  * - A lookup outside a fresh listing costs one HEAD and one LIST (max 1 key) in parallel; a miss
- *   is remembered for `negativeCacheTtlMs`.
+ *   is remembered for `negativeCacheTtlMs`. From the second such lookup in one directory on,
+ *   the directory is listed instead (up to LOOKUP_LIST_PAGES pages), because programs that
+ *   open one file of a folder usually open its siblings next (data loaders, `find -exec`).
  * - Concurrent identical lookups and listings share one request.
  */
 import { LRUCache } from 'lru-cache';
@@ -36,6 +38,10 @@ interface Listing {
 }
 
 const LIST_PAGE = 1000;
+/** A directory larger than this many pages is never listed just to answer a lookup. */
+const LOOKUP_LIST_PAGES = 10;
+/** Lookups outside a listing, per directory, before the directory is listed. */
+const LOOKUPS_BEFORE_LISTING = 2;
 
 export class BucketNamespace {
   private readonly store: ObjectStore;
@@ -49,7 +55,11 @@ export class BucketNamespace {
   /** rel dir path → its children. */
   private readonly listings: LRUCache<string, Listing>;
   private readonly pendingLookups = new Map<string, Promise<Entry | undefined>>();
-  private readonly pendingListings = new Map<string, Promise<Listing>>();
+  private readonly pendingListings = new Map<string, Promise<Listing | undefined>>();
+  /** Directory → lookups answered without a listing lately. */
+  private readonly lookupsByDir: LRUCache<string, number>;
+  /** Directories found too large to list for a lookup. */
+  private readonly largeDirs: LRUCache<string, true>;
   private readonly warnedKeys = new Set<string>();
 
   constructor(opts: BucketNamespaceOptions) {
@@ -61,6 +71,8 @@ export class BucketNamespace {
     this.onSkippedKey = opts.onSkippedKey ?? (() => undefined);
     this.lookups = new LRUCache({ max: opts.maxCachedEntries ?? 200_000, ttl: this.statTtl, ttlAutopurge: false });
     this.listings = new LRUCache({ max: opts.maxCachedListings ?? 2_000, ttl: this.statTtl, ttlAutopurge: false });
+    this.lookupsByDir = new LRUCache({ max: 10_000, ttl: this.statTtl });
+    this.largeDirs = new LRUCache({ max: 10_000, ttl: this.statTtl });
   }
 
   /** The entry at `rel` (segments joined by `/`, '' for the root), or undefined. */
@@ -71,8 +83,9 @@ export class BucketNamespace {
 
     const slash = rel.lastIndexOf('/');
     const parent = slash < 0 ? '' : rel.slice(0, slash);
-    const listing = this.listings.get(parent);
-    if (listing) return listing.children.get(rel.slice(slash + 1));
+    const name = rel.slice(slash + 1);
+    const listing = this.listings.get(parent) ?? (await this.siblingsListing(parent));
+    if (listing) return listing.children.get(name);
 
     let pending = this.pendingLookups.get(rel);
     if (!pending) {
@@ -82,17 +95,32 @@ export class BucketNamespace {
     return pending;
   }
 
+  /** A listing of `dir` worth waiting for to answer a lookup in it, if any (see the rules). */
+  private async siblingsListing(dir: string): Promise<Listing | undefined> {
+    const inFlight = this.pendingListings.get(dir);
+    if (inFlight) return inFlight;
+    if (this.largeDirs.has(dir)) return undefined;
+    const seen = (this.lookupsByDir.get(dir) ?? 0) + 1;
+    this.lookupsByDir.set(dir, seen);
+    if (seen < LOOKUPS_BEFORE_LISTING) return undefined;
+    return this.sharedListing(dir, LOOKUP_LIST_PAGES);
+  }
+
+  private sharedListing(dir: string, maxPages: number): Promise<Listing | undefined> {
+    let pending = this.pendingListings.get(dir);
+    if (!pending) {
+      pending = this.fetchListing(dir, maxPages).finally(() => this.pendingListings.delete(dir));
+      this.pendingListings.set(dir, pending);
+    }
+    return pending;
+  }
+
   /** The children of the directory at `rel`, sorted by name. */
   async list(rel: string): Promise<readonly DirChild[]> {
-    let listing = this.listings.get(rel);
-    if (!listing) {
-      let pending = this.pendingListings.get(rel);
-      if (!pending) {
-        pending = this.fetchListing(rel).finally(() => this.pendingListings.delete(rel));
-        this.pendingListings.set(rel, pending);
-      }
-      listing = await pending;
-    }
+    let listing = this.listings.get(rel) ?? (await this.pendingListings.get(rel));
+    // A listing started for a lookup may have stopped early (a large directory): list it all.
+    listing ??= await this.sharedListing(rel, Infinity);
+    if (!listing) throw new Error(`listing of "${rel}" ended early`);
     return [...listing.children].map(([name, entry]) => ({ name, entry }));
   }
 
@@ -122,12 +150,18 @@ export class BucketNamespace {
     return entry;
   }
 
-  private async fetchListing(rel: string): Promise<Listing> {
+  /** Lists `rel` whole, or gives up (undefined) after `maxPages` pages. */
+  private async fetchListing(rel: string, maxPages: number): Promise<Listing | undefined> {
     const dirPrefix = rel === '' ? this.prefix : `${this.prefix}${rel}/`;
     const files = new Map<string, Entry>();
     const dirs = new Set<string>();
     let token: string | undefined;
+    let pages = 0;
     do {
+      if (pages++ === maxPages) {
+        this.largeDirs.set(rel, true);
+        return undefined;
+      }
       const page = await this.store.list({
         prefix: dirPrefix,
         delimiter: '/',

@@ -64,6 +64,11 @@ export class ObjectReader {
     const size = this.obj.size;
     if (pos >= size || len <= 0) return 0;
     const end = Math.min(size, pos + len);
+    if (this.lastEnd < 0 && pos === 0 && end === size && !this.fetcher.known(this.obj, 0)) {
+      // A small file read whole by its first read: one exact GET, no blocks, no read-ahead.
+      this.lastEnd = end;
+      return this.fetcher.readRange(this.obj, 0, end, this.owner);
+    }
     this.planReadAhead(pos, end);
 
     const bs = this.blockSize;

@@ -76,3 +76,25 @@ t.test('a prefix mount sees only its prefix', async (t) => {
   const e = await n.lookup('a.txt');
   t.equal(e?.kind === 'file' ? e.key : '', 'data/a.txt');
 });
+
+t.test('looking up siblings lists their folder once instead of a HEAD each', async (t) => {
+  const s = new MemoryStore();
+  for (let i = 0; i < 300; i++) s.put(`train/img${i}.jpg`, 'x');
+  const n = ns(s);
+  await n.lookup('train/img0.jpg');
+  t.equal(s.calls.head, 1, 'the first lookup asks directly');
+  for (let i = 1; i < 300; i++) t.equal((await n.lookup(`train/img${i}.jpg`))?.kind, 'file');
+  t.equal(await n.lookup('train/none.jpg'), undefined);
+  t.equal(s.calls.head, 1, 'no more HEADs');
+  t.equal(s.calls.list, 2, 'one LIST for the first lookup, one listing page for the rest');
+});
+
+t.test('a folder too large to list for a lookup is not listed for lookups', async (t) => {
+  const s = new MemoryStore();
+  for (let i = 0; i < 10_050; i++) s.put(`big/f${i}`, 'x');
+  const n = ns(s);
+  for (let i = 0; i < 5; i++) t.equal((await n.lookup(`big/f${i}`))?.kind, 'file');
+  const lists = s.calls.list;
+  t.ok(lists <= 5 + 10, `gave up after 10 pages (${lists} LIST calls)`);
+  t.equal((await n.list('big')).length, 10_050, 'readdir still lists it all');
+});
