@@ -1,8 +1,8 @@
 /**
- * The shared byte budget of the read path: fixed-size blocks of object data, keyed by object
- * identity (store, key, etag) and block index, so an overwritten object can never be served
- * from old blocks. Blocks being downloaded are tracked here too, so two readers of one object
- * share a download instead of starting a second one.
+ * The shared byte budget of the read path: blocks of object data, keyed by object identity
+ * (store, key, etag) and block index, so an overwritten object can never be served from old
+ * blocks. Downloads reserve their bytes here before they start, so cached plus in-flight bytes
+ * stay within one budget.
  */
 import { LRUCache } from 'lru-cache';
 import type { Block } from './block.js';
@@ -18,7 +18,6 @@ export class BlockCache {
   readonly blockSize: number;
   readonly maxBytes: number;
   private readonly lru: LRUCache<string, Block>;
-  private readonly pending = new Map<string, Promise<Block>>();
   /** Bytes promised to downloads in flight; they count against the budget before they arrive. */
   private reserved = 0;
   readonly stats: BlockCacheStats = { hits: 0, misses: 0, fetchedBytes: 0 };
@@ -34,53 +33,34 @@ export class BlockCache {
   }
 
   has(key: string): boolean {
-    return this.lru.has(key) || this.pending.has(key);
-  }
-
-  pendingOf(key: string): Promise<Block> | undefined {
-    return this.pending.get(key);
-  }
-
-  /** Registers a download; `promise` must settle, and is marked handled (nobody may wait). */
-  setPending(key: string, promise: Promise<Block>): void {
-    promise.catch(() => undefined);
-    this.pending.set(key, promise);
+    return this.lru.has(key);
   }
 
   /**
-   * Makes room for `bytes` about to be downloaded by evicting the least recently used blocks,
-   * so cached plus in-flight bytes stay within the budget.
+   * Makes room for `bytes` about to be downloaded by evicting the least recently used blocks.
    */
   reserve(bytes: number): void {
     this.reserved += bytes;
     while (this.lru.size > 0 && this.lru.calculatedSize + this.reserved > this.maxBytes) this.lru.pop();
   }
 
-  /** Returns a reservation that will not turn into a cached block (failed or direct reads). */
+  /** Returns a reservation that will not turn into a cached block (a failed download). */
   unreserve(bytes: number): void {
     this.reserved = Math.max(0, this.reserved - bytes);
   }
 
-  complete(key: string, block: Block): void {
-    this.pending.delete(key);
+  /** A downloaded block moves from its reservation into the cache. */
+  add(key: string, block: Block): void {
     this.stats.fetchedBytes += block.length;
     this.unreserve(block.length);
     this.lru.set(key, block);
-  }
-
-  fail(key: string): void {
-    this.pending.delete(key);
-  }
-
-  get reservedBytes(): number {
-    return this.reserved;
   }
 
   get cachedBytes(): number {
     return this.lru.calculatedSize;
   }
 
-  get pendingBlocks(): number {
-    return this.pending.size;
+  get reservedBytes(): number {
+    return this.reserved;
   }
 }

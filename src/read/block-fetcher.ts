@@ -1,6 +1,7 @@
 /**
  * Downloads runs of consecutive blocks with one ranged GET each and cuts the streamed body into
- * blocks as bytes arrive, so the first block of a long GET is readable before the GET ends.
+ * blocks as bytes arrive. A block is readable while it is still arriving: a read waits only for
+ * the bytes it needs, so the first read of a file costs one round trip, not a whole block.
  *
  * Each download belongs to the readers that asked for it or waited on it; when the last of them
  * goes away (release), the GET is aborted: nobody will read those bytes.
@@ -19,16 +20,46 @@ interface Download {
   readonly bytes: number;
 }
 
-interface Deferred {
+interface Waiter {
+  /** Bytes of the block (from its start) the reader needs. */
+  readonly need: number;
   resolve(b: Block): void;
   reject(e: unknown): void;
+}
+
+/** A block on its way: the chunks so far, and readers waiting for more. */
+class FillingBlock implements Block {
+  readonly chunks: Buffer[] = [];
+  length = 0;
+  waiters: Waiter[] = [];
+  constructor(readonly download: Download) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.length += chunk.length;
+    if (this.waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (w.need <= this.length) w.resolve(this);
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  settle(err?: unknown): void {
+    for (const w of this.waiters) {
+      if (err === undefined) w.resolve(this);
+      else w.reject(err);
+    }
+    this.waiters = [];
+  }
 }
 
 export class BlockFetcher {
   private readonly cache: BlockCache;
   private readonly partBlocks: number;
   private readonly byOwner = new Map<Owner, Set<Download>>();
-  private readonly downloadOfBlock = new Map<string, Download>();
+  private readonly filling = new Map<string, FillingBlock>();
   private inflight = 0;
 
   constructor(cache: BlockCache, partSizeBytes: number) {
@@ -45,11 +76,17 @@ export class BlockFetcher {
     return `${obj.id}\0${index}`;
   }
 
+  /** Whether block `index` is cached or on its way. */
+  known(obj: ObjectRef, index: number): boolean {
+    const key = this.blockKey(obj, index);
+    return this.cache.has(key) || this.filling.has(key);
+  }
+
   /** Starts downloads for every block of [first, last] that is neither cached nor on its way. */
   ensure(obj: ObjectRef, first: number, last: number, owner: Owner): void {
     let runStart = -1;
     for (let i = first; i <= last + 1; i++) {
-      const missing = i <= last && !this.cache.has(this.blockKey(obj, i));
+      const missing = i <= last && !this.known(obj, i);
       if (missing && runStart < 0) runStart = i;
       const runLen = runStart < 0 ? 0 : i - runStart;
       if (runStart >= 0 && (!missing || runLen === this.partBlocks)) {
@@ -59,28 +96,28 @@ export class BlockFetcher {
     }
   }
 
-  /** The block, from the cache or once its download finishes (starting one if needed). */
-  block(obj: ObjectRef, index: number, owner: Owner): Block | Promise<Block> {
+  /**
+   * Block `index` with at least its first `need` bytes: from the cache, from a download in
+   * flight, or from a download started now. Synchronous when the bytes are already here.
+   */
+  block(obj: ObjectRef, index: number, need: number, owner: Owner): Block | Promise<Block> {
     const key = this.blockKey(obj, index);
     const hit = this.cache.get(key);
     if (hit) {
       this.cache.stats.hits++;
       return hit;
     }
-    this.cache.stats.misses++;
-    let pending = this.cache.pendingOf(key);
-    if (!pending) {
+    let f = this.filling.get(key);
+    if (!f) {
+      this.cache.stats.misses++;
       this.download(obj, index, 1, owner);
-      pending = this.cache.pendingOf(key) as Promise<Block>;
+      f = this.filling.get(key) as FillingBlock;
     } else {
-      this.adopt(key, owner);
+      this.adopt(f.download, owner);
     }
-    return pending;
-  }
-
-  /** Whether block `index` is cached or on its way. */
-  known(obj: ObjectRef, index: number): boolean {
-    return this.cache.has(this.blockKey(obj, index));
+    if (f.length >= need) return f;
+    const filling = f;
+    return new Promise<Block>((resolve, reject) => filling.waiters.push({ need, resolve, reject }));
   }
 
   /**
@@ -88,9 +125,7 @@ export class BlockFetcher {
    * whole block per small read would fetch many times the bytes asked for.
    */
   readRange(obj: ObjectRef, start: number, end: number, owner: Owner): Promise<Buffer> {
-    const d: Download = { abort: new AbortController(), owners: new Set([owner]), bytes: end - start };
-    this.ownedBy(owner).add(d);
-    this.inflight += d.bytes;
+    const d = this.track({ abort: new AbortController(), owners: new Set([owner]), bytes: end - start });
     const out = Buffer.allocUnsafe(end - start);
     let off = 0;
     return obj.store
@@ -98,10 +133,7 @@ export class BlockFetcher {
         off += chunk.copy(out, off);
       })
       .then(() => out.subarray(0, off))
-      .finally(() => {
-        this.inflight -= d.bytes;
-        for (const o of d.owners) this.byOwner.get(o)?.delete(d);
-      });
+      .finally(() => this.untrack(d));
   }
 
   /** The reader is gone: abort downloads only it wanted. */
@@ -115,9 +147,19 @@ export class BlockFetcher {
     }
   }
 
-  private adopt(key: string, owner: Owner): void {
-    const d = this.downloadOfBlock.get(key);
-    if (!d || d.owners.has(owner)) return;
+  private track(d: Download): Download {
+    for (const o of d.owners) this.ownedBy(o).add(d);
+    this.inflight += d.bytes;
+    return d;
+  }
+
+  private untrack(d: Download): void {
+    this.inflight -= d.bytes;
+    for (const o of d.owners) this.byOwner.get(o)?.delete(d);
+  }
+
+  private adopt(d: Download, owner: Owner): void {
+    if (d.owners.has(owner)) return;
     d.owners.add(owner);
     this.ownedBy(owner).add(d);
   }
@@ -136,35 +178,29 @@ export class BlockFetcher {
     const start = first * bs;
     const end = Math.min(obj.size, (first + count) * bs);
     if (start >= end) return;
-    const d: Download = { abort: new AbortController(), owners: new Set([owner]), bytes: end - start };
-    this.ownedBy(owner).add(d);
-    this.inflight += d.bytes;
+    const d = this.track({ abort: new AbortController(), owners: new Set([owner]), bytes: end - start });
     this.cache.reserve(d.bytes);
-    let delivered = 0;
 
-    const deferred: Deferred[] = [];
+    const blocks: FillingBlock[] = [];
     const keys: string[] = [];
     for (let i = 0; i < count; i++) {
-      const key = this.blockKey(obj, first + i);
-      keys.push(key);
-      this.cache.setPending(key, new Promise<Block>((resolve, reject) => deferred.push({ resolve, reject })));
-      this.downloadOfBlock.set(key, d);
+      const f = new FillingBlock(d);
+      blocks.push(f);
+      keys.push(this.blockKey(obj, first + i));
+      this.filling.set(keys[i] as string, f);
     }
 
     let index = 0;
-    let chunks: Buffer[] = [];
-    let filled = 0;
-    let blockLen = Math.min(bs, end - start);
+    let completedBytes = 0;
+    const blockLen = (i: number): number => Math.min(bs, end - (first + i) * bs);
     const finishBlock = (): void => {
+      const f = blocks[index] as FillingBlock;
       const key = keys[index] as string;
-      const block: Block = { chunks, length: filled };
-      this.downloadOfBlock.delete(key);
-      this.cache.complete(key, block);
-      (deferred[index] as Deferred).resolve(block);
-      chunks = [];
-      filled = 0;
+      this.filling.delete(key);
+      this.cache.add(key, { chunks: f.chunks, length: f.length });
+      completedBytes += f.length;
+      f.settle();
       index++;
-      blockLen = Math.min(bs, end - (first + index) * bs);
     };
 
     obj.store
@@ -173,28 +209,24 @@ export class BlockFetcher {
         // as two views, by the two blocks.
         let rest = chunk;
         while (rest.length > 0) {
-          const take = Math.min(rest.length, blockLen - filled);
-          chunks.push(take === rest.length ? rest : rest.subarray(0, take));
-          filled += take;
-          delivered += take;
+          const f = blocks[index] as FillingBlock;
+          const take = Math.min(rest.length, blockLen(index) - f.length);
+          f.push(take === rest.length ? rest : rest.subarray(0, take));
           rest = rest.subarray(take);
-          if (filled === blockLen) finishBlock();
+          if (f.length === blockLen(index)) finishBlock();
         }
       })
       .catch((err: unknown) => {
         for (let i = index; i < count; i++) {
-          const key = keys[i] as string;
-          this.downloadOfBlock.delete(key);
-          this.cache.fail(key);
-          (deferred[i] as Deferred).reject(err);
+          this.filling.delete(keys[i] as string);
+          (blocks[i] as FillingBlock).settle(err);
         }
         index = count;
       })
       .finally(() => {
-        this.inflight -= d.bytes;
-        // Bytes of completed blocks were handed over to the cache; the rest never came.
-        this.cache.unreserve(d.bytes - delivered + filled);
-        for (const o of d.owners) this.byOwner.get(o)?.delete(d);
+        // Bytes of completed blocks were handed to the cache; the rest never will be.
+        this.cache.unreserve(d.bytes - completedBytes);
+        this.untrack(d);
       });
   }
 }

@@ -82,7 +82,7 @@ export class ObjectReader {
     }
     let copied = 0;
     for (let i = first; i <= last; i++) {
-      const b = this.fetcher.block(this.obj, i, this.owner);
+      const b = this.fetcher.block(this.obj, i, Math.min(bs, end - i * bs), this.owner);
       if (b instanceof Promise) {
         const out = Buffer.allocUnsafe(end - pos);
         dst.copy(out, 0, 0, copied);
@@ -102,7 +102,7 @@ export class ObjectReader {
     const last = Math.floor((end - 1) / bs);
     let next: Block | Promise<Block> = waiting;
     for (let i = from; i <= last; i++) {
-      if (i !== from) next = this.fetcher.block(this.obj, i, this.owner);
+      if (i !== from) next = this.fetcher.block(this.obj, i, Math.min(bs, end - i * bs), this.owner);
       const b = await next;
       copied += copyFromBlock(b, i * bs, pos, end, out);
     }
