@@ -82,14 +82,18 @@ export class BlockFetcher {
     return this.cache.has(key) || this.filling.has(key);
   }
 
-  /** Starts downloads for every block of [first, last] that is neither cached nor on its way. */
-  ensure(obj: ObjectRef, first: number, last: number, owner: Owner): void {
+  /**
+   * Starts downloads for every block of [first, last] that is neither cached nor on its way,
+   * one GET per run of at most `maxRunBlocks` (and the part size).
+   */
+  ensure(obj: ObjectRef, first: number, last: number, owner: Owner, maxRunBlocks = this.partBlocks): void {
+    const runMax = Math.max(1, Math.min(maxRunBlocks, this.partBlocks));
     let runStart = -1;
     for (let i = first; i <= last + 1; i++) {
       const missing = i <= last && !this.known(obj, i);
       if (missing && runStart < 0) runStart = i;
       const runLen = runStart < 0 ? 0 : i - runStart;
-      if (runStart >= 0 && (!missing || runLen === this.partBlocks)) {
+      if (runStart >= 0 && (!missing || runLen === runMax)) {
         this.download(obj, runStart, runLen, owner);
         runStart = missing ? i : -1;
       }

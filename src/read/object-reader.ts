@@ -24,6 +24,11 @@ export interface ReadAheadPolicy {
  * kernel keeps a couple of 128 KiB reads in flight and may deliver them out of order.
  */
 const JUMP_TOLERANCE = 512 * 1024;
+/**
+ * A window is fetched as up to this many parallel GETs (never larger than the part size): on a
+ * link that caps each connection, throughput grows with the number of connections.
+ */
+const GETS_PER_WINDOW = 16;
 /** Consecutive near reads before read-ahead starts (a read at offset 0 starts it at once). */
 const SEQUENTIAL_AFTER = 2;
 
@@ -37,6 +42,8 @@ export class ObjectReader {
   private lastEnd = -1;
   /** Reads in a row that landed near the previous one. */
   private streak = 0;
+  /** A sequential read had to wait for the network since the last refill. */
+  private starved = false;
   private window: number;
   /** Everything before this offset has been requested. */
   private frontier = 0;
@@ -84,6 +91,7 @@ export class ObjectReader {
     for (let i = first; i <= last; i++) {
       const b = this.fetcher.block(this.obj, i, Math.min(bs, end - i * bs), this.owner);
       if (b instanceof Promise) {
+        if (this.sequential) this.starved = true;
         const out = Buffer.allocUnsafe(end - pos);
         dst.copy(out, 0, 0, copied);
         return this.readSlow(pos, end, out, i, copied, b);
@@ -123,12 +131,22 @@ export class ObjectReader {
       return;
     }
     this.sequential = true;
+    const started = this.frontier > 0;
     if (this.frontier < pos) this.frontier = pos;
     if (this.frontier - end >= this.window / 2 || this.frontier >= this.obj.size) return;
-    if (this.frontier > end) this.window = Math.min(this.window * 2, Math.max(this.blockSize, this.policy.maxWindowBytes()));
+    if (started) {
+      // Refill at half empty; a reader that caught up with the downloads (a slow or distant
+      // link) grows the window faster than one that is merely keeping pace.
+      const growth = this.frontier <= end || this.starved ? 4 : 2;
+      this.window = Math.min(this.window * growth, Math.max(this.blockSize, this.policy.maxWindowBytes()));
+    }
+    this.starved = false;
     const target = Math.min(this.obj.size, end + this.window);
     const bs = this.blockSize;
-    this.fetcher.ensure(this.obj, Math.floor(this.frontier / bs), Math.floor((target - 1) / bs), this.owner);
+    // Several GETs per window from the start, so a link that caps each connection is used in
+    // parallel even while the window is small.
+    const runBlocks = Math.max(1, Math.floor(this.window / GETS_PER_WINDOW / bs));
+    this.fetcher.ensure(this.obj, Math.floor(this.frontier / bs), Math.floor((target - 1) / bs), this.owner, runBlocks);
     this.frontier = target;
   }
 }
