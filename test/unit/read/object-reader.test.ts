@@ -35,7 +35,7 @@ t.test('a sequential read returns every byte in order', async (t) => {
   for (let pos = 0; pos < size; pos += 128 * 1024) parts.push(await readAt(r, pos, 128 * 1024));
   t.ok(Buffer.concat(parts).equals(data), 'bytes equal the object');
   t.equal(store.calls.getBytes, size, 'every byte fetched exactly once');
-  t.ok(store.calls.get < 20, `few large GETs, not one per FUSE read (${store.calls.get})`);
+  t.ok(store.calls.get < 40, `far fewer GETs than the 161 FUSE reads (${store.calls.get})`);
   r.close();
 });
 
