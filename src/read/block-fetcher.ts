@@ -18,6 +18,8 @@ interface Download {
   readonly abort: AbortController;
   readonly owners: Set<Owner>;
   readonly bytes: number;
+  /** Reads waiting on one of its blocks right now: such a download is never aborted. */
+  waiting: number;
 }
 
 interface Waiter {
@@ -121,7 +123,21 @@ export class BlockFetcher {
     }
     if (f.length >= need) return f;
     const filling = f;
-    return new Promise<Block>((resolve, reject) => filling.waiters.push({ need, resolve, reject }));
+    const d = f.download;
+    d.waiting++;
+    return new Promise<Block>((resolve, reject) =>
+      filling.waiters.push({
+        need,
+        resolve: (b) => {
+          d.waiting--;
+          resolve(b);
+        },
+        reject: (e) => {
+          d.waiting--;
+          reject(e);
+        },
+      }),
+    );
   }
 
   /**
@@ -129,7 +145,8 @@ export class BlockFetcher {
    * whole block per small read would fetch many times the bytes asked for.
    */
   readRange(obj: ObjectRef, start: number, end: number, owner: Owner): Promise<Buffer> {
-    const d = this.track({ abort: new AbortController(), owners: new Set([owner]), bytes: end - start });
+    // A read waits on it from the start, so a seek never aborts it.
+    const d = this.track({ abort: new AbortController(), owners: new Set([owner]), bytes: end - start, waiting: 1 });
     const out = Buffer.allocUnsafe(end - start);
     let off = 0;
     return obj.store
@@ -140,14 +157,17 @@ export class BlockFetcher {
       .finally(() => this.untrack(d));
   }
 
-  /** The reader is gone: abort downloads only it wanted. */
+  /**
+   * The reader is gone, or has moved elsewhere (a seek): abort downloads that no other reader
+   * wants and that no read is waiting on.
+   */
   release(owner: Owner): void {
     const mine = this.byOwner.get(owner);
     if (!mine) return;
     this.byOwner.delete(owner);
     for (const d of mine) {
       d.owners.delete(owner);
-      if (d.owners.size === 0) d.abort.abort(new StoreError('aborted', 'no reader left'));
+      if (d.owners.size === 0 && d.waiting === 0) d.abort.abort(new StoreError('aborted', 'no reader left'));
     }
   }
 
@@ -182,7 +202,7 @@ export class BlockFetcher {
     const start = first * bs;
     const end = Math.min(obj.size, (first + count) * bs);
     if (start >= end) return;
-    const d = this.track({ abort: new AbortController(), owners: new Set([owner]), bytes: end - start });
+    const d = this.track({ abort: new AbortController(), owners: new Set([owner]), bytes: end - start, waiting: 0 });
     this.cache.reserve(d.bytes);
 
     const blocks: FillingBlock[] = [];

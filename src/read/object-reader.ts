@@ -37,7 +37,8 @@ export class ObjectReader {
   private readonly fetcher: BlockFetcher;
   private readonly policy: ReadAheadPolicy;
   private readonly blockSize: number;
-  private readonly owner: Owner = {};
+  /** Identity of this reader's downloads; replaced on a seek so the old ones can be dropped. */
+  private owner: Owner = {};
   /** End of the furthest read of the current run, -1 before the first read. */
   private lastEnd = -1;
   /** Reads in a row that landed near the previous one. */
@@ -124,7 +125,12 @@ export class ObjectReader {
     else this.streak = 0;
     this.lastEnd = nearLast ? Math.max(this.lastEnd, end) : end;
     if (this.streak < SEQUENTIAL_AFTER) {
-      // A seek, or not yet a stream: start over, small, from here.
+      // A seek, or not yet a stream: start over, small, from here, and drop read-ahead that
+      // was meant for the old position.
+      if (this.sequential) {
+        this.fetcher.release(this.owner);
+        this.owner = {};
+      }
       this.sequential = false;
       this.window = this.policy.initialWindowBytes;
       this.frontier = end;

@@ -13,6 +13,8 @@ export class MemoryStore implements ObjectStore {
   readonly calls = { head: 0, list: 0, get: 0, getBytes: 0 };
   /** Chunk size of streamed bodies. */
   chunkSize = 64 * 1024;
+  /** Pause before each chunk of a body, to make downloads take time (ms). */
+  chunkDelayMs = 0;
   /** When set, the next GETs fail with this error (then it is cleared). */
   failNextGet: StoreError | undefined;
 
@@ -67,7 +69,7 @@ export class MemoryStore implements ObjectStore {
     if (!o) throw new StoreError('not-found', `GET ${req.key}: not found`);
     if (o.etag !== req.etag) throw new StoreError('precondition-failed', `GET ${req.key}: etag changed`);
     for (let p = req.start; p < req.end; p += this.chunkSize) {
-      await Promise.resolve();
+      await (this.chunkDelayMs > 0 ? new Promise((r) => setTimeout(r, this.chunkDelayMs)) : Promise.resolve());
       if (req.signal?.aborted) throw new StoreError('aborted', 'aborted');
       const chunk = o.data.subarray(p, Math.min(req.end, p + this.chunkSize));
       this.calls.getBytes += chunk.length;

@@ -147,3 +147,22 @@ t.test('two readers of one object share downloads', async (t) => {
   t.ok(x.equals(data.subarray(0, 2 * MiB)) && y.equals(x));
   t.ok(store.calls.getBytes <= size, `no block fetched twice (${store.calls.getBytes})`);
 });
+
+t.test('a seek drops read-ahead nobody waits for; release drops the rest', async (t) => {
+  const size = 256 * MiB;
+  const { data, reader, store, fetcher } = setup(size, 256 * MiB);
+  store.chunkSize = 256 * 1024;
+  store.chunkDelayMs = 2;
+  const r = reader();
+  for (let pos = 0; pos < 8 * MiB; pos += 128 * 1024) await readAt(r, pos, 128 * 1024);
+  t.ok(fetcher.inflightBytes > 0, `read-ahead in flight (${fetcher.inflightBytes} bytes)`);
+  const wouldFetch = store.calls.getBytes + fetcher.inflightBytes;
+  const far = 200 * MiB;
+  const got = await readAt(r, far, 4096);
+  t.ok(got.equals(data.subarray(far, far + 4096)), 'the read after the seek is right');
+  await new Promise((res) => setTimeout(res, 50));
+  t.ok(store.calls.getBytes < wouldFetch, `old read-ahead aborted: ${store.calls.getBytes} bytes fetched, ${wouldFetch} without the abort`);
+  r.close();
+  await new Promise((res) => setTimeout(res, 20));
+  t.equal(fetcher.inflightBytes, 0, 'nothing in flight after release');
+});
