@@ -5,7 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, USAGE, loadDebugPlan, loadFluidPlan, parseArgv } from './config/index.js';
-import { MountLifecycle } from './mount/lifecycle.js';
+import { resolve } from 'node:path';
+import { FS_SUBTYPE, MountLifecycle } from './mount/lifecycle.js';
+import { probeMount } from './mount/health.js';
 import { StartupError } from './mount/startup-error.js';
 import { createLogger } from './observe/logger.js';
 
@@ -48,6 +50,11 @@ async function main(argv: string[]): Promise<number> {
   }
   // FLUID_S3_FUSE_SECRETS_ROOT moves the secrets folder (tests, non-Fluid layouts).
   const secretsRoot = process.env.FLUID_S3_FUSE_SECRETS_ROOT;
+  if (cmd.kind === 'check') {
+    const report = await probeMount(resolve(cmd.target), `fuse.${FS_SUBTYPE}`);
+    (report.ok ? process.stdout : process.stderr).write(`${NAME}: ${report.detail}\n`);
+    return report.ok ? 0 : 1;
+  }
   const ctx = { env: process.env, ...(secretsRoot ? { secretsRoot } : {}) };
   const plan = cmd.kind === 'fluid' ? await loadFluidPlan(cmd, ctx) : await loadDebugPlan(cmd, ctx);
   const log = createLogger(plan.settings.logLevel);
@@ -58,6 +65,12 @@ async function main(argv: string[]): Promise<number> {
     process.on(sig, () => void life.stop(sig));
   }
   process.on('SIGUSR1', () => log.info({ counters: life.counters }, 'counters'));
+  // SIGUSR2 toggles debug logging on a running mount, without a restart.
+  const configuredLevel = log.level;
+  process.on('SIGUSR2', () => {
+    log.level = log.level !== 'debug' ? 'debug' : configuredLevel === 'debug' ? 'info' : configuredLevel;
+    log.info({ logLevel: log.level }, 'log level changed');
+  });
   await Promise.race([life.start(), life.done]);
   return life.done;
 }

@@ -5,6 +5,7 @@ import { lookupOption, normalizeKey, parseOptionList } from './options.js';
 export type Command =
   | { kind: 'fluid'; configPath?: string; flags: Readonly<Record<string, string>> }
   | { kind: 'mount'; source: string; mountpoint: string; flags: Readonly<Record<string, string>> }
+  | { kind: 'check'; target: string; flags: Readonly<Record<string, string>> }
   | { kind: 'help' }
   | { kind: 'version' };
 
@@ -111,8 +112,12 @@ export function parseArgv(argv: string[]): Command {
   }
   if (command === 'help') return { kind: 'help' };
   if (command === 'version') return { kind: 'version' };
+  if (command === 'check') {
+    if (positionals.length !== 2) argvError('check needs exactly one TARGETPATH: check /runtime-mnt/thin/default/dataset/thin-fuse');
+    return { kind: 'check', target: positionals[1] as string, flags: { ...flags } };
+  }
   if (command !== 'mount') {
-    argvError(`unknown command ${show(0)} (commands: mount; none runs the Fluid entrypoint)`);
+    argvError(`unknown command ${show(0)} (commands: mount, check; none runs the Fluid entrypoint)`);
   }
   if (configPath !== undefined) argvError('--config is only for the Fluid entrypoint (no subcommand), not for mount');
   if (positionals.length < 3) {

@@ -52,7 +52,17 @@ export const DEFAULTS = {
   entryTimeoutMs: 1_000,
   requestTimeoutMs: 30_000,
   logLevel: 'info' as LogLevel,
+  metricsAddress: '0.0.0.0:9567',
 } as const;
+
+/** `HOST:PORT` (IPv6 hosts in brackets) → parts, or null. */
+export function parseListenAddress(text: string): { host: string; port: number } | null {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text.trim());
+  if (!m) return null;
+  const port = Number(m[2]);
+  if (port > 65535) return null;
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port };
+}
 
 function spec(
   key: string,
@@ -95,6 +105,11 @@ export const VOCABULARY: readonly OptionSpec[] = [
   spec('entry-timeout', [], 'process', 'duration', '1s', 'kernel entry cache timeout'),
   spec('request-timeout', [], 'process', 'duration', '30s', 'upper bound of one S3 request, retries included'),
   spec('log-level', [], 'process', 'log-level', DEFAULTS.logLevel, LOG_LEVELS.join('|')),
+  spec('metrics-address', [], 'process', 'string', `${DEFAULTS.metricsAddress} (Fluid), off (mount)`, 'HOST:PORT of /healthz, /readyz, /metrics, or off', {
+    check: (v) => {
+      if (parseListenAddress(String(v)) === null && String(v) !== 'off') throw new ValueError('must be HOST:PORT (e.g. 0.0.0.0:9567) or off');
+    },
+  }),
   // Debug command line only.
   spec('access-key-file', [], 'cli', 'path', 'none', 'mount command: read the access key id from this file'),
   spec('secret-key-file', [], 'cli', 'path', 'none', 'mount command: read the secret access key from this file'),

@@ -1,7 +1,7 @@
 /** Typed pieces of a MountPlan from resolved option winners. */
 import { configError, ConfigErrorCode } from './errors.js';
 import { resolveCredentials } from './credentials.js';
-import { DEFAULTS, type OptionSpec } from './options.js';
+import { DEFAULTS, parseListenAddress, type OptionSpec } from './options.js';
 import { typedBool, typedNumber, typedString, type Context, type KnownEntry } from './resolve.js';
 import type { MountSource } from './mount-source.js';
 import type { BucketMount, LogLevel, ProcessSettings } from './plan.js';
@@ -93,6 +93,11 @@ export async function buildSettings(
     const k = winners.get(key);
     return k === undefined ? fallback : typedBool(contextOf(k), k, fallback);
   };
+  const listenAddress = async (): Promise<{ host: string; port: number } | undefined> => {
+    const k = winners.get('metrics-address');
+    const text = k === undefined ? (mode === 'fluid' ? DEFAULTS.metricsAddress : 'off') : await typedString(contextOf(k), k);
+    return text === undefined || text === 'off' ? undefined : (parseListenAddress(text) ?? undefined);
+  };
   const level = winners.get('log-level');
   const logLevel = ((level && (await typedString(contextOf(level), level))) ?? DEFAULTS.logLevel) as LogLevel;
   return {
@@ -105,6 +110,7 @@ export async function buildSettings(
     attrTimeoutMs: await num('attr-timeout', DEFAULTS.attrTimeoutMs),
     entryTimeoutMs: await num('entry-timeout', DEFAULTS.entryTimeoutMs),
     requestTimeoutMs: await num('request-timeout', DEFAULTS.requestTimeoutMs),
+    metricsAddress: await listenAddress(),
   };
 }
 

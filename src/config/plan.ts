@@ -75,6 +75,8 @@ export interface ProcessSettings {
   readonly entryTimeoutMs: number;
   /** Upper bound for one S3 request including retries, before the FUSE op answers an errno. */
   readonly requestTimeoutMs: number;
+  /** Where /healthz, /readyz and /metrics listen; undefined: no listener. */
+  readonly metricsAddress?: { readonly host: string; readonly port: number };
 }
 
 export interface MountPlan {

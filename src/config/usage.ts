@@ -32,6 +32,8 @@ export const USAGE: string = [
   '  fluid-s3-fuse mount SOURCE MOUNTPOINT [OPTIONS]',
   '      Debug mount of one bucket in the foreground; SOURCE is s3://bucket[/prefix] or',
   '      minio://bucket[/prefix] (minio:// needs --endpoint).',
+  '  fluid-s3-fuse check TARGETPATH',
+  '      Exec probe: exit 0 when a fluid-s3-fuse mount is at TARGETPATH and answers, else 1.',
   '  fluid-s3-fuse --help | -h',
   '  fluid-s3-fuse --version | -V',
   '',
@@ -52,5 +54,8 @@ export const USAGE: string = [
   'Environment: MOUNT_OPTIONS, MOUNT_POINT (targetPath fallback), AWS_ACCESS_KEY_ID,',
   'AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (used when no key option is given),',
   'FLUID_S3_FUSE_SECRETS_ROOT (where secret files live; default /etc/fluid/secrets).',
+  '',
+  'Signals: SIGTERM/SIGINT/SIGHUP unmount and exit 0; SIGUSR1 logs the counters; SIGUSR2 toggles',
+  'debug logging.',
   '',
 ].join('\n');

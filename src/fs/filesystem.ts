@@ -57,6 +57,8 @@ export interface FilesystemOptions {
   /** mtime of directories and of the virtual folders above buckets. */
   readonly startedAtMs: number;
   readonly onSkippedKey?: (bucket: string, key: string, why: string) => void;
+  /** Told each read-ahead window chosen (metrics). */
+  readonly observeWindow?: (bytes: number) => void;
 }
 
 interface Handle {
@@ -100,6 +102,7 @@ export class Filesystem {
       // Windows of all open readers together stay within half the budget, so read-ahead
       // never evicts blocks that are about to be read.
       maxWindowBytes: () => Math.min(opts.settings.readAheadMaxBytes, Math.floor(budget / 2 / Math.max(1, this.handles.size))),
+      ...(opts.observeWindow ? { observeWindow: opts.observeWindow } : {}),
     };
   }
 

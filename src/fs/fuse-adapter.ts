@@ -3,20 +3,48 @@
  *
  * fuse-native's rules (DESIGN.md §6): the first callback argument must always be a number
  * (0, -errno or a byte count) or the FUSE thread hangs for good; the read buffer is valid only
- * until the callback. This is also the one place that turns failures into errnos and logs them.
+ * until the callback. This is also the one place that turns failures into errnos, logs them at
+ * their level, and times every operation.
  */
+import { constants } from 'node:os';
 import type { Logger } from '../observe/logger.js';
+import type { Counters } from '../observe/counters.js';
 import type { Filesystem } from './filesystem.js';
 import { FsError, errnoName, logLevelOf, toErrno } from './errno.js';
-import type { Counters } from '../observe/counters.js';
 
 type Cb = (code: number, ...rest: unknown[]) => void;
 
 /** The operation table handed to `new Fuse(mnt, ops, opts)`. */
 export type FuseOps = Record<string, (...args: never[]) => void>;
 
-export function fuseOps(fs: Filesystem, log: Logger, counters: Counters, readDeadlineMs: number): FuseOps {
-  const fail = (op: string, path: string, err: unknown, cb: Cb, ...defaults: unknown[]): void => {
+/** Starts timing one operation; the returned function is called with the answer's errno, if any. */
+export type OpTimer = (op: string) => (errno?: string) => void;
+
+export interface AdapterOptions {
+  readonly log: Logger;
+  readonly counters: Counters;
+  /** An async read still unanswered after this long gets EIO. */
+  readonly readDeadlineMs: number;
+  readonly timeOp?: OpTimer;
+}
+
+const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [-n, name]));
+const untimed: OpTimer = () => () => undefined;
+
+export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
+  const { log, counters, readDeadlineMs } = opts;
+  const timeOp = opts.timeOp ?? untimed;
+
+  /** The callback, wrapped to record the operation's time and errno. */
+  const timed = (op: string, cb: Cb): Cb => {
+    const end = timeOp(op);
+    return (code, ...rest) => {
+      end(code < 0 ? (ERRNO_NAMES.get(code) ?? String(code)) : undefined);
+      cb(code, ...rest);
+    };
+  };
+
+  const fail = (op: string, path: string, err: unknown, cb: Cb): void => {
     const name = errnoName(err);
     const level = logLevelOf(name);
     if (log.isLevelEnabled(level)) {
@@ -24,25 +52,30 @@ export function fuseOps(fs: Filesystem, log: Logger, counters: Counters, readDea
       log[level]({ op, path, errno: name, ...(log.isLevelEnabled('debug') && err instanceof Error ? { stack: err.stack } : {}) }, message);
     }
     if (name === 'ESTALE') fs.invalidate(path);
-    cb(toErrno(err), ...defaults);
+    cb(toErrno(err));
   };
 
-  /** Runs an async op and replies with its value, or with an errno. */
-  const reply = <T>(op: string, path: string, cb: Cb, run: () => Promise<T> | T, ...defaults: unknown[]): void => {
+  /** Runs an op and replies with its value, or with an errno. */
+  const reply = <T>(op: string, path: string, rawCb: Cb, run: () => Promise<T> | T): void => {
+    const cb = timed(op, rawCb);
     let out: Promise<T> | T;
     try {
       out = run();
     } catch (err) {
-      fail(op, path, err, cb, ...defaults);
+      fail(op, path, err, cb);
       return;
     }
-    if (out instanceof Promise) out.then((v) => cb(0, v), (err: unknown) => fail(op, path, err, cb, ...defaults));
+    if (out instanceof Promise) out.then((v) => cb(0, v), (err: unknown) => fail(op, path, err, cb));
     else cb(0, out);
   };
 
   const readOnly = (op: string) => (path: string, ...args: unknown[]): void => {
-    const cb = args[args.length - 1] as Cb;
-    fail(op, path, tryReadOnly(fs, path), cb);
+    const cb = timed(op, args[args.length - 1] as Cb);
+    try {
+      fs.readOnly(path);
+    } catch (err) {
+      fail(op, path, err, cb);
+    }
   };
 
   return {
@@ -51,7 +84,8 @@ export function fuseOps(fs: Filesystem, log: Logger, counters: Counters, readDea
     fgetattr: (path: string, _fd: number, cb: Cb) => reply('getattr', path, cb, () => fs.getattr(path)),
     access: (_path: string, _mode: number, cb: Cb) => cb(0),
     statfs: (path: string, cb: Cb) => reply('statfs', path, cb, () => fs.statfs()),
-    readdir: (path: string, cb: Cb) => {
+    readdir: (path: string, rawCb: Cb) => {
+      const cb = timed('readdir', rawCb);
       fs.readdir(path).then(
         ({ names, attrs }) => cb(0, names, attrs),
         (err: unknown) => fail('readdir', path, err, cb),
@@ -62,7 +96,8 @@ export function fuseOps(fs: Filesystem, log: Logger, counters: Counters, readDea
       fs.release(fd);
       cb(0);
     },
-    read: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) => {
+    read: (path: string, fd: number, buf: Buffer, len: number, pos: number, rawCb: Cb) => {
+      const cb = timed('read', rawCb);
       let out: number | Promise<Buffer>;
       try {
         out = fs.read(fd, buf, len, pos);
@@ -117,13 +152,4 @@ export function fuseOps(fs: Filesystem, log: Logger, counters: Counters, readDea
     setxattr: readOnly('setxattr'),
     removexattr: readOnly('removexattr'),
   };
-}
-
-function tryReadOnly(fs: Filesystem, path: string): unknown {
-  try {
-    fs.readOnly(path);
-  } catch (err) {
-    return err;
-  }
-  return undefined;
 }

@@ -11,6 +11,7 @@ import { StoreError } from '../store/errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { StartupError } from './startup-error.js';
 import type { Counters } from '../observe/counters.js';
+import type { RequestObserver } from '../observe/metrics.js';
 
 /** Secret files are re-read this often, so a rotated Kubernetes secret is picked up. */
 const CREDENTIAL_REFRESH_MS = 60_000;
@@ -19,7 +20,7 @@ export function describe(m: BucketMount): string {
   return `mount "${m.name}" (${m.source}${m.endpoint ? ` at ${m.endpoint}` : ''})`;
 }
 
-export function createStore(m: BucketMount, requestTimeoutMs: number, counters: Counters): ObjectStore {
+export function createStore(m: BucketMount, requestTimeoutMs: number, counters: Counters, observer?: RequestObserver): ObjectStore {
   const creds = m.credentials;
   return new S3Store({
     bucket: m.bucket,
@@ -28,6 +29,7 @@ export function createStore(m: BucketMount, requestTimeoutMs: number, counters: 
     pathStyle: m.pathStyle,
     requestTimeoutMs,
     counters,
+    ...(observer ? { observer } : {}),
     // No credentials: unsigned requests (public buckets).
     credentials: creds
       ? refreshingCredentials(async (): Promise<AwsCredentialIdentity> => {

@@ -21,6 +21,10 @@ import { createStore, probeAll } from './buckets.js';
 import { mountsAt } from './mountinfo.js';
 import { StartupError } from './startup-error.js';
 import { type Counters, createCounters } from '../observe/counters.js';
+import { Metrics } from '../observe/metrics.js';
+import { startHttpServer } from '../observe/http-server.js';
+import { probeMount } from './health.js';
+import type { Server } from 'node:http';
 
 const run = promisify(execFile);
 
@@ -37,6 +41,8 @@ export class MountLifecycle {
   private readonly plan: MountPlan;
   private readonly log: Logger;
   readonly counters: Counters = createCounters();
+  readonly metrics: Metrics;
+  private http: Server | undefined;
   private state: MountState = 'starting';
   private fs: Filesystem | undefined;
   private watcher: NodeJS.Timeout | undefined;
@@ -51,6 +57,16 @@ export class MountLifecycle {
     this.plan = plan;
     this.log = log;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.metrics = new Metrics({
+      counters: this.counters,
+      state: () => this.state,
+      cache: () => {
+        const c = this.fs?.cache;
+        return { cachedBytes: c?.cachedBytes ?? 0, reservedBytes: c?.reservedBytes ?? 0, hits: c?.stats.hits ?? 0, misses: c?.stats.misses ?? 0 };
+      },
+      openHandles: () => this.fs?.openHandles ?? 0,
+      inflightBytes: () => this.fs?.fetcher.inflightBytes ?? 0,
+    });
   }
 
   get currentState(): MountState {
@@ -62,7 +78,19 @@ export class MountLifecycle {
     const target = plan.targetPath;
     const startedAtMs = Date.now();
 
-    const buckets = plan.buckets.map((mount) => ({ mount, store: createStore(mount, plan.settings.requestTimeoutMs, this.counters) }));
+    if (plan.settings.metricsAddress) {
+      // Up before the probes, so /readyz answers "not ready" rather than nothing while starting.
+      this.http = await startHttpServer(
+        plan.settings.metricsAddress,
+        {
+          metrics: this.metrics,
+          ready: () => this.state === 'mounted',
+          healthy: () => (this.state === 'mounted' ? probeMount(target, `fuse.${FS_SUBTYPE}`) : Promise.resolve({ ok: false, detail: `mount is ${this.state}` })),
+        },
+        log,
+      );
+    }
+    const buckets = plan.buckets.map((mount) => ({ mount, store: createStore(mount, plan.settings.requestTimeoutMs, this.counters, this.metrics) }));
     try {
       await probeAll(buckets, Math.min(PROBE_TIMEOUT_MS, plan.settings.requestTimeoutMs));
     } catch (err) {
@@ -83,10 +111,11 @@ export class MountLifecycle {
       settings: plan.settings,
       startedAtMs,
       onSkippedKey: (bucket, key, why) => log.warn({ mount: bucket, key }, `object key skipped: ${why}`),
+      observeWindow: (bytes) => this.metrics.window(bytes),
     });
     this.fs = fs;
     const s = plan.settings;
-    const fuse = new Fuse(target, fuseOps(fs, log, this.counters, s.requestTimeoutMs), {
+    const fuse = new Fuse(target, fuseOps(fs, { log, counters: this.counters, readDeadlineMs: s.requestTimeoutMs, timeOp: (op) => this.metrics.fuseOp(op) }), {
       force: false,
       mkdir: false,
       allowOther: s.allowOther,
@@ -134,6 +163,7 @@ export class MountLifecycle {
 
   private finishEarly(): void {
     if (this.state === 'stopped') return;
+    this.http?.close();
     const req = this.stopRequest ?? { reason: 'stopped', code: 0 };
     this.log.info({ targetPath: this.plan.targetPath, reason: req.reason }, 'stopped before mounting');
     this.state = 'stopped';
@@ -158,6 +188,8 @@ export class MountLifecycle {
       }
     }
     this.fs?.close();
+    this.http?.close();
+    this.http?.closeAllConnections();
     this.state = 'stopped';
     this.log.info({ targetPath: target, code, counters: this.counters }, 'stopped');
     this.resolveDone(code);

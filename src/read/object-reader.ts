@@ -17,6 +17,8 @@ export interface ReadAheadPolicy {
   readonly initialWindowBytes: number;
   /** The largest window this reader may use right now (shrinks when many readers share the budget). */
   maxWindowBytes(): number;
+  /** Told each window chosen at a refill (metrics). */
+  observeWindow?(bytes: number): void;
 }
 
 /**
@@ -147,6 +149,7 @@ export class ObjectReader {
       this.window = Math.min(this.window * growth, Math.max(this.blockSize, this.policy.maxWindowBytes()));
     }
     this.starved = false;
+    this.policy.observeWindow?.(this.window);
     const target = Math.min(this.obj.size, end + this.window);
     const bs = this.blockSize;
     // Several GETs per window from the start, so a link that caps each connection is used in

@@ -17,6 +17,7 @@ import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } fro
 import { StoreError, toStoreError } from './errors.js';
 import { backoffMs, sleep } from './backoff.js';
 import { type Counters, createCounters } from '../observe/counters.js';
+import type { RequestObserver } from '../observe/metrics.js';
 
 export interface S3StoreOptions {
   readonly bucket: string;
@@ -37,6 +38,8 @@ export interface S3StoreOptions {
   readonly maxSockets?: number;
   /** Where requests and bytes are counted. */
   readonly counters?: Counters;
+  /** Told the outcome of every request (for metrics). */
+  readonly observer?: RequestObserver;
 }
 
 export class S3Store implements ObjectStore {
@@ -47,8 +50,10 @@ export class S3Store implements ObjectStore {
   private readonly bodyIdleTimeoutMs: number;
   private readonly bodyAttempts: number;
   private readonly counters: Counters;
+  private readonly observer: RequestObserver | undefined;
 
   constructor(opts: S3StoreOptions) {
+    this.observer = opts.observer;
     this.bucket = opts.bucket;
     this.counters = opts.counters ?? createCounters();
     this.label = `s3://${opts.bucket}`;
@@ -87,6 +92,7 @@ export class S3Store implements ObjectStore {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), {
         abortSignal: AbortSignal.timeout(this.requestTimeoutMs),
       });
+      this.observe('HEAD', res.$metadata.httpStatusCode);
       return {
         key,
         size: res.ContentLength ?? 0,
@@ -95,6 +101,7 @@ export class S3Store implements ObjectStore {
       };
     } catch (err) {
       const e = toStoreError(err, `HEAD ${this.label}/${key}`);
+      this.observeError('HEAD', e);
       if (e.kind === 'not-found') return undefined;
       this.counters.s3Errors++;
       throw e;
@@ -114,6 +121,7 @@ export class S3Store implements ObjectStore {
         }),
         { abortSignal: AbortSignal.timeout(this.requestTimeoutMs) },
       );
+      this.observe('LIST', res.$metadata.httpStatusCode);
       const objects: ObjectInfo[] = (res.Contents ?? []).flatMap((o) =>
         o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '', mtimeMs: o.LastModified?.getTime() ?? 0 }],
       );
@@ -125,7 +133,9 @@ export class S3Store implements ObjectStore {
       };
     } catch (err) {
       this.counters.s3Errors++;
-      throw toStoreError(err, `LIST ${this.label}/${req.prefix}`);
+      const e = toStoreError(err, `LIST ${this.label}/${req.prefix}`);
+      this.observeError('LIST', e);
+      throw e;
     }
   }
 
@@ -144,6 +154,7 @@ export class S3Store implements ObjectStore {
       } catch (err) {
         this.counters.s3Errors++;
         const e = req.signal?.aborted ? new StoreError('aborted', `${what}: aborted`, { cause: err }) : toStoreError(err, what);
+        this.observeError('GET', e);
         const retryable = e.transient || e.kind === 'invalid-response';
         if (!retryable || attempt >= this.bodyAttempts) throw e;
         await sleep(backoffMs(attempt), req.signal);
@@ -160,6 +171,7 @@ export class S3Store implements ObjectStore {
       new GetObjectCommand({ Bucket: this.bucket, Key: req.key, Range: `bytes=${from}-${req.end - 1}`, IfMatch: req.etag }),
       { abortSignal: signal },
     );
+    this.observe('GET', res.$metadata.httpStatusCode);
     const body = res.Body as Readable | undefined;
     if (!body) throw new StoreError('invalid-response', `GET ${this.label}/${req.key}: no body`);
     let pos = from;
@@ -215,6 +227,14 @@ export class S3Store implements ObjectStore {
 
   destroy(): void {
     this.client.destroy();
+  }
+
+  private observe(op: string, status: number | undefined): void {
+    this.observer?.request(op, String(status ?? 'unknown'));
+  }
+
+  private observeError(op: string, e: StoreError): void {
+    this.observer?.request(op, e.status !== undefined ? String(e.status) : e.kind);
   }
 }
 

@@ -93,3 +93,11 @@ t.test('credential values and secret-file contents are never shown', async (t) =
     hasNot: ['SECRETPASS'],
   });
 });
+
+t.test('metrics-address: HOST:PORT or off; debug mounts default to off', async (t) => {
+  const { parseListenAddress } = await import('../../../src/config/options.js');
+  t.same(parseListenAddress('0.0.0.0:9567'), { host: '0.0.0.0', port: 9567 });
+  t.same(parseListenAddress('[::1]:80'), { host: '::1', port: 80 });
+  t.equal(parseListenAddress('9567'), null);
+  t.equal(parseListenAddress('host:99999'), null);
+});

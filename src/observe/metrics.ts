@@ -1,0 +1,110 @@
+/**
+ * Every metric the agent exports, declared in one place (Prometheus text format, prom-client).
+ *
+ * Hot-path numbers (bytes, reads, cache hits) are plain counters incremented where they happen
+ * and read only when /metrics is scraped (`collect`), so the read path pays a property
+ * increment, not a label lookup. Names carry their unit; no label ever carries a path, a key or
+ * a secret.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Counters } from './counters.js';
+
+export type MountStateName = 'starting' | 'mounted' | 'draining' | 'stopped' | 'failed';
+const STATES: readonly MountStateName[] = ['starting', 'mounted', 'draining', 'stopped', 'failed'];
+
+export interface MetricSources {
+  readonly counters: Counters;
+  readonly state: () => MountStateName;
+  readonly cache: () => { cachedBytes: number; reservedBytes: number; hits: number; misses: number };
+  readonly openHandles: () => number;
+  readonly inflightBytes: () => number;
+}
+
+/** What the store reports per request (op: HEAD, LIST, GET; status: HTTP status or error kind). */
+export interface RequestObserver {
+  request(op: string, status: string): void;
+}
+
+/** What the read path reports when a read-ahead window is (re)sized. */
+export interface WindowObserver {
+  window(bytes: number): void;
+}
+
+export class Metrics implements RequestObserver, WindowObserver {
+  readonly registry = new Registry();
+  private readonly s3Requests: Counter<'op' | 'status'>;
+  private readonly fuseErrors: Counter<'op' | 'errno'>;
+  private readonly fuseLatency: Histogram<'op'>;
+  private readonly windows: Histogram;
+
+  constructor(src: MetricSources) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'fluid_s3_fuse_' });
+    this.s3Requests = new Counter({ name: 'fluid_s3_fuse_s3_requests_total', help: 'S3 requests by operation and outcome (HTTP status or error kind)', labelNames: ['op', 'status'], registers: [r] });
+    this.fuseErrors = new Counter({ name: 'fluid_s3_fuse_fuse_errors_total', help: 'FUSE operations answered with an error, by operation and errno', labelNames: ['op', 'errno'], registers: [r] });
+    this.fuseLatency = new Histogram({
+      name: 'fluid_s3_fuse_fuse_op_duration_seconds',
+      help: 'Time from a FUSE request to its answer, by operation',
+      labelNames: ['op'],
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers: [r],
+    });
+    this.windows = new Histogram({
+      name: 'fluid_s3_fuse_readahead_window_bytes',
+      help: 'Read-ahead window sizes chosen at each refill',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256].map((m) => m * 1024 * 1024),
+      registers: [r],
+    });
+    const total = (name: string, help: string, value: () => number): void => {
+      new Counter({ name, help, registers: [r], collect() { this.reset(); this.inc(value()); } });
+    };
+    const gauge = (name: string, help: string, value: () => number): void => {
+      new Gauge({ name, help, registers: [r], collect() { this.set(value()); } });
+    };
+    const c = src.counters;
+    total('fluid_s3_fuse_s3_fetched_bytes_total', 'Object bytes received from S3', () => c.s3BytesFetched);
+    total('fluid_s3_fuse_fuse_read_bytes_total', 'Bytes answered to FUSE reads', () => c.fuseBytesRead);
+    total('fluid_s3_fuse_fuse_reads_total', 'FUSE read requests', () => c.fuseReads);
+    total('fluid_s3_fuse_cache_hits_total', 'Block lookups answered from the cache', () => src.cache().hits);
+    total('fluid_s3_fuse_cache_misses_total', 'Block lookups that needed a download', () => src.cache().misses);
+    gauge('fluid_s3_fuse_cache_bytes', 'Bytes held by the block cache', () => src.cache().cachedBytes);
+    gauge('fluid_s3_fuse_cache_reserved_bytes', 'Bytes reserved for downloads in flight', () => src.cache().reservedBytes);
+    gauge('fluid_s3_fuse_inflight_bytes', 'Bytes of ranged GETs in flight', src.inflightBytes);
+    gauge('fluid_s3_fuse_open_handles', 'Open file handles', src.openHandles);
+    new Gauge({
+      name: 'fluid_s3_fuse_mount_state',
+      help: 'Lifecycle state of the mount (1 for the current state)',
+      labelNames: ['state'],
+      registers: [r],
+      collect() {
+        const now = src.state();
+        for (const s of STATES) this.set({ state: s }, s === now ? 1 : 0);
+      },
+    });
+  }
+
+  request(op: string, status: string): void {
+    this.s3Requests.inc({ op, status });
+  }
+
+  window(bytes: number): void {
+    this.windows.observe(bytes);
+  }
+
+  /** Starts timing a FUSE operation; call the result when answering. */
+  fuseOp(op: string): (errno?: string) => void {
+    const end = this.fuseLatency.startTimer({ op });
+    return (errno) => {
+      end();
+      if (errno) this.fuseErrors.inc({ op, errno });
+    };
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
