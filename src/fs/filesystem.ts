@@ -11,6 +11,7 @@ import { BucketNamespace } from './bucket-namespace.js';
 import type { Entry } from './entry.js';
 import { FsError } from './errno.js';
 import { Layout } from './layout.js';
+import { type StatFs, UsageTracker } from './usage.js';
 import { BlockCache } from '../read/block-cache.js';
 import { BlockFetcher } from '../read/block-fetcher.js';
 import { ObjectReader, type ReadAheadPolicy } from '../read/object-reader.js';
@@ -33,17 +34,6 @@ export interface Attr {
   readonly ctime: number;
 }
 
-export interface StatFs {
-  readonly bsize: number;
-  readonly frsize: number;
-  readonly blocks: number;
-  readonly bfree: number;
-  readonly bavail: number;
-  readonly files: number;
-  readonly ffree: number;
-  readonly favail: number;
-  readonly namemax: number;
-}
 
 export interface BucketView {
   readonly mount: BucketMount;
@@ -77,6 +67,7 @@ export class Filesystem {
   readonly cache: BlockCache;
   readonly fetcher: BlockFetcher;
   private readonly policy: ReadAheadPolicy;
+  private readonly usage: UsageTracker;
 
   constructor(opts: FilesystemOptions) {
     this.settings = opts.settings;
@@ -93,6 +84,7 @@ export class Filesystem {
         onSkippedKey: (key, why) => opts.onSkippedKey?.(mount.name, key, why),
       }),
     }));
+    this.usage = new UsageTracker(this.views.map((v) => ({ store: v.store, prefix: v.mount.prefix })));
     this.layout = new Layout(this.views.map((v) => ({ folder: v.mount.folder, value: v })));
     this.cache = new BlockCache(opts.settings.cacheSizeBytes, BLOCK_SIZE);
     this.fetcher = new BlockFetcher(this.cache, opts.settings.partSizeBytes);
@@ -173,11 +165,9 @@ export class Filesystem {
     if (r.kind === 'bucket') r.value.namespace.invalidate(r.rel);
   }
 
-  statfs(): StatFs {
-    // S3 has no capacity: report a large, constant size (16 TiB in 4 KiB blocks, the most the
-    // adapter's 32-bit fields carry) so that tools which check free space proceed.
-    const blocks = 0xffffffff;
-    return { bsize: 4096, frsize: 4096, blocks, bfree: blocks, bavail: blocks, files: 0xffffffff, ffree: 0xffffffff, favail: 0xffffffff, namemax: 255 };
+  /** Used bytes are the objects' total size (see usage.ts). */
+  statfs(): Promise<StatFs> {
+    return this.usage.statfs();
   }
 
   /** Any operation that would modify the bucket. */

@@ -31,15 +31,20 @@ t.test('a stack trace appears only with --log-level debug', async (t) => {
   t.match(loud.stderr, /\n\s+at /, 'stack printed');
 });
 
-t.test('df and stat -f answer on the mount, with a space-free fs name', async (t) => {
+t.test('df reports the objects\' total size as Used (Fluid\'s metadata sync), with a space-free fs name', async (t) => {
   const client = makeClient();
   const bucket = await createTestBucket(t, 'statfs', client);
-  await putObjects(client, bucket, { f: 'x' });
+  const objects = { f: 'x', 'd/g.bin': Buffer.alloc(5000, 1), 'd/e/h.bin': Buffer.alloc(123_457, 2), 'marker/': '' };
+  await putObjects(client, bucket, objects);
+  const total = 1 + 5000 + 123_457;
   const { dir } = await mountBucket(t, `s3://${bucket}`);
   const df = await run('df', ['--block-size=1', dir]);
   t.equal(df.code, 0, df.stderr);
   const line = df.stdout.trim().split('\n')[1] ?? '';
-  t.match(line, /^fluid-s3-fuse\s+\d+\s+\d+\s+\d+/, line);
+  const cols = line.split(/\s+/);
+  t.equal(cols[0], 'fluid-s3-fuse', 'fs name without spaces');
+  t.equal(Number(cols[2]), total, `Used = ${total} bytes: ${line}`);
+  t.ok(Number(cols[1]) > total, 'Size is larger than Used');
   const st = await run('stat', ['-f', '-c', '%l', dir]);
   t.equal(st.stdout.trim(), '255', 'name max 255');
 });

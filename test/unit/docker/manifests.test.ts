@@ -1,0 +1,322 @@
+// docker/*.yaml is the seed's MinIO demo for this agent. No Kubernetes here, so these tests hold
+// the manifests to what Fluid reads (field names of its v1alpha1 API, checked against
+// fluid-cloudnative/fluid api/v1alpha1 and pkg/ddc/thin) and to what the agent accepts: the
+// filesystem type it mounts, its option vocabulary, and, at the end, the config.json and
+// MOUNT_OPTIONS that Fluid renders from them, loaded by the agent's own config loader.
+import t, { type Test } from 'tap';
+import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { DockerfileParser, Entrypoint } from 'dockerfile-ast';
+import { FS_SUBTYPE } from '../../../src/mount/lifecycle.js';
+import { lookupOption, normalizeKey, parseOptionValue, type OptionSpec } from '../../../src/config/options.js';
+import { parseMountSource } from '../../../src/config/mount-source.js';
+import { loadFluidPlan, USAGE } from '../../../src/config/index.js';
+import { k8sSecret, writeConfig } from '../config/fixtures/helpers.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+const DOCKER = path.join(ROOT, 'docker');
+const FLUID_API = 'data.fluid.io/v1alpha1';
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown, what: string): Obj {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Obj;
+  throw new Error(`${what}: not a mapping`);
+}
+function arr(v: unknown, what: string): unknown[] {
+  if (Array.isArray(v)) return v;
+  throw new Error(`${what}: not a list`);
+}
+function str(v: unknown, what: string): string {
+  if (typeof v === 'string') return v;
+  throw new Error(`${what}: not a string (${JSON.stringify(v)})`);
+}
+/** A string map (options, labels, stringData): every value must be a YAML string. */
+function strMap(v: unknown, what: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(obj(v, what)).map(([k, x]) => [k, str(x, `${what}.${k}`)]));
+}
+
+interface Manifest {
+  readonly file: string;
+  readonly kind: string;
+  readonly apiVersion: string;
+  readonly name: string;
+  readonly body: Obj;
+}
+
+function loadManifests(): Manifest[] {
+  const out: Manifest[] = [];
+  for (const file of readdirSync(DOCKER).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+    const docs = parseAllDocuments(readFileSync(path.join(DOCKER, file), 'utf8'));
+    if (!Array.isArray(docs)) throw new Error(`${file}: not YAML documents`);
+    for (const doc of docs) {
+      if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
+      if (doc.warnings.length > 0) throw new Error(`${file}: ${doc.warnings.map((e) => e.message).join('; ')}`);
+      const js: unknown = doc.toJS();
+      if (js === null || js === undefined) continue;
+      const body = obj(js, file);
+      out.push({
+        file,
+        body,
+        kind: str(body.kind, `${file} kind`),
+        apiVersion: str(body.apiVersion, `${file} apiVersion`),
+        name: str(obj(body.metadata, `${file} metadata`).name, `${file} metadata.name`),
+      });
+    }
+  }
+  return out;
+}
+
+const manifests = loadManifests();
+function one(kind: string, name?: string): Manifest {
+  const found = manifests.filter((m) => m.kind === kind && (name === undefined || m.name === name));
+  if (found.length !== 1) throw new Error(`expected one ${kind}${name ? ` ${name}` : ''}, found ${found.length}`);
+  return found[0]!;
+}
+const spec = (m: Manifest): Obj => obj(m.body.spec, `${m.file} spec`);
+
+const profile = one('ThinRuntimeProfile');
+const dataset = one('Dataset');
+const runtime = one('ThinRuntime');
+const secret = one('Secret');
+const profileFuse = obj(spec(profile).fuse, 'profile spec.fuse');
+const runtimeFuse = obj(spec(runtime).fuse, 'runtime spec.fuse');
+const mounts = arr(spec(dataset).mounts, 'dataset spec.mounts').map((m, i) => obj(m, `dataset mounts[${i}]`));
+const secretData = strMap(secret.body.stringData, 'secret stringData');
+const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+
+/** The spec of an option name as written in a manifest, or undefined when the agent does not know it. */
+function optionSpec(key: string): OptionSpec | undefined {
+  return lookupOption(normalizeKey(key));
+}
+
+/** Every key known, usable from Fluid (not a command-line-only option) and its value valid. */
+function checkOptions(t: Test, options: Record<string, string>, where: string): void {
+  for (const [key, value] of Object.entries(options)) {
+    const s = optionSpec(key);
+    t.ok(s, `${where}: ${key} is in the agent's vocabulary`);
+    if (!s) continue;
+    t.not(s.scope, 'cli', `${where}: ${key} is not a command-line-only option`);
+    t.doesNotThrow(() => parseOptionValue(s, value), `${where}: ${key}=${value} is a valid value`);
+  }
+}
+
+// Field names of Fluid's v1alpha1 types (json tags), to catch a misspelt field that the
+// API server would drop without a word.
+const FIELDS = {
+  profileSpec: ['fileSystemType', 'imagePullSecrets', 'worker', 'fuse', 'volumes', 'nodePublishSecretPolicy'],
+  runtimeSpec: ['profileName', 'worker', 'fuse', 'tieredstore', 'replicas', 'runAs', 'disablePrometheus', 'volumes', 'management', 'imagePullSecrets'],
+  thinFuse: [
+    'image', 'imageTag', 'imagePullPolicy', 'imagePullSecrets', 'ports', 'env', 'command', 'args', 'options', 'resources',
+    'nodeSelector', 'cleanPolicy', 'networkMode', 'livenessProbe', 'readinessProbe', 'volumeMounts', 'lifecycle', 'podMetadata',
+  ],
+  datasetSpec: ['mounts', 'owner', 'nodeAffinity', 'tolerations', 'accessModes', 'runtimes', 'placement', 'dataRestoreLocation', 'sharedOptions', 'sharedEncryptOptions'],
+  mount: ['mountPoint', 'options', 'name', 'path', 'readOnly', 'shared', 'encryptOptions'],
+  encryptOption: ['name', 'valueFrom'],
+} as const;
+
+function checkFields(t: Test, o: Obj, allowed: readonly string[], where: string): void {
+  for (const key of Object.keys(o)) t.ok(allowed.includes(key), `${where}.${key} is a field of Fluid's API`);
+}
+
+// ---------------------------------------------------------------------------------------- tests
+
+t.test('the demo: every manifest parses, with the kinds and names the README applies', async (t) => {
+  const seen = manifests.map((m) => `${m.file}: ${m.apiVersion} ${m.kind} ${m.name}`).sort();
+  t.same(seen, [
+    'app-pod-eci.yaml: v1 Pod test-minio-eci',
+    'app-pod.yaml: v1 Pod test-minio',
+    `dataset.yaml: ${FLUID_API} Dataset minio-demo`,
+    'minio.yaml: apps/v1 Deployment minio',
+    'minio.yaml: v1 Service minio',
+    'secret.yaml: v1 Secret minio-secret',
+    `thinruntime.yaml: ${FLUID_API} ThinRuntime minio-demo`,
+    `thinruntimeprofile.yaml: ${FLUID_API} ThinRuntimeProfile minio`,
+  ]);
+  t.notOk(obj(profile.body.metadata, 'profile metadata').namespace, 'the profile is cluster-scoped: no namespace');
+});
+
+t.test("the Fluid objects use only Fluid's field names", async (t) => {
+  checkFields(t, spec(profile), FIELDS.profileSpec, 'ThinRuntimeProfile spec');
+  checkFields(t, profileFuse, FIELDS.thinFuse, 'ThinRuntimeProfile spec.fuse');
+  checkFields(t, spec(runtime), FIELDS.runtimeSpec, 'ThinRuntime spec');
+  checkFields(t, runtimeFuse, FIELDS.thinFuse, 'ThinRuntime spec.fuse');
+  checkFields(t, spec(dataset), FIELDS.datasetSpec, 'Dataset spec');
+  mounts.forEach((m, i) => {
+    checkFields(t, m, FIELDS.mount, `Dataset mounts[${i}]`);
+    arr(m.encryptOptions ?? [], 'encryptOptions').forEach((e, j) => checkFields(t, obj(e, 'encryptOption'), FIELDS.encryptOption, `mounts[${i}].encryptOptions[${j}]`));
+  });
+});
+
+t.test("the profile: the agent's filesystem type, the image, no command", async (t) => {
+  t.equal(spec(profile).fileSystemType, `fuse.${FS_SUBTYPE}`, `fileSystemType is the type the agent mounts (fuse.${FS_SUBTYPE})`);
+  // Fluid waits for a mountinfo line holding targetPath and this string.
+  t.ok(`fuse.${FS_SUBTYPE}`.includes(str(spec(profile).fileSystemType, 'fileSystemType')), "Fluid's substring check finds the agent's mount");
+  const image = str(profileFuse.image, 'fuse.image');
+  t.match(image, /^\S+\/fluid-s3-fuse$/, 'fuse.image is <registry>/fluid-s3-fuse');
+  t.equal(profileFuse.imageTag, pkg.version, `fuse.imageTag is the package version (${pkg.version}); bump both together`);
+  t.equal(profileFuse.imagePullPolicy, 'IfNotPresent', 'imagePullPolicy IfNotPresent');
+  t.equal(profileFuse.command, undefined, "no command: the image's ENTRYPOINT with no arguments is Fluid mode");
+  t.equal(profileFuse.args, undefined, 'no args');
+  t.equal(profileFuse.lifecycle, undefined, "Fluid's default preStop (umount targetPath) is what the agent expects");
+  checkOptions(t, strMap(profileFuse.options ?? {}, 'profile fuse.options'), 'profile fuse.options (MOUNT_OPTIONS)');
+});
+
+t.test("the profile's probes run the image's own `check` on Fluid's MOUNT_POINT", async (t) => {
+  const df = DockerfileParser.parse(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
+  const entry = df.getInstructions().filter((i): i is Entrypoint => i instanceof Entrypoint).at(-1);
+  const script = entry?.getJSONStrings().map((s) => s.getJSONValue()).find((a) => a.endsWith('.js'));
+  t.ok(script, 'the Dockerfile ENTRYPOINT names the agent script');
+  for (const name of ['readinessProbe', 'livenessProbe'] as const) {
+    const probe = obj(profileFuse[name], `fuse.${name}`);
+    const command = arr(obj(probe.exec, `${name}.exec`).command, `${name}.exec.command`).map((w) => str(w, 'command word'));
+    t.same(command.slice(0, 2), ['sh', '-c'], `${name}: a shell, to expand $MOUNT_POINT`);
+    t.equal(command[2], `exec node ${script ?? '?'} check "$MOUNT_POINT"`, `${name}: node ${script ?? '?'} check "$MOUNT_POINT"`);
+    t.ok(Number(probe.timeoutSeconds) > 5, `${name}: timeoutSeconds above check's own 5 s stat timeout`);
+  }
+  const live = obj(profileFuse.livenessProbe, 'livenessProbe');
+  t.ok(Number(live.initialDelaySeconds) >= 30, "liveness waits out Fluid's 30 s for the mount to appear");
+  t.ok(Number(live.failureThreshold) >= 3, 'liveness restarts after 3 misses, not 1');
+  t.match(USAGE, /fluid-s3-fuse check TARGETPATH/, 'the agent has the check command');
+});
+
+t.test('the dataset: a minio:// bucket, options and secret names the agent knows', async (t) => {
+  t.equal(mounts.length, 1, 'one mount, as in the seed');
+  const m = mounts[0]!;
+  const source = parseMountSource(str(m.mountPoint, 'mountPoint'), 'mountPoint');
+  t.match(source, { scheme: 'minio', bucket: 'my-first-bucket', prefix: '' }, 'mountPoint minio://my-first-bucket');
+  t.equal(m.name, 'minio', 'mount name minio');
+  const options = strMap(m.options, 'mount options');
+  checkOptions(t, options, 'mount options');
+  for (const key of Object.keys(options)) t.notOk(optionSpec(key)?.credential, `${key}: no credential in plain options`);
+  t.equal(optionSpec('minio-url')?.key, 'endpoint', 'minio-url is the endpoint');
+
+  const encrypt = arr(m.encryptOptions, 'encryptOptions').map((e, i) => obj(e, `encryptOptions[${i}]`));
+  t.same(encrypt.map((e) => e.name).sort(), ['minio-access-key', 'minio-access-secret'], "the seed's secret option names");
+  for (const e of encrypt) {
+    const name = str(e.name, 'encryptOption name');
+    const s = optionSpec(name);
+    t.ok(s?.credential, `${name} is a credential option of the vocabulary (${s?.key ?? 'unknown'})`);
+    const ref = obj(obj(e.valueFrom, `${name}.valueFrom`).secretKeyRef, `${name}.secretKeyRef`);
+    t.equal(ref.name, secret.name, `${name} comes from the Secret ${secret.name}`);
+    t.ok(str(ref.key, 'secretKeyRef.key') in secretData, `${name}: key ${String(ref.key)} is in secret.yaml`);
+  }
+  t.same(spec(dataset).accessModes ?? ['ReadOnlyMany'], ['ReadOnlyMany'], 'read-only, as this release serves every mount');
+});
+
+t.test('the runtime: named like the dataset, the profile, tuning options in the vocabulary', async (t) => {
+  t.equal(runtime.name, dataset.name, 'ThinRuntime and Dataset share a name');
+  t.equal(spec(runtime).profileName, profile.name, `profileName is ${profile.name}`);
+  const options = strMap(runtimeFuse.options, 'runtime fuse.options');
+  t.ok(Object.keys(options).length > 0, 'spec.fuse.options has an example');
+  checkOptions(t, options, 'runtime fuse.options (runtimeOptions)');
+  for (const key of Object.keys(options)) t.notOk(optionSpec(key)?.credential, `${key}: no credential in runtime options`);
+
+  // The block cache is memory of the FUSE container: its limit must hold it and Node.js.
+  const limit = str(obj(obj(runtimeFuse.resources, 'resources').limits, 'limits').memory, 'limits.memory');
+  const units: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
+  const m = /^(\d+)(Ki|Mi|Gi)$/.exec(limit);
+  t.ok(m, `limits.memory ${limit} in Ki/Mi/Gi`);
+  const cache = parseOptionValue(optionSpec('cache-size')!, options['cache-size'] ?? '256MiB') as number;
+  if (m) t.ok(Number(m[1]) * units[m[2]!]! >= cache + 256 * 2 ** 20, `limits.memory ${limit} >= cache-size + 256MiB`);
+});
+
+function pods(): Manifest[] {
+  return manifests.filter((m) => m.kind === 'Pod');
+}
+
+t.test('the app pods mount the PVC named like the dataset at /data and read testfile', async (t) => {
+  t.equal(pods().length, 2, 'a CSI pod and an ECI pod');
+  for (const pod of pods()) {
+    const s = spec(pod);
+    const volumes = arr(s.volumes, `${pod.name} volumes`).map((v) => obj(v, 'volume'));
+    const pvc = volumes.find((v) => v.persistentVolumeClaim !== undefined);
+    t.equal(obj(pvc?.persistentVolumeClaim, `${pod.name} pvc`).claimName, dataset.name, `${pod.name}: claimName ${dataset.name}`);
+    const [container] = arr(s.containers, 'containers').map((c) => obj(c, 'container'));
+    const mount = arr(container?.volumeMounts, 'volumeMounts')
+      .map((v) => obj(v, 'volumeMount'))
+      .find((v) => v.name === pvc?.name);
+    t.equal(mount?.mountPath, '/data', `${pod.name}: the PVC volume at /data`);
+    t.match(arr(container?.args, 'args').join(' '), 'ls -lh /data && cat /data/testfile', `${pod.name}: lists /data and prints testfile`);
+    t.equal(s.restartPolicy, 'Never', `${pod.name}: restartPolicy Never`);
+  }
+});
+
+t.test('the ECI pod carries the ACK sidecar labels, the CSI pod none', async (t) => {
+  const eci = one('Pod', 'test-minio-eci');
+  const labels = strMap(obj(eci.body.metadata, 'metadata').labels, 'labels');
+  t.equal(labels['alibabacloud.com/fluid-sidecar-target'], 'eci', 'alibabacloud.com/fluid-sidecar-target: eci');
+  t.equal(labels['alibabacloud.com/eci'], 'true', 'alibabacloud.com/eci: "true" (a string)');
+  // Fluid refuses a pod with both the platform label and serverless.fluid.io/inject.
+  t.equal(labels['serverless.fluid.io/inject'], undefined, 'not together with serverless.fluid.io/inject');
+  t.equal(obj(one('Pod', 'test-minio').body.metadata, 'metadata').labels, undefined, 'the CSI pod has no injection label');
+});
+
+t.test('MinIO, the secret and the dataset agree', async (t) => {
+  const service = one('Service', 'minio');
+  const ports = arr(spec(service).ports, 'ports').map((p) => Number(obj(p, 'port').port));
+  const url = new URL(parseOptionValue(optionSpec('minio-url')!, strMap(mounts[0]!.options, 'options')['minio-url'] ?? '') as string);
+  t.equal(url.hostname, service.name, 'minio-url names the Service');
+  t.ok(ports.includes(Number(url.port)), `minio-url's port ${url.port} is a Service port`);
+
+  const deploy = spec(one('Deployment', 'minio'));
+  t.equal(obj(deploy.strategy, 'strategy').type, 'Recreate', 'strategy Recreate');
+  const [container] = arr(obj(obj(deploy.template, 'template').spec, 'template spec').containers, 'containers').map((c) => obj(c, 'container'));
+  t.match(container?.image, /^bitnami\/minio/, 'bitnami/minio');
+  const env = Object.fromEntries(arr(container?.env, 'env').map((e) => [str(obj(e, 'env').name, 'env name'), str(obj(e, 'env').value, 'env value')]));
+  t.equal(env.MINIO_ROOT_USER, secretData['minio-access-key'], 'the secret holds the MinIO user');
+  t.equal(env.MINIO_ROOT_PASSWORD, secretData['minio-access-secret'], 'the secret holds the MinIO password');
+  t.match(env.MINIO_DEFAULT_BUCKETS, /(^|,)my-first-bucket(:|,|$)/, "MinIO makes the dataset's bucket");
+});
+
+t.test('what Fluid renders from the manifests loads as the plan the demo needs', async (t) => {
+  // Fluid (configmap mode, the default since 1.0; pkg/ddc/thin/transform_config.go and
+  // transform_fuse.go): each encryptOption becomes the path of the mounted secret file, the
+  // ThinRuntime's fuse.options are runtimeOptions, targetPath is
+  // /runtime-mnt/thin/<namespace>/<dataset>/thin-fuse, and MOUNT_OPTIONS joins the profile's
+  // fuse.options with the runtime's (the runtime's win).
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'fluid-s3-fuse-docker-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const secretsRoot = path.join(dir, 'etc/fluid/secrets');
+  await k8sSecret(secretsRoot, secret.name, secretData);
+
+  const rendered = mounts.map((m) => {
+    const options = { ...strMap(m.options ?? {}, 'options') };
+    for (const e of arr(m.encryptOptions ?? [], 'encryptOptions').map((x) => obj(x, 'encryptOption'))) {
+      const ref = obj(obj(e.valueFrom, 'valueFrom').secretKeyRef, 'secretKeyRef');
+      options[str(e.name, 'name')] = path.join(secretsRoot, str(ref.name, 'secret name'), str(ref.key, 'secret key'));
+    }
+    return { mountPoint: m.mountPoint, options, name: m.name };
+  });
+  const runtimeOptions = strMap(runtimeFuse.options ?? {}, 'runtime options');
+  const targetPath = `/runtime-mnt/thin/default/${dataset.name}/thin-fuse`;
+  const config = { mounts: rendered, runtimeOptions, targetPath, accessModes: spec(dataset).accessModes ?? ['ReadOnlyMany'] };
+  const file = await writeConfig(dir, 'etc/fluid/config/config.json', config);
+  const mountOptions = Object.entries({ ...strMap(profileFuse.options ?? {}, 'profile options'), ...runtimeOptions })
+    .map(([k, v]) => (v === '' ? k : `${k}=${v}`))
+    .join(',');
+
+  const plan = await loadFluidPlan(
+    { kind: 'fluid', flags: {} },
+    { env: { MOUNT_OPTIONS: mountOptions, MOUNT_POINT: targetPath }, secretsRoot, defaultConfigPaths: [file] },
+  );
+  t.equal(plan.targetPath, targetPath);
+  t.same(plan.unknownOptions, [], 'no option the agent would warn about');
+  t.equal(plan.buckets.length, 1);
+  t.match(plan.buckets[0], {
+    name: 'minio',
+    bucket: 'my-first-bucket',
+    endpoint: 'http://minio:9000',
+    pathStyle: true,
+    readOnly: true,
+    statCacheTtlMs: 5 * 60_000,
+    credentials: {
+      accessKeyId: { option: 'minio-access-key', value: secretData['minio-access-key'] },
+      secretAccessKey: { option: 'minio-access-secret', value: secretData['minio-access-secret'] },
+    },
+  });
+  t.match(plan.settings, { cacheSizeBytes: 512 * 2 ** 20, readAheadMaxBytes: 64 * 2 ** 20, logLevel: 'info', requestTimeoutMs: 30_000 });
+});
