@@ -64,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(sig, () => void life.stop(sig));
   }
-  process.on('SIGUSR1', () => log.info({ counters: life.counters }, 'counters'));
+  process.on('SIGUSR1', () => log.info({ counters: life.counters, memory: process.memoryUsage() }, 'counters'));
   // SIGUSR2 toggles debug logging on a running mount, without a restart.
   const configuredLevel = log.level;
   process.on('SIGUSR2', () => {

@@ -21,6 +21,17 @@ const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const BLOCK_SIZE = 1024 * 1024;
 
+/**
+ * The part of `cache-size` that holds blocks (cached and in flight); the rest (96 MiB, or half
+ * of a small cache) is headroom for what the process holds beyond blocks while bytes travel
+ * from sockets to blocks and on to the kernel. Measured with four parallel sequential readers
+ * and cache-size 256MiB: peak RSS 407-417 MiB with 64 MiB headroom, 365-369 MiB with 96 MiB,
+ * at the same throughput; so that cache-size + 150 MiB bounds the whole process.
+ */
+export function blockBudget(cacheSizeBytes: number): number {
+  return Math.max(Math.floor(cacheSizeBytes / 2), cacheSizeBytes - 96 * 1024 * 1024);
+}
+
 export interface Attr {
   readonly mode: number;
   readonly uid: number;
@@ -86,7 +97,7 @@ export class Filesystem {
     }));
     this.usage = new UsageTracker(this.views.map((v) => ({ store: v.store, prefix: v.mount.prefix })));
     this.layout = new Layout(this.views.map((v) => ({ folder: v.mount.folder, value: v })));
-    this.cache = new BlockCache(opts.settings.cacheSizeBytes, BLOCK_SIZE);
+    this.cache = new BlockCache(blockBudget(opts.settings.cacheSizeBytes), BLOCK_SIZE);
     this.fetcher = new BlockFetcher(this.cache, opts.settings.partSizeBytes);
     const budget = this.cache.maxBytes;
     this.policy = {

@@ -6,7 +6,8 @@
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import type { BucketMount } from '../config/plan.js';
 import { readSecret } from '../config/index.js';
-import { S3Store, refreshingCredentials } from '../store/s3-store.js';
+import { S3Store } from '../store/s3-store.js';
+import { RotatingCredentials } from '../store/credentials.js';
 import { StoreError } from '../store/errors.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { StartupError } from './startup-error.js';
@@ -22,6 +23,16 @@ export function describe(m: BucketMount): string {
 
 export function createStore(m: BucketMount, requestTimeoutMs: number, counters: Counters, observer?: RequestObserver): ObjectStore {
   const creds = m.credentials;
+  const rotating = creds
+    ? new RotatingCredentials(async (): Promise<AwsCredentialIdentity> => {
+        const [accessKeyId, secretAccessKey, sessionToken] = await Promise.all([
+          readSecret(creds.accessKeyId),
+          readSecret(creds.secretAccessKey),
+          creds.sessionToken ? readSecret(creds.sessionToken) : Promise.resolve(undefined),
+        ]);
+        return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+      }, CREDENTIAL_REFRESH_MS)
+    : undefined;
   return new S3Store({
     bucket: m.bucket,
     ...(m.endpoint !== undefined ? { endpoint: m.endpoint } : {}),
@@ -31,16 +42,7 @@ export function createStore(m: BucketMount, requestTimeoutMs: number, counters: 
     counters,
     ...(observer ? { observer } : {}),
     // No credentials: unsigned requests (public buckets).
-    credentials: creds
-      ? refreshingCredentials(async (): Promise<AwsCredentialIdentity> => {
-          const [accessKeyId, secretAccessKey, sessionToken] = await Promise.all([
-            readSecret(creds.accessKeyId),
-            readSecret(creds.secretAccessKey),
-            creds.sessionToken ? readSecret(creds.sessionToken) : Promise.resolve(undefined),
-          ]);
-          return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
-        }, CREDENTIAL_REFRESH_MS)
-      : undefined,
+    ...(rotating ? { credentials: rotating.provider, onAccessDenied: () => rotating.refresh() } : {}),
   });
 }
 

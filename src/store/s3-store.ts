@@ -10,7 +10,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import type { AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { HttpRequest as IHttpRequest } from '@smithy/types';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from './object-store.js';
@@ -40,6 +40,11 @@ export interface S3StoreOptions {
   readonly counters?: Counters;
   /** Told the outcome of every request (for metrics). */
   readonly observer?: RequestObserver;
+  /**
+   * Called when S3 refuses the credentials; resolves true when fresh ones were loaded, and the
+   * request is then tried once more (a rotated secret).
+   */
+  readonly onAccessDenied?: () => Promise<boolean>;
 }
 
 export class S3Store implements ObjectStore {
@@ -51,9 +56,11 @@ export class S3Store implements ObjectStore {
   private readonly bodyAttempts: number;
   private readonly counters: Counters;
   private readonly observer: RequestObserver | undefined;
+  private readonly onAccessDenied: () => Promise<boolean>;
 
   constructor(opts: S3StoreOptions) {
     this.observer = opts.observer;
+    this.onAccessDenied = opts.onAccessDenied ?? (async () => false);
     this.bucket = opts.bucket;
     this.counters = opts.counters ?? createCounters();
     this.label = `s3://${opts.bucket}`;
@@ -86,7 +93,11 @@ export class S3Store implements ObjectStore {
     });
   }
 
-  async head(key: string): Promise<ObjectInfo | undefined> {
+  head(key: string): Promise<ObjectInfo | undefined> {
+    return this.withFreshKeys(() => this.headOnce(key));
+  }
+
+  private async headOnce(key: string): Promise<ObjectInfo | undefined> {
     this.counters.s3Head++;
     try {
       const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), {
@@ -108,7 +119,11 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async list(req: ListRequest): Promise<ListPage> {
+  list(req: ListRequest): Promise<ListPage> {
+    return this.withFreshKeys(() => this.listOnce(req));
+  }
+
+  private async listOnce(req: ListRequest): Promise<ListPage> {
     this.counters.s3List++;
     try {
       const res = await this.client.send(
@@ -143,7 +158,18 @@ export class S3Store implements ObjectStore {
     await this.list({ prefix, maxKeys: 1 });
   }
 
-  async readRange(req: RangeRequest, onChunk: (chunk: Buffer) => void): Promise<void> {
+  readRange(req: RangeRequest, onChunk: (chunk: Buffer) => void): Promise<void> {
+    let delivered = false;
+    return this.withFreshKeys(
+      () => this.readRangeOnce(req, (chunk) => {
+        delivered = true;
+        onChunk(chunk);
+      }),
+      () => !delivered,
+    );
+  }
+
+  private async readRangeOnce(req: RangeRequest, onChunk: (chunk: Buffer) => void): Promise<void> {
     let pos = req.start;
     const what = `GET ${this.label}/${req.key} bytes ${req.start}-${req.end - 1}`;
     for (let attempt = 1; ; attempt++) {
@@ -229,6 +255,17 @@ export class S3Store implements ObjectStore {
     this.client.destroy();
   }
 
+  /** Runs `op`; if S3 refuses the keys and the secret has changed since, runs it once more. */
+  private async withFreshKeys<T>(op: () => Promise<T>, canRetry: () => boolean = () => true): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      if (!(err instanceof StoreError) || err.kind !== 'access-denied' || !canRetry()) throw err;
+      if (!(await this.onAccessDenied().catch(() => false))) throw err;
+      return op();
+    }
+  }
+
   private observe(op: string, status: number | undefined): void {
     this.observer?.request(op, String(status ?? 'unknown'));
   }
@@ -236,15 +273,4 @@ export class S3Store implements ObjectStore {
   private observeError(op: string, e: StoreError): void {
     this.observer?.request(op, e.status !== undefined ? String(e.status) : e.kind);
   }
-}
-
-/** A credentials provider that yields static keys, re-fetched after `refreshMs` (secret rotation). */
-export function refreshingCredentials(
-  load: () => Promise<AwsCredentialIdentity>,
-  refreshMs: number,
-): AwsCredentialIdentityProvider {
-  return async () => {
-    const id = await load();
-    return { ...id, expiration: new Date(Date.now() + refreshMs) };
-  };
 }
