@@ -16,7 +16,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { ObjectStore } from '../store/object-store.js';
-import { type DirChild, type DirEntry, type Entry, nameProblem } from './entry.js';
+import { type DirChild, type DirEntry, type Entry, type FileEntry, nameProblem } from './entry.js';
 
 export interface BucketNamespaceOptions {
   readonly store: ObjectStore;
@@ -28,6 +28,13 @@ export interface BucketNamespaceOptions {
   readonly dirMtimeMs: number;
   /** Called once per key that cannot be shown as a name. */
   readonly onSkippedKey?: (key: string, why: string) => void;
+  /**
+   * A lookup that asks S3 directly fetches the object's first `peekBytes` bytes in the same
+   * round trip (0: a plain HEAD) and hands them to `onPeek`: a lookup by path is usually
+   * followed by an open and a read, whose first bytes are then already here.
+   */
+  readonly peekBytes?: number;
+  readonly onPeek?: (entry: FileEntry, data: Buffer) => void;
   /** Bounds for the caches (entries, not bytes). */
   readonly maxCachedEntries?: number;
   readonly maxCachedListings?: number;
@@ -61,6 +68,8 @@ export class BucketNamespace {
   /** Directories found too large to list for a lookup. */
   private readonly largeDirs: LRUCache<string, true>;
   private readonly warnedKeys = new Set<string>();
+  private readonly peekBytes: number;
+  private readonly onPeek: (entry: FileEntry, data: Buffer) => void;
 
   constructor(opts: BucketNamespaceOptions) {
     this.store = opts.store;
@@ -69,6 +78,8 @@ export class BucketNamespace {
     this.negativeTtl = Math.max(1, opts.negativeCacheTtlMs);
     this.dir = { kind: 'dir', mtimeMs: opts.dirMtimeMs };
     this.onSkippedKey = opts.onSkippedKey ?? (() => undefined);
+    this.peekBytes = opts.peekBytes ?? 0;
+    this.onPeek = opts.onPeek ?? (() => undefined);
     this.lookups = new LRUCache({ max: opts.maxCachedEntries ?? 200_000, ttl: this.statTtl, ttlAutopurge: false });
     this.listings = new LRUCache({ max: opts.maxCachedListings ?? 2_000, ttl: this.statTtl, ttlAutopurge: false });
     this.lookupsByDir = new LRUCache({ max: 10_000, ttl: this.statTtl });
@@ -138,13 +149,18 @@ export class BucketNamespace {
   private async fetchEntry(rel: string): Promise<Entry | undefined> {
     const key = this.keyOf(rel);
     // Both questions at once: one round trip decides file, directory or nothing.
-    const [head, children] = await Promise.all([
-      this.store.head(key),
+    const [peeked, children] = await Promise.all([
+      this.peekBytes > 0 ? this.store.peek(key, this.peekBytes) : this.store.head(key).then((info) => (info ? { info, data: undefined } : undefined)),
       this.store.list({ prefix: `${key}/`, maxKeys: 1 }),
     ]);
     let entry: Entry | undefined;
     if (children.objects.length > 0 || children.prefixes.length > 0) entry = this.dir;
-    else if (head) entry = { kind: 'file', key, size: head.size, etag: head.etag, mtimeMs: head.mtimeMs };
+    else if (peeked) {
+      const { info, data } = peeked;
+      const file: FileEntry = { kind: 'file', key, size: info.size, etag: info.etag, mtimeMs: info.mtimeMs };
+      if (data) this.onPeek(file, data);
+      entry = file;
+    }
     if (entry) this.lookups.set(rel, entry);
     else this.lookups.set(rel, { kind: 'none' }, { ttl: this.negativeTtl });
     return entry;

@@ -8,7 +8,8 @@ import { constants } from 'node:fs';
 import type { BucketMount, ProcessSettings } from '../config/plan.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { BucketNamespace } from './bucket-namespace.js';
-import type { Entry } from './entry.js';
+import type { Entry, FileEntry } from './entry.js';
+import { LRUCache } from 'lru-cache';
 import { FsError } from './errno.js';
 import { Layout } from './layout.js';
 import { type StatFs, UsageTracker } from './usage.js';
@@ -20,6 +21,10 @@ import { objectRef } from '../read/object-ref.js';
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const BLOCK_SIZE = 1024 * 1024;
+/** Bytes fetched with a lookup by path (see BucketNamespace): one kernel read's worth. */
+const PEEK_BYTES = 128 * 1024;
+/** Memory for those first bytes of objects looked up but not (yet) read. */
+const PEEK_CACHE_BYTES = 16 * 1024 * 1024;
 
 /**
  * The part of `cache-size` that holds blocks (cached and in flight); the rest (96 MiB, or half
@@ -66,6 +71,9 @@ interface Handle {
   readonly reader: ObjectReader;
 }
 
+/** The first bytes of an object, as fetched by a lookup. */
+type Peeked = Buffer;
+
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND;
 
 export class Filesystem {
@@ -79,6 +87,8 @@ export class Filesystem {
   readonly fetcher: BlockFetcher;
   private readonly policy: ReadAheadPolicy;
   private readonly usage: UsageTracker;
+  /** Object id (store, key, etag) → its first bytes, fetched by a lookup. */
+  private readonly peeked = new LRUCache<string, Peeked>({ maxSize: PEEK_CACHE_BYTES, sizeCalculation: (b) => Math.max(1, b.length) });
 
   constructor(opts: FilesystemOptions) {
     this.settings = opts.settings;
@@ -93,6 +103,8 @@ export class Filesystem {
         negativeCacheTtlMs: mount.negativeCacheTtlMs,
         dirMtimeMs: opts.startedAtMs,
         onSkippedKey: (key, why) => opts.onSkippedKey?.(mount.name, key, why),
+        peekBytes: PEEK_BYTES,
+        onPeek: (entry, data) => this.keepPeeked(store, entry, data),
       }),
     }));
     this.usage = new UsageTracker(this.views.map((v) => ({ store: v.store, prefix: v.mount.prefix })));
@@ -147,7 +159,7 @@ export class Filesystem {
     if (!entry) throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (entry.kind !== 'file') throw new FsError('EISDIR', `${path}: is a directory`);
     const obj = objectRef(r.value.store, entry.key, entry.etag, entry.size);
-    const reader = new ObjectReader(obj, this.fetcher, BLOCK_SIZE, this.policy);
+    const reader = new ObjectReader(obj, this.fetcher, BLOCK_SIZE, this.policy, this.peeked.get(obj.id));
     const fd = this.allocateHandle();
     this.handles.set(fd, { reader });
     return fd;
@@ -189,6 +201,13 @@ export class Filesystem {
   close(): void {
     for (const fd of [...this.handles.keys()]) this.release(fd);
     for (const v of this.views) v.store.destroy();
+  }
+
+  private keepPeeked(store: ObjectStore, entry: FileEntry, data: Buffer): void {
+    const obj = objectRef(store, entry.key, entry.etag, entry.size);
+    // A whole small object is simply its block 0; a part of a larger one waits for an open.
+    if (data.length === entry.size) this.cache.insert(this.fetcher.blockKey(obj, 0), { chunks: [data], length: data.length });
+    else this.peeked.set(obj.id, data);
   }
 
   private allocateHandle(): number {

@@ -56,6 +56,12 @@ export class BlockCache {
     this.lru.set(key, block);
   }
 
+  /** Caches a block that arrived outside a download (the first bytes of a small object). */
+  insert(key: string, block: Block): void {
+    this.reserve(block.length);
+    this.add(key, block);
+  }
+
   get cachedBytes(): number {
     return this.lru.calculatedSize;
   }

@@ -52,7 +52,11 @@ export class ObjectReader {
   private frontier = 0;
   sequential = false;
 
-  constructor(obj: ObjectRef, fetcher: BlockFetcher, blockSize: number, policy: ReadAheadPolicy) {
+  /** The object's first bytes, when a lookup fetched them. */
+  private readonly peeked: Buffer | undefined;
+
+  constructor(obj: ObjectRef, fetcher: BlockFetcher, blockSize: number, policy: ReadAheadPolicy, peeked?: Buffer) {
+    this.peeked = peeked;
     this.obj = obj;
     this.fetcher = fetcher;
     this.policy = policy;
@@ -74,6 +78,11 @@ export class ObjectReader {
     const size = this.obj.size;
     if (pos >= size || len <= 0) return 0;
     const end = Math.min(size, pos + len);
+    if (this.peeked && end <= this.peeked.length) {
+      // The first bytes came with the lookup: answer now, and start read-ahead as usual.
+      this.planReadAhead(pos, end);
+      return this.peeked.copy(dst, 0, pos, end);
+    }
     if (this.lastEnd < 0 && pos === 0 && end === size && !this.fetcher.known(this.obj, 0)) {
       // A small file read whole by its first read: one exact GET, no blocks, no read-ahead.
       this.lastEnd = end;

@@ -50,6 +50,11 @@ export interface ObjectStore {
   readonly label: string;
   /** undefined when there is no such object. */
   head(key: string): Promise<ObjectInfo | undefined>;
+  /**
+   * Like `head`, but also returns the object's first `bytes` bytes, in the same round trip (a
+   * ranged GET answers with the size and etag too). undefined when there is no such object.
+   */
+  peek(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined>;
   list(req: ListRequest): Promise<ListPage>;
   /**
    * Streams bytes [start, end) of the object to `onChunk`, in order, each byte exactly once,

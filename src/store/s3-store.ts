@@ -119,6 +119,38 @@ export class S3Store implements ObjectStore {
     }
   }
 
+  peek(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
+    return this.withFreshKeys(() => this.peekOnce(key, bytes));
+  }
+
+  private async peekOnce(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
+    this.counters.s3Get++;
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${bytes - 1}` }), {
+        abortSignal: AbortSignal.timeout(this.requestTimeoutMs),
+      });
+      this.observe('GET', res.$metadata.httpStatusCode);
+      const raw = res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
+      const data = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+      this.counters.s3BytesFetched += data.length;
+      // "bytes 0-99/1234": the total after the slash; a 200 (no range) carries the whole object.
+      const total = /\/(\d+)$/.exec(res.ContentRange ?? '')?.[1];
+      const size = total !== undefined ? Number(total) : (res.ContentLength ?? data.length);
+      return { info: { key, size, etag: res.ETag ?? '', mtimeMs: res.LastModified?.getTime() ?? 0 }, data };
+    } catch (err) {
+      const e = toStoreError(err, `GET ${this.label}/${key} bytes 0-${bytes - 1}`);
+      this.observeError('GET', e);
+      if (e.kind === 'not-found') return undefined;
+      // An empty object has no byte 0: S3 answers 416; ask its metadata instead.
+      if (e.status === 416 || e.s3Code === 'InvalidRange') {
+        const info = await this.headOnce(key);
+        return info ? { info, data: Buffer.alloc(0) } : undefined;
+      }
+      this.counters.s3Errors++;
+      throw e;
+    }
+  }
+
   list(req: ListRequest): Promise<ListPage> {
     return this.withFreshKeys(() => this.listOnce(req));
   }

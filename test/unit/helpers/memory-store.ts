@@ -29,6 +29,15 @@ export class MemoryStore implements ObjectStore {
     return o ? { key, size: o.data.length, etag: o.etag, mtimeMs: o.mtimeMs } : undefined;
   }
 
+  async peek(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
+    this.calls.get++;
+    const o = this.objects.get(key);
+    if (!o) return undefined;
+    const data = Buffer.from(o.data.subarray(0, bytes));
+    this.calls.getBytes += data.length;
+    return { info: { key, size: o.data.length, etag: o.etag, mtimeMs: o.mtimeMs }, data };
+  }
+
   async list(req: ListRequest): Promise<ListPage> {
     this.calls.list++;
     const max = req.maxKeys ?? 1000;
