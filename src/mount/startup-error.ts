@@ -1,9 +1,6 @@
+import { AgentError } from '../errors.js';
+
 /** The mount could not start for a reason outside the config file (S3 refused, FUSE failed). */
-export class StartupError extends Error {
+export class StartupError extends AgentError {
   override readonly name = 'StartupError';
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
