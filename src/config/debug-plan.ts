@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { Command } from './argv.js';
 import type { LoadContext } from './context.js';
+import { cgroupMemoryLimit, defaultCacheSize } from './memory-limit.js';
 import { configError, ConfigErrorCode } from './errors.js';
 import { parseMountSource } from './mount-source.js';
 import { entriesOf } from './options.js';
@@ -34,7 +35,8 @@ export async function loadDebugPlan(cmd: Extract<Command, { kind: 'mount' }>, ct
     options: winners([layer], isBucketKey),
     env: ctx.env,
   });
-  const settings = await buildSettings(winners([layer], isProcessKey), () => context, 'debug');
+  const limit = ctx.memoryLimitBytes === undefined ? await cgroupMemoryLimit() : (ctx.memoryLimitBytes ?? undefined);
+  const settings = await buildSettings(winners([layer], isProcessKey), () => context, 'debug', defaultCacheSize(limit));
 
   return deepFreeze<MountPlan>({
     targetPath: path.resolve(cmd.mountpoint),

@@ -10,6 +10,7 @@ import { acceptFor, buildBucket, buildSettings, deepFreeze, isProcessKey } from 
 import { UnknownOptions, winners, type Context, type KnownEntry } from './resolve.js';
 import { DEFAULT_SECRETS_ROOT } from './secrets.js';
 import type { LoadContext } from './context.js';
+import { cgroupMemoryLimit, defaultCacheSize } from './memory-limit.js';
 import type { BucketMount, MountPlan } from './plan.js';
 
 /** Access modes that let the FUSE mount write. */
@@ -98,6 +99,7 @@ export async function loadFluidPlan(cmd: Extract<Command, { kind: 'fluid' }>, ct
       secretsRoot,
     }),
     'fluid',
+    defaultCacheSize(ctx.memoryLimitBytes === undefined ? await cgroupMemoryLimit() : (ctx.memoryLimitBytes ?? undefined)),
   );
 
   return deepFreeze<MountPlan>({

@@ -92,7 +92,7 @@ export const VOCABULARY: readonly OptionSpec[] = [
   spec('stat-cache-ttl', [], 'bucket', 'duration', '1m', 'how long file metadata and listings are trusted'),
   spec('negative-cache-ttl', [], 'bucket', 'duration', '5s', 'how long "no such file" is trusted'),
   // Process-wide.
-  spec('cache-size', [], 'process', 'size', formatBytes(DEFAULTS.cacheSizeBytes), 'memory budget of the block cache (read-ahead included)'),
+  spec('cache-size', [], 'process', 'size', `${formatBytes(DEFAULTS.cacheSizeBytes)}, or 3/4 of (cgroup memory.max - 192MiB)`, 'memory budget of the read path'),
   spec('read-ahead-max', [], 'process', 'size', formatBytes(DEFAULTS.readAheadMaxBytes), 'largest read-ahead window of one open file'),
   spec('read-ahead-initial', [], 'process', 'size', formatBytes(DEFAULTS.readAheadInitialBytes), 'first read-ahead window of a sequential reader'),
   spec('part-size', [], 'process', 'size', formatBytes(DEFAULTS.partSizeBytes), 'size of one ranged GET (at least 1MiB)', {

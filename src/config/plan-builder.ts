@@ -84,6 +84,7 @@ export async function buildSettings(
   winners: ReadonlyMap<string, KnownEntry>,
   contextOf: (known: KnownEntry) => Context,
   mode: Mode,
+  defaultCacheSizeBytes: number = DEFAULTS.cacheSizeBytes,
 ): Promise<ProcessSettings> {
   const num = (key: string, fallback: number) => {
     const k = winners.get(key);
@@ -102,7 +103,7 @@ export async function buildSettings(
   const logLevel = ((level && (await typedString(contextOf(level), level))) ?? DEFAULTS.logLevel) as LogLevel;
   return {
     logLevel,
-    cacheSizeBytes: await num('cache-size', DEFAULTS.cacheSizeBytes),
+    cacheSizeBytes: await num('cache-size', defaultCacheSizeBytes),
     readAheadMaxBytes: await num('read-ahead-max', DEFAULTS.readAheadMaxBytes),
     readAheadInitialBytes: await num('read-ahead-initial', DEFAULTS.readAheadInitialBytes),
     partSizeBytes: await num('part-size', DEFAULTS.partSizeBytes),
