@@ -10,6 +10,8 @@
 #        radosgw ceph-mon ceph-osd     the throw-away S3 server used by tests and the demo
 #        ceph-common ceph-base         (ceph, radosgw-admin, monmaptool)
 #        uuid-runtime curl iproute2 psmisc   (uuidgen, curl --aws-sigv4, ss, fuser)
+#        tini                          the image's PID 1 (ENTRYPOINT tini -g -- node ...): the
+#                                      container-contract test starts the agent exactly so
 #   2. `npm ci` when node_modules is missing or older than package-lock.json.
 #   3. `npm run build` (tsc -> dist/src/cli.js).
 #
@@ -30,7 +32,7 @@ log() { echo "[install-deps] $*" >&2; }
 die() { echo "[install-deps] ERROR: $*" >&2; exit 1; }
 
 # ------------------------------------------------------------------ 1. Debian packages
-PKGS=(fuse libfuse2 radosgw ceph-mon ceph-osd ceph-common ceph-base uuid-runtime curl iproute2 psmisc)
+PKGS=(fuse libfuse2 radosgw ceph-mon ceph-osd ceph-common ceph-base uuid-runtime curl iproute2 psmisc tini)
 missing=()
 for p in "${PKGS[@]}"; do
   # "install ok installed" only; half-installed / config-files states count as missing

@@ -13,6 +13,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import { StartupError } from './startup-error.js';
 import type { Counters } from '../observe/counters.js';
 import type { RequestObserver } from '../observe/metrics.js';
+import type { Logger } from '../observe/logger.js';
 
 /** Secret files are re-read this often, so a rotated Kubernetes secret is picked up. */
 const CREDENTIAL_REFRESH_MS = 60_000;
@@ -21,7 +22,7 @@ export function describe(m: BucketMount): string {
   return `mount "${m.name}" (${m.source}${m.endpoint ? ` at ${m.endpoint}` : ''})`;
 }
 
-export function createStore(m: BucketMount, requestTimeoutMs: number, counters: Counters, observer?: RequestObserver): ObjectStore {
+export function createStore(m: BucketMount, requestTimeoutMs: number, counters: Counters, observer?: RequestObserver, log?: Logger): ObjectStore {
   const creds = m.credentials;
   const rotating = creds
     ? new RotatingCredentials(async (): Promise<AwsCredentialIdentity> => {
@@ -42,7 +43,16 @@ export function createStore(m: BucketMount, requestTimeoutMs: number, counters: 
     counters,
     ...(observer ? { observer } : {}),
     // No credentials: unsigned requests (public buckets).
-    ...(rotating ? { credentials: rotating.provider, onAccessDenied: () => rotating.refresh() } : {}),
+    ...(rotating
+      ? {
+          credentials: rotating.provider,
+          onAccessDenied: async () => {
+            const changed = await rotating.refresh();
+            log?.info({ mount: m.name, option: creds?.accessKeyId.option, changed }, changed ? 'S3 refused the keys; the secret has changed, retrying with the new keys' : 'S3 refused the keys; the secret is unchanged');
+            return changed;
+          },
+        }
+      : {}),
   });
 }
 

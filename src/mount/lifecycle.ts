@@ -90,7 +90,7 @@ export class MountLifecycle {
         log,
       );
     }
-    const buckets = plan.buckets.map((mount) => ({ mount, store: createStore(mount, plan.settings.requestTimeoutMs, this.counters, this.metrics) }));
+    const buckets = plan.buckets.map((mount) => ({ mount, store: createStore(mount, plan.settings.requestTimeoutMs, this.counters, this.metrics, log) }));
     try {
       await probeAll(buckets, Math.min(PROBE_TIMEOUT_MS, plan.settings.requestTimeoutMs));
     } catch (err) {

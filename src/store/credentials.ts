@@ -6,6 +6,9 @@
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 
+/** How long after a change a refused request still counts as refused with the old keys. */
+const RECENT_MS = 5_000;
+
 export class RotatingCredentials {
   private readonly load: () => Promise<AwsCredentialIdentity>;
   private readonly refreshMs: number;
@@ -13,6 +16,7 @@ export class RotatingCredentials {
   private current: AwsCredentialIdentity | undefined;
   private loadedAt = -Infinity;
   private loading: Promise<AwsCredentialIdentity> | undefined;
+  private changedAt = -Infinity;
 
   constructor(load: () => Promise<AwsCredentialIdentity>, refreshMs: number, now: () => number = Date.now) {
     this.load = load;
@@ -25,11 +29,17 @@ export class RotatingCredentials {
     return { ...id, expiration: new Date(this.loadedAt + this.refreshMs) };
   };
 
-  /** Reads the secrets again; true when the keys changed (a request refused with the old ones is worth retrying). */
+  /**
+   * Reads the secrets again; true when the keys changed just now (within RECENT_MS), so that a
+   * request refused with the old keys is worth retrying — also for the other requests of a
+   * burst that were refused with the old keys, whose refresh comes after the change was seen.
+   */
   async refresh(): Promise<boolean> {
     const before = this.current;
     const after = await this.reload();
-    return !before || before.accessKeyId !== after.accessKeyId || before.secretAccessKey !== after.secretAccessKey || before.sessionToken !== after.sessionToken;
+    const changed = !before || before.accessKeyId !== after.accessKeyId || before.secretAccessKey !== after.secretAccessKey || before.sessionToken !== after.sessionToken;
+    if (changed) this.changedAt = this.now();
+    return this.now() - this.changedAt < RECENT_MS;
   }
 
   private reload(): Promise<AwsCredentialIdentity> {

@@ -1,58 +1,13 @@
 /**
- * The Fluid entrypoint: the agent run as the ThinRuntime image runs it, reading config.json and
- * secret files, honouring MOUNT_OPTIONS, runtimeOptions, accessModes and several mounts.
+ * The Fluid entrypoint's config handling: config.json and secret values, MOUNT_OPTIONS,
+ * runtimeOptions, accessModes and several mounts. The no-argument start in a container-like
+ * namespace (/etc/fluid, tini, MOUNT_POINT) is in container-contract.test.ts.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { CLI, run, startAgent, tempDir } from './helpers/agent.js';
-import { writeConfig, writeSecret } from './helpers/fluid-layout.js';
+import { run, startAgent, tempDir } from './helpers/agent.js';
+import { writeConfig } from './helpers/fluid-layout.js';
 import { createTestBucket, makeClient, putObjects, s3Env } from './helpers/s3.js';
-
-t.test('no arguments: /etc/fluid/config/config.json with secret files, in a private mount namespace', async (t) => {
-  const env = s3Env();
-  const client = makeClient();
-  const bucket = await createTestBucket(t, 'fluid-noargs', client);
-  await putObjects(client, bucket, { testfile: 'fluid-minio-test' });
-  const etc = await tempDir(t, 'etc-fluid');
-  await writeSecret(etc, 'minio-secret', { 'minio-access-key': `${env.accessKeyId}\n`, 'minio-access-secret': `${env.secretAccessKey}\n` });
-  const target = join(etc, 'runtime-mnt', 'thin', 'default', 'minio-demo', 'thin-fuse');
-  await writeConfig(etc, {
-    mounts: [{
-      mountPoint: `minio://${bucket}`,
-      options: {
-        'minio-access-key': '/etc/fluid/secrets/minio-secret/minio-access-key',
-        'minio-access-secret': '/etc/fluid/secrets/minio-secret/minio-access-secret',
-        'minio-url': env.endpoint,
-      },
-      name: 'minio',
-    }],
-    targetPath: target,
-    accessModes: ['ReadOnlyMany'],
-  });
-  // /etc/fluid is replaced by our folder only inside the agent's own mount namespace.
-  const created = !existsSync('/etc/fluid');
-  if (created) await mkdir('/etc/fluid');
-  t.teardown(async () => {
-    if (created) await rmdir('/etc/fluid').catch(() => undefined);
-  });
-  const agent = startAgent(t, {
-    command: 'unshare',
-    args: ['-m', '--propagation', 'private', 'sh', '-c', `mount --bind "${etc}" /etc/fluid && exec "${process.execPath}" "${CLI}"`],
-    target,
-    ownMountNamespace: true,
-    env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, MOUNT_OPTIONS: 'file-mode=0640,uid=1234', MOUNT_POINT: target },
-  });
-  t.equal(await agent.mounted(10_000), 'fuse.fluid-s3');
-  const inNs = (cmd: string, ...args: string[]) => run('nsenter', ['-t', String(agent.child.pid), '-m', '--', cmd, ...args]);
-  t.equal((await inNs('cat', `${target}/testfile`)).stdout, 'fluid-minio-test');
-  t.equal((await inNs('stat', '-c', '%u %a', `${target}/testfile`)).stdout.trim(), '1234 640', 'MOUNT_OPTIONS honoured');
-  const touch = await inNs('touch', `${target}/new`);
-  t.match(touch.stderr, /Read-only file system/, 'ReadOnlyMany is read-only');
-  agent.child.kill('SIGTERM');
-  t.equal((await agent.exited(5000)).code, 0);
-});
 
 t.test('--config: several mounts as folders, literal secrets, runtimeOptions and per-mount options', async (t) => {
   const env = s3Env();

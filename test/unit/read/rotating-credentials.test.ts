@@ -18,4 +18,8 @@ t.test('secrets are read once per refresh period, and again at once after a refu
   key = 'new';
   t.equal(await c.refresh(), true, 'rotated secret: retry');
   t.equal((await c.provider()).accessKeyId, 'new');
+  now += 1_000;
+  t.equal(await c.refresh(), true, 'another request of the same burst refused with the old keys: retry too');
+  now += 10_000;
+  t.equal(await c.refresh(), false, 'long after the change: the new keys are refused, no retry');
 });
