@@ -47,6 +47,10 @@ interface Listing {
 const LIST_PAGE = 1000;
 /** A directory larger than this many pages is never listed just to answer a lookup. */
 const LOOKUP_LIST_PAGES = 10;
+/** Subfolders listed in the background after a listing (a tree walk visits them next). */
+const PREFETCH_SUBDIRS = 16;
+/** Background listings in flight at most, for the whole bucket. */
+const PREFETCH_CONCURRENCY = 4;
 /** Lookups outside a listing, per directory, before the directory is listed. */
 const LOOKUPS_BEFORE_LISTING = 2;
 
@@ -68,6 +72,7 @@ export class BucketNamespace {
   /** Directories found too large to list for a lookup. */
   private readonly largeDirs: LRUCache<string, true>;
   private readonly warnedKeys = new Set<string>();
+  private prefetching = 0;
   private readonly peekBytes: number;
   private readonly onPeek: (entry: FileEntry, data: Buffer) => void;
 
@@ -132,7 +137,37 @@ export class BucketNamespace {
     // A listing started for a lookup may have stopped early (a large directory): list it all.
     listing ??= await this.sharedListing(rel, Infinity);
     if (!listing) throw new Error(`listing of "${rel}" ended early`);
+    this.prefetchSubdirs(rel, listing);
     return [...listing.children].map(([name, entry]) => ({ name, entry }));
+  }
+
+  /**
+   * Lists the first subfolders of a folder just listed, a few at a time, in the background:
+   * `find`, `du` and data-loader scans walk into them next, one at a time, and would otherwise
+   * pay one LIST round trip per folder in sequence.
+   */
+  private prefetchSubdirs(rel: string, listing: Listing): void {
+    const queue: string[] = [];
+    for (const [name, entry] of listing.children) {
+      if (entry.kind !== 'dir') continue;
+      const child = rel === '' ? name : `${rel}/${name}`;
+      if (!this.listings.has(child) && !this.pendingListings.has(child) && !this.largeDirs.has(child)) queue.push(child);
+      if (queue.length === PREFETCH_SUBDIRS) break;
+    }
+    const next = (): void => {
+      while (this.prefetching < PREFETCH_CONCURRENCY && queue.length > 0) {
+        const child = queue.shift() as string;
+        if (this.listings.has(child) || this.pendingListings.has(child)) continue;
+        this.prefetching++;
+        this.sharedListing(child, LOOKUP_LIST_PAGES)
+          .catch(() => undefined) // a failed prefetch costs nothing: the walk will ask again
+          .finally(() => {
+            this.prefetching--;
+            next();
+          });
+      }
+    };
+    next();
   }
 
   /** Forget what is known of `rel` (after a 412: the object changed). */
