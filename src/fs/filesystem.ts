@@ -11,6 +11,7 @@ import { BucketNamespace } from './bucket-namespace.js';
 import type { Entry, FileEntry } from './entry.js';
 import { LRUCache } from 'lru-cache';
 import { FsError } from './errno.js';
+import { StoreError } from '../store/errors.js';
 import { Layout } from './layout.js';
 import { type StatFs, UsageTracker } from './usage.js';
 import { BlockCache } from '../read/block-cache.js';
@@ -173,6 +174,13 @@ export class Filesystem {
     const h = this.handles.get(fd);
     if (!h) throw new FsError('EBADF', `handle ${fd} is not open`);
     return h.reader.read(pos, len, buf);
+  }
+
+  /** A read of `fd` got no answer in time: its next reads fail fast for a moment. */
+  readTimedOut(fd: number, path: string, ms: number): FsError {
+    const err = new StoreError('timeout', `${path}: no answer from S3 within ${ms} ms`);
+    this.handles.get(fd)?.reader.noteFailure(err);
+    return new FsError('EIO', err.message, { cause: err });
   }
 
   release(fd: number): void {

@@ -10,7 +10,7 @@ import { constants } from 'node:os';
 import type { Logger } from '../observe/logger.js';
 import type { Counters } from '../observe/counters.js';
 import type { Filesystem } from './filesystem.js';
-import { FsError, errnoName, logLevelOf, toErrno } from './errno.js';
+import { errnoName, logLevelOf, toErrno } from './errno.js';
 
 type Cb = (code: number, ...rest: unknown[]) => void;
 
@@ -116,7 +116,7 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
       let live = true;
       const deadline = setTimeout(() => {
         live = false;
-        fail('read', path, new FsError('EIO', `${path}: read at ${pos} took longer than ${readDeadlineMs} ms`), cb);
+        fail('read', path, fs.readTimedOut(fd, path, readDeadlineMs), cb);
       }, readDeadlineMs);
       out.then(
         (data) => {

@@ -12,6 +12,7 @@
 import type { BlockFetcher, Owner } from './block-fetcher.js';
 import type { ObjectRef } from './object-ref.js';
 import { type Block, copyFromBlock } from './block.js';
+import { StoreError } from '../store/errors.js';
 
 export interface ReadAheadPolicy {
   readonly initialWindowBytes: number;
@@ -31,6 +32,8 @@ const JUMP_TOLERANCE = 512 * 1024;
  * link that caps each connection, throughput grows with the number of connections.
  */
 const GETS_PER_WINDOW = 16;
+/** How long a read that found the server silent makes the next reads of the handle fail at once. */
+const FAIL_FAST_MS = 2_000;
 /** Consecutive near reads before read-ahead starts (a read at offset 0 starts it at once). */
 const SEQUENTIAL_AFTER = 2;
 
@@ -45,6 +48,8 @@ export class ObjectReader {
   private lastEnd = -1;
   /** Reads in a row that landed near the previous one. */
   private streak = 0;
+  /** The last read that failed because the server did not answer, for FAIL_FAST_MS. */
+  private lastFailure: { error: StoreError; at: number } | undefined;
   /** A sequential read had to wait for the network since the last refill. */
   private starved = false;
   private window: number;
@@ -75,6 +80,23 @@ export class ObjectReader {
    * and must not be written after that request may have timed out, so the caller copies.
    */
   read(pos: number, len: number, dst: Buffer): number | Promise<Buffer> {
+    // The kernel asks again at once for a page whose read failed; when the server did not
+    // answer, answering that retry at once keeps the caller's wait at one deadline, not two.
+    if (this.lastFailure && Date.now() - this.lastFailure.at < FAIL_FAST_MS) throw this.lastFailure.error;
+    const out = this.readNow(pos, len, dst);
+    if (typeof out === 'number') return out;
+    return out.catch((err: unknown) => {
+      if (err instanceof StoreError && (err.kind === 'timeout' || err.kind === 'unreachable')) this.noteFailure(err);
+      throw err;
+    });
+  }
+
+  /** A read of this handle failed for want of an answer (also: its deadline passed). */
+  noteFailure(error: StoreError): void {
+    this.lastFailure = { error, at: Date.now() };
+  }
+
+  private readNow(pos: number, len: number, dst: Buffer): number | Promise<Buffer> {
     const size = this.obj.size;
     if (pos >= size || len <= 0) return 0;
     const end = Math.min(size, pos + len);

@@ -65,7 +65,8 @@ export class S3Store implements ObjectStore {
     this.counters = opts.counters ?? createCounters();
     this.label = `s3://${opts.bucket}`;
     this.requestTimeoutMs = opts.requestTimeoutMs;
-    this.bodyIdleTimeoutMs = opts.bodyIdleTimeoutMs ?? Math.min(10_000, opts.requestTimeoutMs);
+    // A stalled body is abandoned and resumed well inside the read deadline (request-timeout).
+    this.bodyIdleTimeoutMs = opts.bodyIdleTimeoutMs ?? Math.max(500, Math.min(10_000, Math.floor(opts.requestTimeoutMs / 3)));
     this.bodyAttempts = opts.bodyAttempts ?? 4;
     const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 64 };
     // Per-attempt timeouts well inside the overall bound, so a dead server costs a few attempts,
@@ -120,7 +121,7 @@ export class S3Store implements ObjectStore {
   }
 
   peek(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
-    return this.withFreshKeys(() => this.peekOnce(key, bytes));
+    return this.withFreshKeys(() => this.bodyRetried(() => this.peekOnce(key, bytes)));
   }
 
   private async peekOnce(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
@@ -130,7 +131,11 @@ export class S3Store implements ObjectStore {
         abortSignal: AbortSignal.timeout(this.requestTimeoutMs),
       });
       this.observe('GET', res.$metadata.httpStatusCode);
-      const raw = res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
+      const raw = res.Body
+        ? await res.Body.transformToByteArray().catch((err: unknown) => {
+            throw new StoreError('invalid-response', `GET ${this.label}/${key}: body broke: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+          })
+        : new Uint8Array(0);
       const data = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
       this.counters.s3BytesFetched += data.length;
       // "bytes 0-99/1234": the total after the slash; a 200 (no range) carries the whole object.
@@ -202,11 +207,17 @@ export class S3Store implements ObjectStore {
   }
 
   private async readRangeOnce(req: RangeRequest, onChunk: (chunk: Buffer) => void): Promise<void> {
+    // `pos` follows every byte delivered, so a retry asks for exactly the bytes still missing:
+    // each byte reaches `onChunk` once, in order, whatever broke in between.
     let pos = req.start;
+    const deliver = (chunk: Buffer): void => {
+      pos += chunk.length;
+      onChunk(chunk);
+    };
     const what = `GET ${this.label}/${req.key} bytes ${req.start}-${req.end - 1}`;
     for (let attempt = 1; ; attempt++) {
       try {
-        pos = await this.readOnce(req, pos, onChunk);
+        await this.readOnce(req, pos, deliver);
         if (pos >= req.end) return;
         throw new StoreError('invalid-response', `${what}: body ended at byte ${pos}`);
       } catch (err) {
@@ -220,11 +231,12 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  /** One GET from `from` to the end of the range; returns the position reached. */
-  private async readOnce(req: RangeRequest, from: number, onChunk: (chunk: Buffer) => void): Promise<number> {
+  /** One GET from `from` to the end of the range; bytes go to `onChunk` as they arrive. */
+  private async readOnce(req: RangeRequest, from: number, onChunk: (chunk: Buffer) => void): Promise<void> {
     this.counters.s3Get++;
-    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
-    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    // No deadline on the whole body (a slow link may take long to deliver a part): the HTTP
+    // handler bounds the wait for headers, and the idle timer below bounds a stalled body.
+    const signal = req.signal ?? new AbortController().signal;
     const res = await this.client.send(
       new GetObjectCommand({ Bucket: this.bucket, Key: req.key, Range: `bytes=${from}-${req.end - 1}`, IfMatch: req.etag }),
       { abortSignal: signal },
@@ -235,7 +247,7 @@ export class S3Store implements ObjectStore {
     let pos = from;
     // Events rather than `for await`: an async iterator costs a promise per chunk, on the
     // thread that also answers FUSE.
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       let idle: NodeJS.Timeout | undefined;
       let settled = false;
       const finish = (err?: unknown): void => {
@@ -246,7 +258,7 @@ export class S3Store implements ObjectStore {
         body.off('data', onData);
         if (!body.destroyed) body.destroy();
         if (err !== undefined) reject(err);
-        else resolve(pos);
+        else resolve();
       };
       const armIdle = (): void => {
         if (idle) {
@@ -285,6 +297,21 @@ export class S3Store implements ObjectStore {
 
   destroy(): void {
     this.client.destroy();
+  }
+
+  /**
+   * Runs `op` again when a response body broke after the headers (the SDK retries only what
+   * fails before them).
+   */
+  private async bodyRetried<T>(op: () => Promise<T>, attempts = 3): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await op();
+      } catch (err) {
+        if (!(err instanceof StoreError) || err.kind !== 'invalid-response' || attempt >= attempts) throw err;
+        await sleep(backoffMs(attempt));
+      }
+    }
   }
 
   /** Runs `op`; if S3 refuses the keys and the secret has changed since, runs it once more. */
