@@ -12,6 +12,10 @@
  *   is remembered for `negativeCacheTtlMs`. From the second such lookup in one directory on,
  *   the directory is listed instead (up to LOOKUP_LIST_PAGES pages), because programs that
  *   open one file of a folder usually open its siblings next (data loaders, `find -exec`).
+ * - After a listing that has subfolders, the whole tree below is listed flat (no delimiter) in
+ *   the background when it fits TREE_PAGES pages, and every folder in it gets its listing: a
+ *   walk (`find`, `du`, a dataset scan) then costs a few requests instead of one per folder.
+ *   A larger tree has its first subfolders listed one by one instead.
  * - Concurrent identical lookups and listings share one request.
  */
 import { LRUCache } from 'lru-cache';
@@ -47,6 +51,8 @@ interface Listing {
 const LIST_PAGE = 1000;
 /** A directory larger than this many pages is never listed just to answer a lookup. */
 const LOOKUP_LIST_PAGES = 10;
+/** A folder's whole tree is listed flat (no delimiter) in the background when it fits this many pages. */
+const TREE_PAGES = 5;
 /** Subfolders listed in the background after a listing (a tree walk visits them next). */
 const PREFETCH_SUBDIRS = 16;
 /** Background listings in flight at most, for the whole bucket. */
@@ -73,6 +79,12 @@ export class BucketNamespace {
   private readonly largeDirs: LRUCache<string, true>;
   private readonly warnedKeys = new Set<string>();
   private prefetching = 0;
+  /** Flat listings of whole trees in flight, by the folder they start at. */
+  private readonly pendingTrees = new Map<string, Promise<boolean>>();
+  /** Folders whose tree was too large to list flat. */
+  private readonly largeTrees: LRUCache<string, true>;
+  /** Folders whose whole tree was listed flat (their subfolders' listings came with it). */
+  private readonly listedTrees: LRUCache<string, true>;
   private readonly peekBytes: number;
   private readonly onPeek: (entry: FileEntry, data: Buffer) => void;
 
@@ -89,6 +101,8 @@ export class BucketNamespace {
     this.listings = new LRUCache({ max: opts.maxCachedListings ?? 2_000, ttl: this.statTtl, ttlAutopurge: false });
     this.lookupsByDir = new LRUCache({ max: 10_000, ttl: this.statTtl });
     this.largeDirs = new LRUCache({ max: 10_000, ttl: this.statTtl });
+    this.largeTrees = new LRUCache({ max: 10_000, ttl: this.statTtl });
+    this.listedTrees = new LRUCache({ max: 10_000, ttl: this.statTtl });
   }
 
   /** The entry at `rel` (segments joined by `/`, '' for the root), or undefined. */
@@ -113,6 +127,9 @@ export class BucketNamespace {
 
   /** A listing of `dir` worth waiting for to answer a lookup in it, if any (see the rules). */
   private async siblingsListing(dir: string): Promise<Listing | undefined> {
+    await this.treeCovering(dir);
+    const fromTree = this.listings.get(dir);
+    if (fromTree) return fromTree;
     const inFlight = this.pendingListings.get(dir);
     if (inFlight) return inFlight;
     if (this.largeDirs.has(dir)) return undefined;
@@ -133,12 +150,99 @@ export class BucketNamespace {
 
   /** The children of the directory at `rel`, sorted by name. */
   async list(rel: string): Promise<readonly DirChild[]> {
+    if (!this.listings.has(rel)) await this.treeCovering(rel);
     let listing = this.listings.get(rel) ?? (await this.pendingListings.get(rel));
     // A listing started for a lookup may have stopped early (a large directory): list it all.
     listing ??= await this.sharedListing(rel, Infinity);
     if (!listing) throw new Error(`listing of "${rel}" ended early`);
-    this.prefetchSubdirs(rel, listing);
+    this.prefetchBelow(rel, listing);
     return [...listing.children].map(([name, entry]) => ({ name, entry }));
+  }
+
+  /** Waits for a flat listing in flight that covers `rel`, if any. */
+  private async treeCovering(rel: string): Promise<void> {
+    for (const dir of selfAndAncestors(rel)) {
+      const tree = this.pendingTrees.get(dir);
+      if (tree) {
+        await tree;
+        return;
+      }
+    }
+  }
+
+  /**
+   * After a listing with subfolders: list the whole tree below flat, in the background, when it
+   * is small (a walk then costs a few requests instead of one per folder); else list the first
+   * subfolders one by one.
+   */
+  private prefetchBelow(rel: string, listing: Listing): void {
+    let hasDirs = false;
+    for (const e of listing.children.values()) if (e.kind === 'dir') hasDirs = true;
+    if (!hasDirs) return;
+    if (selfAndAncestors(rel).some((dir) => this.listedTrees.has(dir) || this.pendingTrees.has(dir))) return;
+    if (this.largeTrees.has(rel)) {
+      this.prefetchSubdirs(rel, listing);
+      return;
+    }
+    const tree = this.fetchTree(rel)
+      .catch(() => false)
+      .finally(() => this.pendingTrees.delete(rel));
+    this.pendingTrees.set(rel, tree);
+    void tree.then((complete) => {
+      if (!complete) this.prefetchSubdirs(rel, listing);
+    });
+  }
+
+  /** Lists everything under `rel` flat and caches a listing for every folder in it. */
+  private async fetchTree(rel: string): Promise<boolean> {
+    const base = rel === '' ? this.prefix : `${this.prefix}${rel}/`;
+    const files = new Map<string, Map<string, Entry>>();
+    const subdirs = new Map<string, Set<string>>();
+    const folder = (dir: string): void => {
+      if (!subdirs.has(dir)) subdirs.set(dir, new Set());
+      if (!files.has(dir)) files.set(dir, new Map());
+    };
+    folder(rel);
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      if (pages++ === TREE_PAGES) {
+        this.largeTrees.set(rel, true);
+        return false;
+      }
+      const page = await this.store.list({ prefix: base, maxKeys: LIST_PAGE, ...(token !== undefined ? { continuationToken: token } : {}) });
+      for (const obj of page.objects) {
+        const segs = obj.key.slice(base.length).split('/');
+        const leaf = segs.pop() as string; // '' for a folder marker
+        let dir = rel;
+        let shown = true;
+        for (const seg of segs) {
+          if (this.skip(obj.key, seg)) {
+            shown = false;
+            break;
+          }
+          (subdirs.get(dir) as Set<string>).add(seg);
+          dir = dir === '' ? seg : `${dir}/${seg}`;
+          folder(dir);
+        }
+        if (!shown || leaf === '' || this.skip(obj.key, leaf)) continue;
+        (files.get(dir) as Map<string, Entry>).set(leaf, { kind: 'file', key: obj.key, size: obj.size, etag: obj.etag, mtimeMs: obj.mtimeMs });
+      }
+      token = page.nextToken;
+    } while (token !== undefined);
+
+    for (const [dir, names] of subdirs) {
+      const children = new Map<string, Entry>();
+      const dirFiles = files.get(dir) as Map<string, Entry>;
+      for (const name of [...new Set([...dirFiles.keys(), ...names])].sort()) {
+        const entry = names.has(name) ? this.dir : (dirFiles.get(name) as Entry);
+        children.set(name, entry);
+        this.lookups.set(dir === '' ? name : `${dir}/${name}`, entry);
+      }
+      this.listings.set(dir, { children });
+    }
+    this.listedTrees.set(rel, true);
+    return true;
   }
 
   /**
@@ -255,4 +359,15 @@ export class BucketNamespace {
     }
     return true;
   }
+}
+
+/** `a/b/c` → `a/b/c`, `a/b`, `a`, `` (the root). */
+function selfAndAncestors(rel: string): string[] {
+  const out = [rel];
+  for (let dir = rel; dir !== ''; ) {
+    const slash = dir.lastIndexOf('/');
+    dir = slash < 0 ? '' : dir.slice(0, slash);
+    out.push(dir);
+  }
+  return out;
 }

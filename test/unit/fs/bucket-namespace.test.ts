@@ -65,8 +65,14 @@ t.test('keys a filesystem cannot show are skipped with one warning each', async 
   const again: string[] = [];
   await ns(s, '', (k) => again.push(k)).list('');
   await new Promise((r) => setTimeout(r, 20)); // background listings of subfolders
-  t.same(warned.sort(), ['./', 'dir//', 'x'.repeat(300)].sort(), 'one warning per key');
-  t.same(again.sort(), ['./', 'dir//', 'x'.repeat(300)].sort(), 'a new mount warns again, once');
+  // A key is reported as the prefix a folder listing shows or as the whole key a tree listing
+  // shows, never twice by one mount, and every unshowable key is reported.
+  const bad = ['./dot', 'dir//double', 'x'.repeat(300)];
+  for (const [label, list] of [['first mount', warned], ['second mount', again]] as const) {
+    t.equal(new Set(list).size, list.length, `${label}: no key warned twice`);
+    t.ok(list.every((k) => bad.some((b) => b.startsWith(k))), `${label}: only unshowable keys`);
+    t.ok(bad.every((b) => list.some((k) => b.startsWith(k))), `${label}: every unshowable key`);
+  }
 });
 
 t.test('a prefix mount sees only its prefix', async (t) => {
@@ -102,14 +108,34 @@ t.test('a folder too large to list for a lookup is not listed for lookups', asyn
   t.equal((await n.list('big')).length, 10_050, 'readdir still lists it all');
 });
 
-t.test('listing a folder lists its first subfolders in the background', async (t) => {
+t.test('listing a folder lists its small tree flat in the background; a walk then costs nothing more', async (t) => {
   const s = new MemoryStore();
-  for (let d = 0; d < 20; d++) for (let i = 0; i < 3; i++) s.put(`root/d${String(d).padStart(2, '0')}/f${i}`, 'x');
+  for (let d = 0; d < 20; d++) for (let i = 0; i < 3; i++) s.put(`root/d${String(d).padStart(2, '0')}/sub/f${i}`, 'x');
+  s.put('root/empty-marker/', '');
+  s.put('root/top.txt', 'x');
   const n = ns(s);
-  await n.list('root');
+  t.equal((await n.list('root')).length, 22);
   await new Promise((r) => setTimeout(r, 20));
   const lists = s.calls.list;
-  t.equal(lists, 1 + 16, 'one listing, then 16 subfolders');
-  for (let d = 0; d < 16; d++) t.equal((await n.list(`root/d${String(d).padStart(2, '0')}`)).length, 3);
-  t.equal(s.calls.list, lists, 'the walk is served from the prefetched listings');
+  t.equal(lists, 2, 'the folder, then one flat page for its whole tree');
+  for (let d = 0; d < 20; d++) {
+    const dir = `root/d${String(d).padStart(2, '0')}`;
+    t.same((await n.list(dir)).map((c) => `${c.name}:${c.entry.kind}`), ['sub:dir']);
+    t.equal((await n.list(`${dir}/sub`)).length, 3);
+    t.equal((await n.lookup(`${dir}/sub/f1`))?.kind, 'file');
+  }
+  t.same(await n.list('root/empty-marker'), []);
+  t.equal(s.calls.list, lists, 'the walk is served from the tree listing');
+});
+
+t.test('a tree too large to list flat falls back to listing the first subfolders', async (t) => {
+  const s = new MemoryStore();
+  for (let d = 0; d < 20; d++) for (let i = 0; i < 300; i++) s.put(`big/d${String(d).padStart(2, '0')}/f${i}`, 'x');
+  const n = ns(s);
+  await n.list('big');
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(s.calls.list, 1 + 5 + 16, 'the folder, 5 flat pages given up, then 16 subfolders');
+  const lists = s.calls.list;
+  t.equal((await n.list('big/d03')).length, 300);
+  t.equal(s.calls.list, lists, 'a prefetched subfolder costs nothing');
 });
