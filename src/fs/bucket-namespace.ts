@@ -231,16 +231,7 @@ export class BucketNamespace {
       token = page.nextToken;
     } while (token !== undefined);
 
-    for (const [dir, names] of subdirs) {
-      const children = new Map<string, Entry>();
-      const dirFiles = files.get(dir) as Map<string, Entry>;
-      for (const name of [...new Set([...dirFiles.keys(), ...names])].sort()) {
-        const entry = names.has(name) ? this.dir : (dirFiles.get(name) as Entry);
-        children.set(name, entry);
-        this.lookups.set(dir === '' ? name : `${dir}/${name}`, entry);
-      }
-      this.listings.set(dir, { children });
-    }
+    for (const [dir, names] of subdirs) this.commitListing(dir, files.get(dir) as Map<string, Entry>, names);
     this.listedTrees.set(rel, true);
     return true;
   }
@@ -337,16 +328,19 @@ export class BucketNamespace {
       token = page.nextToken;
     } while (token !== undefined);
 
+    return this.commitListing(rel, files, dirs);
+  }
+
+  /** Caches the listing of `dir` (and a lookup of each child): a folder wins over a same-named object. */
+  private commitListing(dir: string, files: ReadonlyMap<string, Entry>, dirs: ReadonlySet<string>): Listing {
     const children = new Map<string, Entry>();
-    const names = [...new Set([...files.keys(), ...dirs])].sort();
-    for (const name of names) {
-      // Directory wins over a same-named object (see the rules above).
+    for (const name of [...new Set([...files.keys(), ...dirs])].sort()) {
       const entry = dirs.has(name) ? this.dir : (files.get(name) as Entry);
       children.set(name, entry);
-      this.lookups.set(rel === '' ? name : `${rel}/${name}`, entry);
+      this.lookups.set(dir === '' ? name : `${dir}/${name}`, entry);
     }
     const listing: Listing = { children };
-    this.listings.set(rel, listing);
+    this.listings.set(dir, listing);
     return listing;
   }
 
