@@ -25,12 +25,13 @@ const MAX_NAME_BYTES = 255;
 
 /**
  * Whether an object-key segment can be shown as a file name. Keys S3 allows but a filesystem
- * cannot show (`.`, `..`, empty segments from `//`, NUL, over 255 bytes) are skipped.
+ * cannot show as they are (`.`, `..`, empty segments from `//`, control characters such as a
+ * newline that break `ls` output and scripts, over 255 bytes) are skipped.
  */
 export function nameProblem(name: string): string | undefined {
   if (name === '') return 'empty path segment';
   if (name === '.' || name === '..') return `"${name}" is reserved`;
-  if (name.includes('\0')) return 'contains a NUL character';
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'contains a control character';
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `longer than ${MAX_NAME_BYTES} bytes`;
   return undefined;
 }

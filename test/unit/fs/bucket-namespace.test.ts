@@ -58,6 +58,7 @@ t.test('keys a filesystem cannot show are skipped with one warning each', async 
   s.put('x'.repeat(300), 'long');
   s.put('dir//double', 'x');
   s.put('./dot', 'x');
+  s.put('line\nbreak.txt', 'x');
   const warned: string[] = [];
   const n = ns(s, '', (k) => warned.push(k));
   t.same((await n.list('')).map((c) => c.name), ['dir', 'ok.txt']);
@@ -67,7 +68,7 @@ t.test('keys a filesystem cannot show are skipped with one warning each', async 
   await new Promise((r) => setTimeout(r, 20)); // background listings of subfolders
   // A key is reported as the prefix a folder listing shows or as the whole key a tree listing
   // shows, never twice by one mount, and every unshowable key is reported.
-  const bad = ['./dot', 'dir//double', 'x'.repeat(300)];
+  const bad = ['./dot', 'dir//double', 'x'.repeat(300), 'line\nbreak.txt'];
   for (const [label, list] of [['first mount', warned], ['second mount', again]] as const) {
     t.equal(new Set(list).size, list.length, `${label}: no key warned twice`);
     t.ok(list.every((k) => bad.some((b) => b.startsWith(k))), `${label}: only unshowable keys`);
