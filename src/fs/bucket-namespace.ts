@@ -19,7 +19,7 @@
  * - Concurrent identical lookups and listings share one request.
  */
 import { LRUCache } from 'lru-cache';
-import type { ObjectStore } from '../store/object-store.js';
+import type { ListPage, ObjectStore } from '../store/object-store.js';
 import { type DirChild, type DirEntry, type Entry, type FileEntry, nameProblem } from './entry.js';
 
 export interface BucketNamespaceOptions {
@@ -203,14 +203,7 @@ export class BucketNamespace {
       if (!files.has(dir)) files.set(dir, new Map());
     };
     folder(rel);
-    let token: string | undefined;
-    let pages = 0;
-    do {
-      if (pages++ === TREE_PAGES) {
-        this.largeTrees.set(rel, true);
-        return false;
-      }
-      const page = await this.store.list({ prefix: base, maxKeys: LIST_PAGE, ...(token !== undefined ? { continuationToken: token } : {}) });
+    const complete = await this.forEachPage(base, undefined, TREE_PAGES, (page) => {
       for (const obj of page.objects) {
         const segs = obj.key.slice(base.length).split('/');
         const leaf = segs.pop() as string; // '' for a folder marker
@@ -228,8 +221,11 @@ export class BucketNamespace {
         if (!shown || leaf === '' || this.skip(obj.key, leaf)) continue;
         (files.get(dir) as Map<string, Entry>).set(leaf, { kind: 'file', key: obj.key, size: obj.size, etag: obj.etag, mtimeMs: obj.mtimeMs });
       }
-      token = page.nextToken;
-    } while (token !== undefined);
+    });
+    if (!complete) {
+      this.largeTrees.set(rel, true);
+      return false;
+    }
 
     for (const [dir, names] of subdirs) this.commitListing(dir, files.get(dir) as Map<string, Entry>, names);
     this.listedTrees.set(rel, true);
@@ -301,19 +297,7 @@ export class BucketNamespace {
     const dirPrefix = rel === '' ? this.prefix : `${this.prefix}${rel}/`;
     const files = new Map<string, Entry>();
     const dirs = new Set<string>();
-    let token: string | undefined;
-    let pages = 0;
-    do {
-      if (pages++ === maxPages) {
-        this.largeDirs.set(rel, true);
-        return undefined;
-      }
-      const page = await this.store.list({
-        prefix: dirPrefix,
-        delimiter: '/',
-        maxKeys: LIST_PAGE,
-        ...(token !== undefined ? { continuationToken: token } : {}),
-      });
+    const complete = await this.forEachPage(dirPrefix, '/', maxPages, (page) => {
       for (const obj of page.objects) {
         const name = obj.key.slice(dirPrefix.length);
         if (name === '') continue; // the directory's own marker object
@@ -325,10 +309,30 @@ export class BucketNamespace {
         if (this.skip(p, name)) continue;
         dirs.add(name);
       }
-      token = page.nextToken;
-    } while (token !== undefined);
+    });
+    if (!complete) {
+      this.largeDirs.set(rel, true);
+      return undefined;
+    }
 
     return this.commitListing(rel, files, dirs);
+  }
+
+  /** Hands each ListObjectsV2 page of `prefix` to `onPage`; false when there were more than `maxPages`. */
+  private async forEachPage(prefix: string, delimiter: string | undefined, maxPages: number, onPage: (page: ListPage) => void): Promise<boolean> {
+    let token: string | undefined;
+    for (let pages = 0; pages < maxPages; pages++) {
+      const page = await this.store.list({
+        prefix,
+        maxKeys: LIST_PAGE,
+        ...(delimiter !== undefined ? { delimiter } : {}),
+        ...(token !== undefined ? { continuationToken: token } : {}),
+      });
+      onPage(page);
+      token = page.nextToken;
+      if (token === undefined) return true;
+    }
+    return false;
   }
 
   /** Caches the listing of `dir` (and a lookup of each child): a folder wins over a same-named object. */

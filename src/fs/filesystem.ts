@@ -72,8 +72,6 @@ interface Handle {
   readonly reader: ObjectReader;
 }
 
-/** The first bytes of an object, as fetched by a lookup. */
-type Peeked = Buffer;
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND;
 
@@ -89,7 +87,7 @@ export class Filesystem {
   private readonly policy: ReadAheadPolicy;
   private readonly usage: UsageTracker;
   /** Object id (store, key, etag) → its first bytes, fetched by a lookup. */
-  private readonly peeked = new LRUCache<string, Peeked>({ maxSize: PEEK_CACHE_BYTES, sizeCalculation: (b) => Math.max(1, b.length) });
+  private readonly peeked = new LRUCache<string, Buffer>({ maxSize: PEEK_CACHE_BYTES, sizeCalculation: (b) => Math.max(1, b.length) });
 
   constructor(opts: FilesystemOptions) {
     this.settings = opts.settings;

@@ -10,8 +10,6 @@ import type { Block } from './block.js';
 export interface BlockCacheStats {
   hits: number;
   misses: number;
-  /** Bytes delivered by S3 into blocks. */
-  fetchedBytes: number;
 }
 
 export class BlockCache {
@@ -20,7 +18,7 @@ export class BlockCache {
   private readonly lru: LRUCache<string, Block>;
   /** Bytes promised to downloads in flight; they count against the budget before they arrive. */
   private reserved = 0;
-  readonly stats: BlockCacheStats = { hits: 0, misses: 0, fetchedBytes: 0 };
+  readonly stats: BlockCacheStats = { hits: 0, misses: 0 };
 
   constructor(maxBytes: number, blockSize: number) {
     this.blockSize = blockSize;
@@ -51,7 +49,6 @@ export class BlockCache {
 
   /** A downloaded block moves from its reservation into the cache. */
   add(key: string, block: Block): void {
-    this.stats.fetchedBytes += block.length;
     this.unreserve(block.length);
     this.lru.set(key, block);
   }

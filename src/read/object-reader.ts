@@ -69,10 +69,6 @@ export class ObjectReader {
     this.window = policy.initialWindowBytes;
   }
 
-  get object(): ObjectRef {
-    return this.obj;
-  }
-
   /**
    * Copies bytes [pos, pos+len) (clipped at EOF) into `dst` and returns how many, when every
    * block needed is cached (most reads of a stream are; a Promise costs microseconds).
