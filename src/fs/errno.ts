@@ -7,7 +7,7 @@ import { StoreError, type StoreErrorKind } from '../store/errors.js';
 
 export type ErrnoName =
   | 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EROFS' | 'EACCES' | 'EIO' | 'ESTALE' | 'EBADF'
-  | 'ENAMETOOLONG' | 'EINVAL' | 'ETIMEDOUT' | 'ENOTSUP' | 'EINTR' | 'ENOMEM';
+  | 'ENAMETOOLONG' | 'EINVAL' | 'ETIMEDOUT' | 'ENOTSUP' | 'ENOMEM';
 
 /** A filesystem-level answer that is not a bug: ENOENT on lookup, EROFS on write, … */
 export class FsError extends Error {
@@ -27,8 +27,11 @@ const STORE_ERRNO: Record<StoreErrorKind, ErrnoName> = {
   throttled: 'EIO',
   server: 'EIO',
   unreachable: 'EIO',
-  timeout: 'EIO',
-  aborted: 'EINTR',
+  // A server that accepted and never answered: never EINTR, which libc callers, Python, Go
+  // and coreutils retry forever.
+  timeout: 'ETIMEDOUT',
+  // Aborts are ours (a reader moved on); one that reaches a caller is a bug, not a signal.
+  aborted: 'EIO',
   'invalid-response': 'EIO',
   other: 'EIO',
 };
@@ -47,9 +50,9 @@ export function toErrno(err: unknown): number {
 /** Which log level a failure deserves: expected answers stay at debug. */
 export function logLevelOf(name: ErrnoName): 'debug' | 'warn' | 'error' {
   switch (name) {
-    case 'ENOENT': case 'EROFS': case 'ENOTDIR': case 'EISDIR': case 'ENAMETOOLONG': case 'EINVAL': case 'ENOTSUP': case 'EINTR':
+    case 'ENOENT': case 'EROFS': case 'ENOTDIR': case 'EISDIR': case 'ENAMETOOLONG': case 'EINVAL': case 'ENOTSUP':
       return 'debug';
-    case 'ESTALE': case 'EACCES':
+    case 'ESTALE': case 'EACCES': case 'ETIMEDOUT':
       return 'warn';
     default:
       return 'error';
