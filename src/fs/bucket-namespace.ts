@@ -20,6 +20,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { ListPage, ObjectStore } from '../store/object-store.js';
+import type { Clock } from '../clock.js';
 import { type DirChild, type DirEntry, type Entry, type FileEntry, nameProblem } from './entry.js';
 
 export interface BucketNamespaceOptions {
@@ -39,6 +40,10 @@ export interface BucketNamespaceOptions {
    */
   readonly peekBytes?: number;
   readonly onPeek?: (entry: FileEntry, data: Buffer) => void;
+  /** Time for TTLs (tests inject a ManualClock). */
+  readonly clock?: Clock;
+  /** Told of each failure of background work (prefetch, tree listings); never thrown. */
+  readonly onBackgroundError?: (what: string, err: unknown) => void;
   /** Bounds for the caches (entries, not bytes). */
   readonly maxCachedEntries?: number;
   readonly maxCachedListings?: number;

@@ -13,7 +13,8 @@ import { LRUCache } from 'lru-cache';
 import { FsError } from './errno.js';
 import { StoreError } from '../store/errors.js';
 import { Layout } from './layout.js';
-import { type StatFs, UsageTracker } from './usage.js';
+import { type StatFs, UsageTracker, type UsageOptions } from './usage.js';
+import { type Clock, systemClock } from '../clock.js';
 import { BlockCache } from '../read/block-cache.js';
 import { BlockFetcher } from '../read/block-fetcher.js';
 import { ObjectReader, type ReadAheadPolicy } from '../read/object-reader.js';
@@ -66,6 +67,15 @@ export interface FilesystemOptions {
   readonly onSkippedKey?: (bucket: string, key: string, why: string) => void;
   /** Told each read-ahead window chosen (metrics). */
   readonly observeWindow?: (bytes: number) => void;
+  /** Time for TTLs, fail-fast windows and scan ages (tests inject a ManualClock). */
+  readonly clock?: Clock;
+  /** How `df` scans (see usage.ts). */
+  readonly usage?: UsageOptions;
+  /**
+   * Told of every failure of work nobody waits for (background listings, df scans): it is
+   * logged and counted there, never thrown.
+   */
+  readonly onBackgroundError?: (what: string, err: unknown) => void;
 }
 
 interface Handle {
@@ -86,12 +96,16 @@ export class Filesystem {
   readonly fetcher: BlockFetcher;
   private readonly policy: ReadAheadPolicy;
   private readonly usage: UsageTracker;
+  private readonly clock: Clock;
   /** Object id (store, key, etag) → its first bytes, fetched by a lookup. */
   private readonly peeked = new LRUCache<string, Buffer>({ maxSize: PEEK_CACHE_BYTES, sizeCalculation: (b) => Math.max(1, b.length) });
 
   constructor(opts: FilesystemOptions) {
     this.settings = opts.settings;
     this.startedAtMs = opts.startedAtMs;
+    const clock = opts.clock ?? systemClock;
+    this.clock = clock;
+    const onBackgroundError = opts.onBackgroundError ?? (() => undefined);
     this.views = opts.buckets.map(({ mount, store }) => ({
       mount,
       store,
@@ -104,9 +118,14 @@ export class Filesystem {
         onSkippedKey: (key, why) => opts.onSkippedKey?.(mount.name, key, why),
         peekBytes: PEEK_BYTES,
         onPeek: (entry, data) => this.keepPeeked(store, entry, data),
+        clock,
+        onBackgroundError: (what, err) => onBackgroundError(`${mount.name}: ${what}`, err),
       }),
     }));
-    this.usage = new UsageTracker(this.views.map((v) => ({ store: v.store, prefix: v.mount.prefix })));
+    this.usage = new UsageTracker(
+      this.views.map((v) => ({ store: v.store, prefix: v.mount.prefix })),
+      { ...opts.usage, clock, onError: (err) => onBackgroundError('df scan', err) },
+    );
     this.layout = new Layout(this.views.map((v) => ({ folder: v.mount.folder, value: v })));
     this.cache = new BlockCache(blockBudget(opts.settings.cacheSizeBytes), BLOCK_SIZE);
     this.fetcher = new BlockFetcher(this.cache, opts.settings.partSizeBytes);

@@ -7,6 +7,17 @@
  * counted so far.
  */
 import type { ObjectStore } from '../store/object-store.js';
+import type { Clock } from '../clock.js';
+
+export interface UsageOptions {
+  /** How old a scan may be before the next statfs starts another. */
+  readonly maxAgeMs?: number;
+  /** Pages (1,000 objects each) a scan may list per source before it stops and reports. */
+  readonly maxPages?: number;
+  readonly clock?: Clock;
+  /** Told of a failed scan (never thrown: a df must not take the mount down). */
+  readonly onError?: (err: unknown) => void;
+}
 
 export interface StatFs {
   readonly bsize: number;
@@ -56,11 +67,12 @@ export class UsageTracker {
   private scannedAt = -Infinity;
   private scanning: Promise<void> | undefined;
 
-  constructor(sources: readonly UsageSource[], opts: { maxAgeMs?: number; maxPages?: number; now?: () => number } = {}) {
+  constructor(sources: readonly UsageSource[], opts: UsageOptions & { now?: () => number } = {}) {
     this.sources = sources;
     this.maxAgeMs = opts.maxAgeMs ?? 5 * 60_000;
     this.maxPages = opts.maxPages ?? 1_000;
-    this.now = opts.now ?? Date.now;
+    const clock = opts.clock;
+    this.now = opts.now ?? (clock ? () => clock.now() : Date.now);
   }
 
   /** The current answer; the first call waits up to `firstWaitMs` for the first scan. */
