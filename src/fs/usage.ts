@@ -62,6 +62,7 @@ export class UsageTracker {
   private readonly maxAgeMs: number;
   private readonly maxPages: number;
   private readonly now: () => number;
+  private readonly onError: (err: unknown) => void;
   private used = 0;
   private objects = 0;
   private scannedAt = -Infinity;
@@ -73,18 +74,37 @@ export class UsageTracker {
     this.maxPages = opts.maxPages ?? 1_000;
     const clock = opts.clock;
     this.now = opts.now ?? (clock ? () => clock.now() : Date.now);
+    this.onError = opts.onError ?? (() => undefined);
   }
 
   /** The current answer; the first call waits up to `firstWaitMs` for the first scan. */
   async statfs(firstWaitMs = 2_000): Promise<StatFs> {
     const first = this.scannedAt === -Infinity;
-    if (!this.scanning && this.now() - this.scannedAt > this.maxAgeMs) this.scanning = this.scan().finally(() => (this.scanning = undefined));
+    if (!this.scanning && this.now() - this.scannedAt > this.maxAgeMs) this.scanning = this.scanSafely();
     if (first && this.scanning) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.scanning.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, firstWaitMs)))]);
+      await Promise.race([this.scanning, new Promise((r) => (timer = setTimeout(r, firstWaitMs)))]);
       clearTimeout(timer);
     }
     return statfsFor(this.used, this.objects);
+  }
+
+  /**
+   * A scan that never rejects: nobody waits for a rescan, so a rejection would be unhandled and
+   * end the process (and leave the mount dead). A failure is reported; the last figures stay.
+   */
+  private async scanSafely(): Promise<void> {
+    try {
+      await this.scan();
+    } catch (err) {
+      try {
+        this.onError(err);
+      } catch {
+        // the sink's own failure must not turn into an unhandled rejection either
+      }
+    } finally {
+      this.scanning = undefined;
+    }
   }
 
   private async scan(): Promise<void> {
