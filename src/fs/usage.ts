@@ -1,23 +1,36 @@
 /**
  * What `df` shows. S3 has no capacity, but Fluid's metadata sync runs `df --block-size=1` on
  * targetPath and takes "Used" as the dataset's size, so Used must be the total size of the
- * objects. That total comes from a flat listing of every bucket's prefix: started by the first
- * statfs (which waits for it briefly), then refreshed in the background when older than
- * `maxAgeMs`. A scan stops after `maxPages` pages (1,000 objects each) and reports what it
- * counted so far.
+ * objects. That total comes from a flat listing of every bucket's prefix, made only when a
+ * statfs asks and the last scan is older than `maxAgeMs` (default 1 hour; the first statfs waits
+ * for it briefly, later ones answer the last figures at once and refresh in the background).
+ * A scan lists at most `maxPages` pages (1,000 objects each) per bucket and then reports what it
+ * counted, marked partial. So df costs at most `maxPages` LIST requests per bucket per
+ * `maxAgeMs`, whatever asks how often; a failed scan keeps the last figures and is retried after
+ * 1, 2, 4, … minutes (never more often than every `maxAgeMs`).
  */
 import type { ObjectStore } from '../store/object-store.js';
 import type { Clock } from '../clock.js';
 
 export interface UsageOptions {
-  /** How old a scan may be before the next statfs starts another. */
+  /**
+   * How old a scan may be before the next statfs starts another (default 1 hour). 0: never
+   * scan; Used is 0.
+   */
   readonly maxAgeMs?: number;
-  /** Pages (1,000 objects each) a scan may list per source before it stops and reports. */
+  /** Pages (1,000 objects each) a scan may list per source before it stops and reports (default 1,000). */
   readonly maxPages?: number;
   readonly clock?: Clock;
   /** Told of a failed scan (never thrown: a df must not take the mount down). */
   readonly onError?: (err: unknown) => void;
+  /** Told when a scan stopped at `maxPages`: Used counts only the objects listed. */
+  readonly onPartial?: (counted: { readonly objects: number; readonly usedBytes: number }) => void;
 }
+
+export const DEFAULT_DF_SCAN_INTERVAL_MS = 60 * 60_000;
+export const DEFAULT_DF_SCAN_MAX_PAGES = 1_000;
+/** First wait before retrying a failed scan; doubles with each failure in a row, up to `maxAgeMs`. */
+const RETRY_FIRST_MS = 60_000;
 
 export interface StatFs {
   readonly bsize: number;
@@ -63,28 +76,38 @@ export class UsageTracker {
   private readonly maxPages: number;
   private readonly now: () => number;
   private readonly onError: (err: unknown) => void;
+  private readonly onPartial: (counted: { readonly objects: number; readonly usedBytes: number }) => void;
   private used = 0;
   private objects = 0;
-  private scannedAt = -Infinity;
+  /** A scan has succeeded at least once. */
+  private scanned = false;
+  /** When the next statfs may start a scan. */
+  private nextScanAtMs = -Infinity;
+  private failuresInRow = 0;
   private scanning: Promise<void> | undefined;
 
   constructor(sources: readonly UsageSource[], opts: UsageOptions & { now?: () => number } = {}) {
     this.sources = sources;
-    this.maxAgeMs = opts.maxAgeMs ?? 5 * 60_000;
-    this.maxPages = opts.maxPages ?? 1_000;
+    this.maxAgeMs = opts.maxAgeMs ?? DEFAULT_DF_SCAN_INTERVAL_MS;
+    this.maxPages = Math.max(1, opts.maxPages ?? DEFAULT_DF_SCAN_MAX_PAGES);
     const clock = opts.clock;
     this.now = opts.now ?? (clock ? () => clock.now() : Date.now);
     this.onError = opts.onError ?? (() => undefined);
+    this.onPartial = opts.onPartial ?? (() => undefined);
   }
 
-  /** The current answer; the first call waits up to `firstWaitMs` for the first scan. */
+  /** The current answer; while no scan has succeeded, a call that starts one waits up to `firstWaitMs` for it. */
   async statfs(firstWaitMs = 2_000): Promise<StatFs> {
-    const first = this.scannedAt === -Infinity;
-    if (!this.scanning && this.now() - this.scannedAt > this.maxAgeMs) this.scanning = this.scanSafely();
-    if (first && this.scanning) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.scanning, new Promise((r) => (timer = setTimeout(r, firstWaitMs)))]);
-      clearTimeout(timer);
+    if (this.maxAgeMs > 0 && !this.scanning && this.now() >= this.nextScanAtMs) {
+      // Set before the scan so that calls meanwhile do not start another.
+      this.nextScanAtMs = Infinity;
+      const scan = this.scanSafely();
+      this.scanning = scan;
+      if (!this.scanned) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([scan, new Promise((r) => (timer = setTimeout(r, firstWaitMs)))]);
+        clearTimeout(timer);
+      }
     }
     return statfsFor(this.used, this.objects);
   }
@@ -96,12 +119,13 @@ export class UsageTracker {
   private async scanSafely(): Promise<void> {
     try {
       await this.scan();
+      this.scanned = true;
+      this.failuresInRow = 0;
+      this.nextScanAtMs = this.now() + this.maxAgeMs;
     } catch (err) {
-      try {
-        this.onError(err);
-      } catch {
-        // the sink's own failure must not turn into an unhandled rejection either
-      }
+      this.failuresInRow++;
+      this.nextScanAtMs = this.now() + Math.min(this.maxAgeMs, RETRY_FIRST_MS * 2 ** Math.min(30, this.failuresInRow - 1));
+      tell(this.onError, err);
     } finally {
       this.scanning = undefined;
     }
@@ -110,6 +134,7 @@ export class UsageTracker {
   private async scan(): Promise<void> {
     let used = 0;
     let objects = 0;
+    let partial = false;
     for (const { store, prefix } of this.sources) {
       let token: string | undefined;
       let pages = 0;
@@ -122,9 +147,19 @@ export class UsageTracker {
         }
         token = page.nextToken;
       } while (token !== undefined && ++pages < this.maxPages);
+      if (token !== undefined) partial = true;
     }
     this.used = used;
     this.objects = objects;
-    this.scannedAt = this.now();
+    if (partial) tell(this.onPartial, { objects, usedBytes: used });
+  }
+}
+
+/** Calls a sink whose own failure must not become an unhandled rejection either. */
+function tell<T>(sink: (arg: T) => void, arg: T): void {
+  try {
+    sink(arg);
+  } catch {
+    // nothing left to tell
   }
 }

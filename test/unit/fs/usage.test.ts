@@ -80,3 +80,78 @@ t.test('a failed rescan is reported, never an unhandled rejection, and the last 
   await settle();
   t.equal(usedOf(await u.statfs()), 4200, 'scans resume after the outage');
 });
+
+t.test('df costs at most maxPages LIST requests per bucket per interval, however often it is asked', async (t) => {
+  const s = new MemoryStore();
+  for (let i = 0; i < 5_500; i++) s.put(`k${String(i).padStart(5, '0')}`, Buffer.alloc(2)); // 6 pages
+  const clock = new ManualClock();
+  const partial: { objects: number; usedBytes: number }[] = [];
+  const hour = 3_600_000;
+  const u = new UsageTracker([{ store: s, prefix: '' }], { clock, maxAgeMs: hour, maxPages: 3, onPartial: (p) => partial.push(p) });
+  const hours = 24;
+  let calls = 0;
+  for (let at = 0; at < hours * hour; at += 10_000) {
+    await u.statfs(); // probes, Fluid's df and /healthz every 10 s
+    await settle();
+    calls++;
+    clock.advance(10_000);
+  }
+  const promised = (hours + 1) * 3;
+  t.comment(`${calls} statfs calls over ${hours} h: ${s.calls.list} LIST requests (promised at most ${promised})`);
+  t.ok(s.calls.list <= promised, `at most ${promised} LIST requests`);
+  t.ok(s.calls.list >= hours * 3 - 3, 'figures are refreshed once an interval');
+  t.equal(usedOf(await u.statfs()), 3_000 * 2, 'Used counts what the pages allowed');
+  t.same(partial[0], { objects: 3_000, usedBytes: 6_000 }, 'a scan stopped by the page bound is reported partial');
+});
+
+t.test('a failing scan is retried with backoff, not at every statfs', async (t) => {
+  const s = new FlakyListStore();
+  s.put('a', Buffer.alloc(8));
+  s.failing = true;
+  const clock = new ManualClock();
+  const errors: unknown[] = [];
+  const u = new UsageTracker([{ store: s, prefix: '' }], { clock, maxAgeMs: 3_600_000, onError: (e) => errors.push(e) });
+  for (let at = 0; at < 3_600_000; at += 5_000) {
+    await u.statfs(10);
+    await settle();
+    clock.advance(5_000);
+  }
+  // 1, 2, 4, 8, 16, 32 minutes: 6 or 7 tries in the first hour instead of 720.
+  t.ok(s.calls.list <= 7, `${s.calls.list} LIST requests in an hour of outage`);
+  t.equal(errors.length, s.calls.list, 'each failure reported');
+  s.failing = false;
+  clock.advance(3_600_000);
+  await u.statfs();
+  await settle();
+  t.equal(usedOf(await u.statfs()), 8, 'recovers');
+});
+
+t.test('interval 0: df never lists, Used is 0', async (t) => {
+  const s = new MemoryStore();
+  s.put('a', Buffer.alloc(8));
+  const clock = new ManualClock();
+  const u = new UsageTracker([{ store: s, prefix: '' }], { clock, maxAgeMs: 0 });
+  for (let i = 0; i < 10; i++) {
+    t.equal(usedOf(await u.statfs()), 0);
+    clock.advance(3_600_000);
+  }
+  t.equal(s.calls.list, 0, 'no LIST');
+});
+
+t.test('defaults: one scan an hour', async (t) => {
+  const s = new MemoryStore();
+  s.put('a', Buffer.alloc(8));
+  const clock = new ManualClock();
+  const u = new UsageTracker([{ store: s, prefix: '' }], { clock });
+  await u.statfs();
+  for (let i = 0; i < 59; i++) {
+    clock.advance(60_000);
+    await u.statfs();
+    await settle();
+  }
+  t.equal(s.calls.list, 1, 'one LIST in the first 59 minutes');
+  clock.advance(61_000);
+  await u.statfs();
+  await settle();
+  t.equal(s.calls.list, 2, 'the next after an hour');
+});
