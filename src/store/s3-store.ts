@@ -16,6 +16,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from './object-store.js';
 import { StoreError, toStoreError } from './errors.js';
 import { backoffMs, sleep } from './backoff.js';
+import { Attempt } from './attempt.js';
 import { type Counters, createCounters } from '../observe/counters.js';
 import type { RequestObserver } from '../observe/metrics.js';
 
@@ -100,10 +101,9 @@ export class S3Store implements ObjectStore {
 
   private async headOnce(key: string): Promise<ObjectInfo | undefined> {
     this.counters.s3Head++;
+    const attempt = new Attempt(this.requestTimeoutMs);
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), {
-        abortSignal: AbortSignal.timeout(this.requestTimeoutMs),
-      });
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: attempt.signal });
       this.observe('HEAD', res.$metadata.httpStatusCode);
       return {
         key,
@@ -112,11 +112,13 @@ export class S3Store implements ObjectStore {
         mtimeMs: res.LastModified?.getTime() ?? 0,
       };
     } catch (err) {
-      const e = toStoreError(err, `HEAD ${this.label}/${key}`);
+      const e = attempt.classify(err, `HEAD ${this.label}/${key}`);
       this.observeError('HEAD', e);
       if (e.kind === 'not-found') return undefined;
       this.counters.s3Errors++;
       throw e;
+    } finally {
+      attempt.dispose();
     }
   }
 
@@ -126,9 +128,10 @@ export class S3Store implements ObjectStore {
 
   private async peekOnce(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
     this.counters.s3Get++;
+    const attempt = new Attempt(this.requestTimeoutMs);
     try {
       const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${bytes - 1}` }), {
-        abortSignal: AbortSignal.timeout(this.requestTimeoutMs),
+        abortSignal: attempt.signal,
       });
       this.observe('GET', res.$metadata.httpStatusCode);
       const raw = res.Body
@@ -143,7 +146,7 @@ export class S3Store implements ObjectStore {
       const size = total !== undefined ? Number(total) : (res.ContentLength ?? data.length);
       return { info: { key, size, etag: res.ETag ?? '', mtimeMs: res.LastModified?.getTime() ?? 0 }, data };
     } catch (err) {
-      const e = toStoreError(err, `GET ${this.label}/${key} bytes 0-${bytes - 1}`);
+      const e = attempt.classify(err, `GET ${this.label}/${key} bytes 0-${bytes - 1}`);
       this.observeError('GET', e);
       if (e.kind === 'not-found') return undefined;
       // An empty object has no byte 0: S3 answers 416; ask its metadata instead.
@@ -153,6 +156,8 @@ export class S3Store implements ObjectStore {
       }
       this.counters.s3Errors++;
       throw e;
+    } finally {
+      attempt.dispose();
     }
   }
 
@@ -162,6 +167,7 @@ export class S3Store implements ObjectStore {
 
   private async listOnce(req: ListRequest): Promise<ListPage> {
     this.counters.s3List++;
+    const attempt = new Attempt(this.requestTimeoutMs);
     try {
       const res = await this.client.send(
         new ListObjectsV2Command({
@@ -171,7 +177,7 @@ export class S3Store implements ObjectStore {
           ...(req.continuationToken !== undefined ? { ContinuationToken: req.continuationToken } : {}),
           ...(req.maxKeys !== undefined ? { MaxKeys: req.maxKeys } : {}),
         }),
-        { abortSignal: AbortSignal.timeout(this.requestTimeoutMs) },
+        { abortSignal: attempt.signal },
       );
       this.observe('LIST', res.$metadata.httpStatusCode);
       const objects: ObjectInfo[] = (res.Contents ?? []).flatMap((o) =>
@@ -185,9 +191,11 @@ export class S3Store implements ObjectStore {
       };
     } catch (err) {
       this.counters.s3Errors++;
-      const e = toStoreError(err, `LIST ${this.label}/${req.prefix}`);
+      const e = attempt.classify(err, `LIST ${this.label}/${req.prefix}`);
       this.observeError('LIST', e);
       throw e;
+    } finally {
+      attempt.dispose();
     }
   }
 

@@ -1,0 +1,189 @@
+/**
+ * A scriptable fake S3 on 127.0.0.1 (node:http, port 0) for unit tests of S3Store: each test
+ * says exactly what goes on the wire (a 200 instead of a 206, a wrong Content-Range, no answer
+ * at all, a body cut short, an error with an empty body, a truncated listing without a token)
+ * and counts the requests the store made. Closed in the test's teardown, connections included.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Test } from 'tap';
+import { S3Store, type S3StoreOptions } from '../../../../src/store/s3-store.js';
+
+export interface SeenRequest {
+  readonly method: string;
+  /** Path without the query, e.g. `/bucket/key`. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly range?: string;
+  readonly ifMatch?: string;
+  readonly host?: string;
+}
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, seen: SeenRequest, n: number) => void;
+
+export interface FakeS3 {
+  readonly url: string;
+  readonly port: number;
+  readonly requests: SeenRequest[];
+  /** What the next requests get. */
+  handle(h: Handler): void;
+  count(method?: string): number;
+}
+
+export interface FakeS3Options {
+  /** PEM key and certificate: serve HTTPS instead of HTTP. */
+  readonly tls?: { key: string; cert: string };
+}
+
+export async function startFakeS3(t: Test, handler: Handler, opts: FakeS3Options = {}): Promise<FakeS3> {
+  let current = handler;
+  const requests: SeenRequest[] = [];
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const u = new URL(req.url ?? '/', 'http://fake');
+    const seen: SeenRequest = {
+      method: req.method ?? 'GET',
+      path: decodeURIComponent(u.pathname),
+      query: u.searchParams,
+      ...(typeof req.headers.range === 'string' ? { range: req.headers.range } : {}),
+      ...(typeof req.headers['if-match'] === 'string' ? { ifMatch: req.headers['if-match'] } : {}),
+      ...(typeof req.headers.host === 'string' ? { host: req.headers.host } : {}),
+    };
+    requests.push(seen);
+    // Consume the (empty) request body so the connection can be reused.
+    req.resume();
+    current(req, res, seen, requests.length);
+  };
+  const server: Server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest) : createHttpServer(onRequest);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => closeServer(server));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    port,
+    requests,
+    handle: (h) => (current = h),
+    count: (method) => requests.filter((r) => method === undefined || r.method === method).length,
+  };
+}
+
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** An S3Store pointed at the fake, with small timeouts; destroyed in teardown. */
+export function storeFor(t: Test, fake: { url: string }, opts: Partial<S3StoreOptions> = {}): S3Store {
+  const store = new S3Store({
+    bucket: 'bkt',
+    endpoint: fake.url,
+    region: 'us-east-1',
+    pathStyle: true,
+    credentials: async () => ({ accessKeyId: 'AKIDTEST', secretAccessKey: 'not-a-secret' }),
+    requestTimeoutMs: 600,
+    // No proxy or CA from the machine's environment unless a test asks for one.
+    env: {},
+    ...opts,
+  });
+  t.teardown(() => store.destroy());
+  return store;
+}
+
+export const ETAG = '"0123456789abcdef0123456789abcdef"';
+const LAST_MODIFIED = 'Wed, 01 Jan 2025 00:00:00 GMT';
+
+/** Answers a GET as S3 does: 206 with Content-Range for a satisfiable Range, 200 without one. */
+export function serveObject(res: ServerResponse, seen: SeenRequest, data: Buffer): void {
+  const m = /^bytes=(\d+)-(\d*)$/.exec(seen.range ?? '');
+  const headers = { ETag: ETAG, 'Last-Modified': LAST_MODIFIED, 'Accept-Ranges': 'bytes' };
+  if (!m) {
+    res.writeHead(200, { ...headers, 'Content-Length': data.length });
+    res.end(data);
+    return;
+  }
+  const start = Number(m[1]);
+  const last = Math.min(m[2] ? Number(m[2]) : data.length - 1, data.length - 1);
+  if (start >= data.length) {
+    const body = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidRange</Code><Message>The requested range is not satisfiable</Message></Error>';
+    res.writeHead(416, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body), 'Content-Range': `bytes */${data.length}` });
+    res.end(body);
+    return;
+  }
+  const part = data.subarray(start, last + 1);
+  res.writeHead(206, { ...headers, 'Content-Length': part.length, 'Content-Range': `bytes ${start}-${last}/${data.length}` });
+  res.end(part);
+}
+
+export function serveHead(res: ServerResponse, size: number): void {
+  res.writeHead(200, { ETag: ETAG, 'Last-Modified': LAST_MODIFIED, 'Content-Length': size });
+  res.end();
+}
+
+/** An S3 error answer with an XML body, as S3 sends it. */
+export function serveError(res: ServerResponse, status: number, code: string): void {
+  const body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${code}</Message></Error>`;
+  res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** An error status with no body at all (what a proxy or a load balancer may send). */
+export function serveEmpty(res: ServerResponse, status: number): void {
+  res.writeHead(status, { 'Content-Length': 0 });
+  res.end();
+}
+
+export interface ListAnswer {
+  readonly keys?: readonly { key: string; size: number }[];
+  readonly prefixes?: readonly string[];
+  readonly truncated?: boolean;
+  readonly nextToken?: string;
+}
+
+/** A ListObjectsV2 answer (the S3 namespace is required by the SDK's parser). */
+export function serveList(res: ServerResponse, a: ListAnswer): void {
+  const contents = (a.keys ?? [])
+    .map((k) => `<Contents><Key>${k.key}</Key><LastModified>2025-01-01T00:00:00.000Z</LastModified><ETag>${ETAG.replace(/"/g, '&quot;')}</ETag><Size>${k.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`)
+    .join('');
+  const prefixes = (a.prefixes ?? []).map((p) => `<CommonPrefixes><Prefix>${p}</Prefix></CommonPrefixes>`).join('');
+  const body =
+    '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    `<Name>bkt</Name><Prefix></Prefix><KeyCount>${(a.keys ?? []).length}</KeyCount><MaxKeys>1000</MaxKeys>` +
+    `<IsTruncated>${a.truncated ? 'true' : 'false'}</IsTruncated>` +
+    (a.nextToken !== undefined ? `<NextContinuationToken>${a.nextToken}</NextContinuationToken>` : '') +
+    contents +
+    prefixes +
+    '</ListBucketResult>';
+  res.writeHead(200, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Accepts the request and never answers (the connection stays open until teardown). */
+export function neverAnswer(): void {}
+
+/** A deterministic byte pattern: byte i is (i * 7 + 3) mod 251, so an offset error shows. */
+export function pattern(size: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 7 + 3) % 251;
+  return b;
+}
+
+/** Collects a readRange into one Buffer. */
+export async function readAll(store: S3Store, key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  await store.readRange({ key, start, end, etag: ETAG, ...(signal ? { signal } : {}) }, (c) => parts.push(Buffer.from(c)));
+  return Buffer.concat(parts);
+}
+
+/** The StoreError a promise rejects with (fails the test when it resolves). */
+export async function rejection(t: Test, p: Promise<unknown>): Promise<{ kind?: string; message: string; status?: number }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { kind?: string; message?: string; status?: number };
+    return { ...(e.kind !== undefined ? { kind: e.kind } : {}), message: String(e.message), ...(e.status !== undefined ? { status: e.status } : {}) };
+  }
+  t.fail('expected a rejection');
+  return { message: '' };
+}
