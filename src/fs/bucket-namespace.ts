@@ -92,6 +92,7 @@ export class BucketNamespace {
   private readonly listedTrees: LRUCache<string, true>;
   private readonly peekBytes: number;
   private readonly onPeek: (entry: FileEntry, data: Buffer) => void;
+  private readonly onBackgroundError: (what: string, err: unknown) => void;
 
   constructor(opts: BucketNamespaceOptions) {
     this.store = opts.store;
@@ -102,6 +103,7 @@ export class BucketNamespace {
     this.onSkippedKey = opts.onSkippedKey ?? (() => undefined);
     this.peekBytes = opts.peekBytes ?? 0;
     this.onPeek = opts.onPeek ?? (() => undefined);
+    this.onBackgroundError = opts.onBackgroundError ?? (() => undefined);
     this.lookups = new LRUCache({ max: opts.maxCachedEntries ?? 200_000, ttl: this.statTtl, ttlAutopurge: false });
     this.listings = new LRUCache({ max: opts.maxCachedListings ?? 2_000, ttl: this.statTtl, ttlAutopurge: false });
     this.lookupsByDir = new LRUCache({ max: 10_000, ttl: this.statTtl });
@@ -190,7 +192,11 @@ export class BucketNamespace {
       return;
     }
     const tree = this.fetchTree(rel)
-      .catch(() => false)
+      .catch((err: unknown) => {
+        // Nobody waits for it: tell, then fall back to listing the subfolders one by one.
+        this.backgroundFailed(`flat listing of the tree below ${folderLabel(rel)}`, err);
+        return false;
+      })
       .finally(() => this.pendingTrees.delete(rel));
     this.pendingTrees.set(rel, tree);
     void tree.then((complete) => {
@@ -256,7 +262,8 @@ export class BucketNamespace {
         if (this.listings.has(child) || this.pendingListings.has(child)) continue;
         this.prefetching++;
         this.sharedListing(child, LOOKUP_LIST_PAGES)
-          .catch(() => undefined) // a failed prefetch costs nothing: the walk will ask again
+          // Told, and otherwise harmless: nothing was cached, so the walk will ask again.
+          .catch((err: unknown) => this.backgroundFailed(`prefetch of folder ${folderLabel(child)}`, err))
           .finally(() => {
             this.prefetching--;
             next();
@@ -353,6 +360,14 @@ export class BucketNamespace {
     return listing;
   }
 
+  private backgroundFailed(what: string, err: unknown): void {
+    try {
+      this.onBackgroundError(what, err);
+    } catch {
+      // a failing sink must not turn into an unhandled rejection
+    }
+  }
+
   private skip(key: string, name: string): boolean {
     const why = nameProblem(name);
     if (why === undefined) return false;
@@ -362,6 +377,11 @@ export class BucketNamespace {
     }
     return true;
   }
+}
+
+/** How a folder is named in a report. */
+function folderLabel(rel: string): string {
+  return rel === '' ? 'the root' : `"${rel}/"`;
 }
 
 /** `a/b/c` → `a/b/c`, `a/b`, `a`, `` (the root). */
