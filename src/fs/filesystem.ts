@@ -177,7 +177,8 @@ export class Filesystem {
     if (!entry) throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (entry.kind !== 'file') throw new FsError('EISDIR', `${path}: is a directory`);
     const obj = objectRef(r.value.store, entry.key, entry.etag, entry.size);
-    const reader = new ObjectReader(obj, this.fetcher, BLOCK_SIZE, this.policy, this.peeked.get(obj.id));
+    const peeked = this.peeked.get(obj.id);
+    const reader = new ObjectReader(obj, this.fetcher, BLOCK_SIZE, this.policy, { clock: this.clock, ...(peeked ? { peeked } : {}) });
     const fd = this.allocateHandle();
     this.handles.set(fd, { reader });
     return fd;

@@ -13,6 +13,7 @@ import type { BlockFetcher, Owner } from './block-fetcher.js';
 import type { ObjectRef } from './object-ref.js';
 import { type Block, copyFromBlock } from './block.js';
 import { StoreError } from '../store/errors.js';
+import { type Clock, systemClock } from '../clock.js';
 
 export interface ReadAheadPolicy {
   readonly initialWindowBytes: number;
@@ -37,6 +38,12 @@ const FAIL_FAST_MS = 2_000;
 /** Consecutive near reads before read-ahead starts (a read at offset 0 starts it at once). */
 const SEQUENTIAL_AFTER = 2;
 
+export interface ReaderOptions {
+  readonly clock?: Clock;
+  /** The object's first bytes, when a lookup fetched them. */
+  readonly peeked?: Buffer;
+}
+
 export class ObjectReader {
   private readonly obj: ObjectRef;
   private readonly fetcher: BlockFetcher;
@@ -60,8 +67,12 @@ export class ObjectReader {
   /** The object's first bytes, when a lookup fetched them. */
   private readonly peeked: Buffer | undefined;
 
-  constructor(obj: ObjectRef, fetcher: BlockFetcher, blockSize: number, policy: ReadAheadPolicy, peeked?: Buffer) {
-    this.peeked = peeked;
+  /** Time for the fail-fast window (tests inject a ManualClock). */
+  private readonly clock: Clock;
+
+  constructor(obj: ObjectRef, fetcher: BlockFetcher, blockSize: number, policy: ReadAheadPolicy, opts: ReaderOptions = {}) {
+    this.peeked = opts.peeked;
+    this.clock = opts.clock ?? systemClock;
     this.obj = obj;
     this.fetcher = fetcher;
     this.policy = policy;
@@ -78,7 +89,7 @@ export class ObjectReader {
   read(pos: number, len: number, dst: Buffer): number | Promise<Buffer> {
     // The kernel asks again at once for a page whose read failed; when the server did not
     // answer, answering that retry at once keeps the caller's wait at one deadline, not two.
-    if (this.lastFailure && Date.now() - this.lastFailure.at < FAIL_FAST_MS) throw this.lastFailure.error;
+    if (this.lastFailure && this.clock.now() - this.lastFailure.at < FAIL_FAST_MS) throw this.lastFailure.error;
     const out = this.readNow(pos, len, dst);
     if (typeof out === 'number') return out;
     return out.catch((err: unknown) => {
@@ -89,7 +100,7 @@ export class ObjectReader {
 
   /** A read of this handle failed for want of an answer (also: its deadline passed). */
   noteFailure(error: StoreError): void {
-    this.lastFailure = { error, at: Date.now() };
+    this.lastFailure = { error, at: this.clock.now() };
   }
 
   private readNow(pos: number, len: number, dst: Buffer): number | Promise<Buffer> {

@@ -1,0 +1,269 @@
+/**
+ * An ObjectStore that wraps another and injects faults into chosen calls: errors of any kind,
+ * delays the test ends when it wants (a promise it controls, no real sleeps), short bodies, the
+ * store's answer to a wrong status, and calls that never answer until the caller's AbortSignal
+ * fires. Faults are chosen by operation and by call number, or by a seeded probability, so a
+ * failing run can be replayed exactly.
+ *
+ * Every fault injected is logged (`injected`), so a test can tell a failure it caused from one
+ * it did not.
+ */
+import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from '../../../src/store/object-store.js';
+import { StoreError } from '../../../src/store/errors.js';
+
+export type StoreOp = 'head' | 'peek' | 'list' | 'readRange';
+
+/** A promise the test settles when it wants: the "later" of a delay. */
+export class Gate {
+  readonly promise: Promise<void>;
+  private openFn: () => void = () => undefined;
+  opened = false;
+  constructor() {
+    this.promise = new Promise<void>((resolve) => (this.openFn = resolve));
+  }
+  open(): void {
+    this.opened = true;
+    this.openFn();
+  }
+}
+
+export type Fault =
+  /** Rejects before any byte. */
+  | { readonly kind: 'error'; readonly error: StoreError }
+  /**
+   * Holds the call until `until` settles (after delivering `afterBytes` of a body, for a
+   * readRange), then goes on as usual. A caller's abort ends the wait with 'aborted'.
+   */
+  | { readonly kind: 'delay'; readonly until: Promise<unknown>; readonly afterBytes?: number }
+  /**
+   * readRange: delivers only `bytes` bytes, then rejects with 'invalid-response' (what a store
+   * does when a body ends early and resuming failed) or resolves as if it were done (a store
+   * breaking its contract: the read path must not hand out a short read for it).
+   */
+  | { readonly kind: 'short-body'; readonly bytes: number; readonly then: 'reject' | 'resolve' }
+  /** readRange: the server answered a ranged GET with a 200 and the whole object; the store rejects it. */
+  | { readonly kind: 'wrong-status' }
+  /** Never answers; rejects with 'aborted' when the caller's signal fires, or when the test calls `expireHung`. */
+  | { readonly kind: 'hang' };
+
+export interface CallInfo {
+  readonly op: StoreOp;
+  /** 1-based count of calls of this operation, this one included. */
+  readonly n: number;
+  readonly key: string;
+  /** readRange only. */
+  readonly start?: number;
+  readonly end?: number;
+}
+
+export interface FaultRule {
+  readonly op: StoreOp | readonly StoreOp[];
+  /** Which calls: these call numbers (1-based, per operation), or a predicate. Default: every call. */
+  readonly calls?: readonly number[] | ((call: CallInfo) => boolean);
+  /** Of the calls selected, inject into each with this probability (seeded). Default 1. */
+  readonly probability?: number;
+  /** Stop after this many injections. */
+  readonly times?: number;
+  /** The fault, or a function choosing one (given the store's seeded random source). */
+  readonly fault: Fault | ((call: CallInfo, random: () => number) => Fault);
+}
+
+export interface InjectedFault extends CallInfo {
+  readonly fault: Fault['kind'];
+  /** For 'error': its kind. */
+  readonly errorKind?: string;
+}
+
+/** mulberry32: a small, fast, seedable PRNG (enough for choosing faults). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface ActiveRule {
+  readonly rule: FaultRule;
+  injected: number;
+}
+
+export class FaultStore implements ObjectStore {
+  readonly label: string;
+  readonly calls: Record<StoreOp, number> = { head: 0, peek: 0, list: 0, readRange: 0 };
+  readonly injected: InjectedFault[] = [];
+  /** readRange calls started and not yet settled. */
+  pendingReads = 0;
+  private readonly rules: ActiveRule[] = [];
+  private readonly random: () => number;
+  private readonly hung = new Set<(err: StoreError) => void>();
+
+  constructor(readonly inner: ObjectStore, opts: { seed?: number } = {}) {
+    this.label = inner.label;
+    this.random = seededRandom(opts.seed ?? 1);
+  }
+
+  /** Adds a rule; the returned function removes it. Earlier rules win when several match. */
+  inject(rule: FaultRule): () => void {
+    const active: ActiveRule = { rule, injected: 0 };
+    this.rules.push(active);
+    return () => {
+      const i = this.rules.indexOf(active);
+      if (i >= 0) this.rules.splice(i, 1);
+    };
+  }
+
+  clearFaults(): void {
+    this.rules.length = 0;
+  }
+
+  /** Calls hanging right now. */
+  get hanging(): number {
+    return this.hung.size;
+  }
+
+  /** Ends every hanging call with `err` (e.g. the store's own deadline passing). */
+  expireHung(err: StoreError = new StoreError('timeout', 'no answer (injected hang)')): void {
+    for (const end of [...this.hung]) end(err);
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    const call = this.callOf('head', key);
+    await this.before(call, this.choose(call));
+    return this.inner.head(key);
+  }
+
+  async peek(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
+    const call = this.callOf('peek', key);
+    await this.before(call, this.choose(call));
+    return this.inner.peek(key, bytes);
+  }
+
+  async list(req: ListRequest): Promise<ListPage> {
+    const call = this.callOf('list', req.prefix);
+    await this.before(call, this.choose(call));
+    return this.inner.list(req);
+  }
+
+  async readRange(req: RangeRequest, onChunk: (chunk: Buffer) => void): Promise<void> {
+    const call: CallInfo = { ...this.callOf('readRange', req.key), start: req.start, end: req.end };
+    const fault = this.choose(call);
+    this.pendingReads++;
+    try {
+      await this.rangeWithFault(req, onChunk, call, fault);
+    } finally {
+      this.pendingReads--;
+    }
+  }
+
+  private async rangeWithFault(req: RangeRequest, onChunk: (chunk: Buffer) => void, call: CallInfo, fault: Fault | undefined): Promise<void> {
+    if (fault === undefined || fault.kind === 'error' || fault.kind === 'hang') {
+      await this.before(call, fault, req.signal);
+      return this.inner.readRange(req, onChunk);
+    }
+    if (fault.kind === 'wrong-status') {
+      throw new StoreError('invalid-response', `GET ${req.key} bytes ${req.start}-${req.end - 1}: HTTP 200 to a ranged GET (injected)`, { status: 200 });
+    }
+    // delay or short-body: stream the inner body, stopping (and maybe waiting) at a byte count.
+    const stopAt = fault.kind === 'delay' ? (fault.afterBytes ?? 0) : fault.bytes;
+    if (fault.kind === 'delay' && stopAt === 0) {
+      await this.waitOrAbort(fault.until, req.signal);
+      return this.inner.readRange(req, onChunk);
+    }
+    const limit = Math.min(req.end, req.start + stopAt);
+    let delivered = 0;
+    if (limit > req.start) {
+      await this.inner.readRange({ ...req, end: limit }, (chunk) => {
+        delivered += chunk.length;
+        onChunk(chunk);
+      });
+    }
+    if (fault.kind === 'short-body') {
+      if (fault.then === 'resolve') return;
+      throw new StoreError('invalid-response', `GET ${req.key}: body ended after ${delivered} of ${req.end - req.start} bytes (injected)`);
+    }
+    await this.waitOrAbort(fault.until, req.signal);
+    if (limit < req.end) return this.inner.readRange({ ...req, start: limit }, onChunk);
+  }
+
+  private callOf(op: StoreOp, key: string): CallInfo {
+    this.calls[op]++;
+    return { op, n: this.calls[op], key };
+  }
+
+  /** The fault for this call, if a rule picks one; logged. */
+  private choose(call: CallInfo): Fault | undefined {
+    for (const active of this.rules) {
+      const { rule } = active;
+      const ops: readonly StoreOp[] = typeof rule.op === 'string' ? [rule.op] : rule.op;
+      if (!ops.includes(call.op)) continue;
+      if (rule.times !== undefined && active.injected >= rule.times) continue;
+      if (typeof rule.calls === 'function' ? !rule.calls(call) : rule.calls !== undefined && !rule.calls.includes(call.n)) continue;
+      if (rule.probability !== undefined && this.random() >= rule.probability) continue;
+      const fault = typeof rule.fault === 'function' ? rule.fault(call, this.random) : rule.fault;
+      active.injected++;
+      this.injected.push({ ...call, fault: fault.kind, ...(fault.kind === 'error' ? { errorKind: fault.error.kind } : {}) });
+      return fault;
+    }
+    return undefined;
+  }
+
+  /** What happens before the inner call for faults that do not touch a body. */
+  private async before(call: CallInfo, fault: Fault | undefined, signal?: AbortSignal): Promise<void> {
+    if (fault === undefined) return;
+    switch (fault.kind) {
+      case 'error':
+        throw fault.error;
+      case 'delay':
+        return this.waitOrAbort(fault.until, signal);
+      case 'hang':
+        return this.hang(signal);
+      default:
+        throw new Error(`fault ${fault.kind} does not apply to ${call.op}`);
+    }
+  }
+
+  private waitOrAbort(until: Promise<unknown>, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return Promise.reject(new StoreError('aborted', 'aborted'));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(new StoreError('aborted', 'aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      until.then(
+        () => {
+          signal?.removeEventListener('abort', onAbort);
+          if (signal?.aborted) reject(new StoreError('aborted', 'aborted'));
+          else resolve();
+        },
+        (err: unknown) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  private hang(signal: AbortSignal | undefined): Promise<never> {
+    return new Promise<never>((_resolve, reject) => {
+      const end = (err: StoreError): void => {
+        this.hung.delete(end);
+        signal?.removeEventListener('abort', onAbort);
+        reject(err);
+      };
+      const onAbort = (): void => end(new StoreError('aborted', 'aborted'));
+      if (signal?.aborted) return end(new StoreError('aborted', 'aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.hung.add(end);
+    });
+  }
+
+  probe(prefix: string): Promise<void> {
+    return this.inner.probe(prefix);
+  }
+
+  destroy(): void {
+    this.inner.destroy();
+  }
+}
