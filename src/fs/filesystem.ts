@@ -194,11 +194,14 @@ export class Filesystem {
     return h.reader.read(pos, len, buf);
   }
 
-  /** A read of `fd` got no answer in time: its next reads fail fast for a moment. */
+  /**
+   * A read of `fd` got no answer in time: ETIMEDOUT (never EINTR, which callers retry forever),
+   * and its next reads fail fast the same way for a moment.
+   */
   readTimedOut(fd: number, path: string, ms: number): FsError {
     const err = new StoreError('timeout', `${path}: no answer from S3 within ${ms} ms`);
     this.handles.get(fd)?.reader.noteFailure(err);
-    return new FsError('EIO', err.message, { cause: err });
+    return new FsError('ETIMEDOUT', err.message, { cause: err });
   }
 
   release(fd: number): void {
