@@ -22,16 +22,20 @@ export class StoreError extends Error {
   readonly status?: number;
   /** S3 error code (e.g. `NoSuchBucket`) when the server sent one. */
   readonly s3Code?: string;
+  /** Set when the kind alone does not say whether a retry may help (a body cut short may). */
+  private readonly transientOverride?: boolean;
 
-  constructor(kind: StoreErrorKind, message: string, opts: { status?: number; s3Code?: string; cause?: unknown } = {}) {
+  constructor(kind: StoreErrorKind, message: string, opts: { status?: number; s3Code?: string; cause?: unknown; transient?: boolean } = {}) {
     super(message, { cause: opts.cause });
     this.kind = kind;
     if (opts.status !== undefined) this.status = opts.status;
     if (opts.s3Code !== undefined) this.s3Code = opts.s3Code;
+    if (opts.transient !== undefined) this.transientOverride = opts.transient;
   }
 
   /** Worth another attempt: the same request may well succeed. */
   get transient(): boolean {
+    if (this.transientOverride !== undefined) return this.transientOverride;
     return this.kind === 'throttled' || this.kind === 'server' || this.kind === 'unreachable' || this.kind === 'timeout';
   }
 }

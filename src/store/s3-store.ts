@@ -1,10 +1,11 @@
 /**
  * ObjectStore on @aws-sdk/client-s3: the only module that talks S3.
  *
- * Retries: the SDK retries requests whose response has not started (connection errors, 5xx,
- * throttling). It neither retries nor times out a response *body*, so readRange does both
- * itself: an idle timer per body, and a resume from the first byte not yet delivered, always
- * with If-Match so the resumed bytes belong to the same object version.
+ * Retries: one loop, RetryPolicy (retry-policy.ts, where the numbers are), around every store
+ * call; the SDK's own retries are off. A ranged GET's body is neither retried nor timed out by
+ * the SDK, so readRange does both itself: an idle timer per body, and a resume from the first
+ * byte not yet delivered, always with If-Match so the resumed bytes belong to the same object
+ * version; each resume is one attempt of the same budget.
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
@@ -14,9 +15,9 @@ import type { AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { HttpRequest as IHttpRequest } from '@smithy/types';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from './object-store.js';
-import { StoreError, toStoreError } from './errors.js';
-import { backoffMs, sleep } from './backoff.js';
-import { Attempt } from './attempt.js';
+import { StoreError } from './errors.js';
+import type { Attempt } from './attempt.js';
+import { RetryPolicy, type RunHooks, bodyIdleTimeoutMs, retrySettings } from './retry-policy.js';
 import { type Counters, createCounters } from '../observe/counters.js';
 import type { RequestObserver } from '../observe/metrics.js';
 
@@ -30,12 +31,14 @@ export interface S3StoreOptions {
    * which would probe instance-metadata endpoints that do not exist in most clusters.
    */
   readonly credentials?: AwsCredentialIdentityProvider;
-  /** Bound for one request, all SDK attempts included. */
+  /** Deadline of one store call, all attempts included (see retry-policy.ts). */
   readonly requestTimeoutMs: number;
   /** A body that delivers no byte for this long is abandoned and resumed. */
   readonly bodyIdleTimeoutMs?: number;
-  /** Attempts for one ranged read whose body breaks. */
-  readonly bodyAttempts?: number;
+  /** Requests per store call, all causes together (default 4, see retry-policy.ts). */
+  readonly maxAttempts?: number;
+  /** Uniform in [0, 1): the backoff's jitter (seeded in tests). */
+  readonly random?: () => number;
   readonly maxSockets?: number;
   /** Where requests and bytes are counted. */
   readonly counters?: Counters;
@@ -52,9 +55,8 @@ export class S3Store implements ObjectStore {
   readonly label: string;
   private readonly client: S3Client;
   private readonly bucket: string;
-  private readonly requestTimeoutMs: number;
+  private readonly policy: RetryPolicy;
   private readonly bodyIdleTimeoutMs: number;
-  private readonly bodyAttempts: number;
   private readonly counters: Counters;
   private readonly observer: RequestObserver | undefined;
   private readonly onAccessDenied: () => Promise<boolean>;
@@ -65,14 +67,14 @@ export class S3Store implements ObjectStore {
     this.bucket = opts.bucket;
     this.counters = opts.counters ?? createCounters();
     this.label = `s3://${opts.bucket}`;
-    this.requestTimeoutMs = opts.requestTimeoutMs;
-    // A stalled body is abandoned and resumed well inside the read deadline (request-timeout).
-    this.bodyIdleTimeoutMs = opts.bodyIdleTimeoutMs ?? Math.max(500, Math.min(10_000, Math.floor(opts.requestTimeoutMs / 3)));
-    this.bodyAttempts = opts.bodyAttempts ?? 4;
+    this.policy = new RetryPolicy(
+      retrySettings(opts.requestTimeoutMs, {
+        ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),
+        ...(opts.random !== undefined ? { random: opts.random } : {}),
+      }),
+    );
+    this.bodyIdleTimeoutMs = opts.bodyIdleTimeoutMs ?? bodyIdleTimeoutMs(opts.requestTimeoutMs);
     const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 64 };
-    // Per-attempt timeouts well inside the overall bound, so a dead server costs a few attempts,
-    // not one long hang.
-    const attemptTimeoutMs = Math.max(1000, Math.floor(opts.requestTimeoutMs / 3));
     this.client = new S3Client({
       region: opts.region,
       ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
@@ -83,175 +85,145 @@ export class S3Store implements ObjectStore {
       // Third-party servers (RGW, MinIO) reject or mishandle the SDK's newer checksum defaults.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: 3,
+      // RetryPolicy is the only retry loop: SDK attempts under it would multiply the budget.
+      maxAttempts: 1,
       requestHandler: new NodeHttpHandler({
-        connectionTimeout: Math.min(5000, attemptTimeoutMs),
-        requestTimeout: attemptTimeoutMs,
-        // Fail the attempt (so the SDK retries, then we answer) instead of logging a warning.
-        throwOnRequestTimeout: true,
+        // Each attempt's deadline is its Attempt signal (clipped to the call's time left); a
+        // connection that cannot even be opened fails sooner.
+        connectionTimeout: Math.min(5000, this.policy.settings.attemptTimeoutMs),
         httpAgent: new HttpAgent(agentOpts),
         httpsAgent: new HttpsAgent(agentOpts),
       }),
     });
   }
 
-  head(key: string): Promise<ObjectInfo | undefined> {
-    return this.withFreshKeys(() => this.headOnce(key));
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    const what = `HEAD ${this.label}/${key}`;
+    try {
+      return await this.policy.begin().run(what, (a) => this.headAttempt(key, a), this.hooks('HEAD'));
+    } catch (err) {
+      if (err instanceof StoreError && err.kind === 'not-found') return undefined;
+      throw err;
+    }
   }
 
-  private async headOnce(key: string): Promise<ObjectInfo | undefined> {
+  private async headAttempt(key: string, attempt: Attempt): Promise<ObjectInfo> {
     this.counters.s3Head++;
-    const attempt = new Attempt(this.requestTimeoutMs);
-    try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: attempt.signal });
-      this.observe('HEAD', res.$metadata.httpStatusCode);
-      return {
-        key,
-        size: res.ContentLength ?? 0,
-        etag: res.ETag ?? '',
-        mtimeMs: res.LastModified?.getTime() ?? 0,
-      };
-    } catch (err) {
-      const e = attempt.classify(err, `HEAD ${this.label}/${key}`);
-      this.observeError('HEAD', e);
-      if (e.kind === 'not-found') return undefined;
-      this.counters.s3Errors++;
-      throw e;
-    } finally {
-      attempt.dispose();
-    }
+    const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: attempt.signal });
+    this.observe('HEAD', res.$metadata.httpStatusCode);
+    return { key, size: res.ContentLength ?? 0, etag: res.ETag ?? '', mtimeMs: res.LastModified?.getTime() ?? 0 };
   }
 
-  peek(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
-    return this.withFreshKeys(() => this.bodyRetried(() => this.peekOnce(key, bytes)));
-  }
-
-  private async peekOnce(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
-    this.counters.s3Get++;
-    const attempt = new Attempt(this.requestTimeoutMs);
+  async peek(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
+    const what = `GET ${this.label}/${key} bytes 0-${bytes - 1}`;
+    const call = this.policy.begin();
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${bytes - 1}` }), {
-        abortSignal: attempt.signal,
-      });
-      this.observe('GET', res.$metadata.httpStatusCode);
-      const raw = res.Body
-        ? await res.Body.transformToByteArray().catch((err: unknown) => {
-            throw new StoreError('invalid-response', `GET ${this.label}/${key}: body broke: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-          })
-        : new Uint8Array(0);
-      const data = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-      this.counters.s3BytesFetched += data.length;
-      // "bytes 0-99/1234": the total after the slash; a 200 (no range) carries the whole object.
-      const total = /\/(\d+)$/.exec(res.ContentRange ?? '')?.[1];
-      const size = total !== undefined ? Number(total) : (res.ContentLength ?? data.length);
-      return { info: { key, size, etag: res.ETag ?? '', mtimeMs: res.LastModified?.getTime() ?? 0 }, data };
+      return await call.run(what, (a) => this.peekAttempt(key, bytes, a, what), this.hooks('GET'));
     } catch (err) {
-      const e = attempt.classify(err, `GET ${this.label}/${key} bytes 0-${bytes - 1}`);
-      this.observeError('GET', e);
-      if (e.kind === 'not-found') return undefined;
-      // An empty object has no byte 0: S3 answers 416; ask its metadata instead.
-      if (e.status === 416 || e.s3Code === 'InvalidRange') {
-        const info = await this.headOnce(key);
-        return info ? { info, data: Buffer.alloc(0) } : undefined;
+      if (!(err instanceof StoreError)) throw err;
+      if (err.kind === 'not-found') return undefined;
+      // An empty object has no byte 0: S3 answers 416; ask its metadata instead, within the
+      // same budget.
+      if (err.status !== 416 && err.s3Code !== 'InvalidRange') throw err;
+      try {
+        const info = await call.run(`HEAD ${this.label}/${key}`, (a) => this.headAttempt(key, a), this.hooks('HEAD'));
+        return { info, data: Buffer.alloc(0) };
+      } catch (headErr) {
+        if (headErr instanceof StoreError && headErr.kind === 'not-found') return undefined;
+        throw headErr;
       }
-      this.counters.s3Errors++;
-      throw e;
-    } finally {
-      attempt.dispose();
     }
+  }
+
+  private async peekAttempt(key: string, bytes: number, attempt: Attempt, what: string): Promise<{ info: ObjectInfo; data: Buffer }> {
+    this.counters.s3Get++;
+    // The attempt's deadline covers the body too: at most `bytes` (128 KiB) of it.
+    const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${bytes - 1}` }), {
+      abortSignal: attempt.signal,
+    });
+    this.observe('GET', res.$metadata.httpStatusCode);
+    const raw = res.Body
+      ? await res.Body.transformToByteArray().catch((err: unknown) => {
+          throw bodyBroke(what, err);
+        })
+      : new Uint8Array(0);
+    const data = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    this.counters.s3BytesFetched += data.length;
+    // "bytes 0-99/1234": the total after the slash; a 200 (no range) carries the whole object.
+    const total = /\/(\d+)$/.exec(res.ContentRange ?? '')?.[1];
+    const size = total !== undefined ? Number(total) : (res.ContentLength ?? data.length);
+    return { info: { key, size, etag: res.ETag ?? '', mtimeMs: res.LastModified?.getTime() ?? 0 }, data };
   }
 
   list(req: ListRequest): Promise<ListPage> {
-    return this.withFreshKeys(() => this.listOnce(req));
+    return this.policy.begin().run(`LIST ${this.label}/${req.prefix}`, (a) => this.listAttempt(req, a), this.hooks('LIST'));
   }
 
-  private async listOnce(req: ListRequest): Promise<ListPage> {
+  private async listAttempt(req: ListRequest, attempt: Attempt): Promise<ListPage> {
     this.counters.s3List++;
-    const attempt = new Attempt(this.requestTimeoutMs);
-    try {
-      const res = await this.client.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: req.prefix,
-          ...(req.delimiter !== undefined ? { Delimiter: req.delimiter } : {}),
-          ...(req.continuationToken !== undefined ? { ContinuationToken: req.continuationToken } : {}),
-          ...(req.maxKeys !== undefined ? { MaxKeys: req.maxKeys } : {}),
-        }),
-        { abortSignal: attempt.signal },
-      );
-      this.observe('LIST', res.$metadata.httpStatusCode);
-      const objects: ObjectInfo[] = (res.Contents ?? []).flatMap((o) =>
-        o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '', mtimeMs: o.LastModified?.getTime() ?? 0 }],
-      );
-      const prefixes = (res.CommonPrefixes ?? []).flatMap((p) => (p.Prefix === undefined ? [] : [p.Prefix]));
-      return {
-        objects,
-        prefixes,
-        ...(res.IsTruncated && res.NextContinuationToken ? { nextToken: res.NextContinuationToken } : {}),
-      };
-    } catch (err) {
-      this.counters.s3Errors++;
-      const e = attempt.classify(err, `LIST ${this.label}/${req.prefix}`);
-      this.observeError('LIST', e);
-      throw e;
-    } finally {
-      attempt.dispose();
-    }
+    const res = await this.client.send(
+      new ListObjectsV2Command({
+        Bucket: this.bucket,
+        Prefix: req.prefix,
+        ...(req.delimiter !== undefined ? { Delimiter: req.delimiter } : {}),
+        ...(req.continuationToken !== undefined ? { ContinuationToken: req.continuationToken } : {}),
+        ...(req.maxKeys !== undefined ? { MaxKeys: req.maxKeys } : {}),
+      }),
+      { abortSignal: attempt.signal },
+    );
+    this.observe('LIST', res.$metadata.httpStatusCode);
+    const objects: ObjectInfo[] = (res.Contents ?? []).flatMap((o) =>
+      o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '', mtimeMs: o.LastModified?.getTime() ?? 0 }],
+    );
+    const prefixes = (res.CommonPrefixes ?? []).flatMap((p) => (p.Prefix === undefined ? [] : [p.Prefix]));
+    return {
+      objects,
+      prefixes,
+      ...(res.IsTruncated && res.NextContinuationToken ? { nextToken: res.NextContinuationToken } : {}),
+    };
   }
 
   async probe(prefix: string): Promise<void> {
     await this.list({ prefix, maxKeys: 1 });
   }
 
-  readRange(req: RangeRequest, onChunk: (chunk: Buffer) => void): Promise<void> {
-    let delivered = false;
-    return this.withFreshKeys(
-      () => this.readRangeOnce(req, (chunk) => {
-        delivered = true;
-        onChunk(chunk);
-      }),
-      () => !delivered,
-    );
-  }
-
-  private async readRangeOnce(req: RangeRequest, onChunk: (chunk: Buffer) => void): Promise<void> {
-    // `pos` follows every byte delivered, so a retry asks for exactly the bytes still missing:
+  async readRange(req: RangeRequest, onChunk: (chunk: Buffer) => void): Promise<void> {
+    const what = `GET ${this.label}/${req.key} bytes ${req.start}-${req.end - 1}`;
+    const call = this.policy.begin(req.signal);
+    // `pos` follows every byte delivered, so a resume asks for exactly the bytes still missing:
     // each byte reaches `onChunk` once, in order, whatever broke in between.
     let pos = req.start;
     const deliver = (chunk: Buffer): void => {
       pos += chunk.length;
+      // Bytes arrive: the call's deadline bounds a wait, not a long transfer.
+      call.progress();
       onChunk(chunk);
     };
-    const what = `GET ${this.label}/${req.key} bytes ${req.start}-${req.end - 1}`;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.readOnce(req, pos, deliver);
-        if (pos >= req.end) return;
-        throw new StoreError('invalid-response', `${what}: body ended at byte ${pos}`);
-      } catch (err) {
-        this.counters.s3Errors++;
-        const e = req.signal?.aborted ? new StoreError('aborted', `${what}: aborted`, { cause: err }) : toStoreError(err, what);
-        this.observeError('GET', e);
-        const retryable = e.transient || e.kind === 'invalid-response';
-        if (!retryable || attempt >= this.bodyAttempts) throw e;
-        await sleep(backoffMs(attempt), req.signal);
-      }
-    }
+    await call.run(
+      what,
+      async (attempt) => {
+        await this.readAttempt(req, pos, attempt, deliver);
+        if (pos < req.end) throw new StoreError('invalid-response', `${what}: the answer ended at byte ${pos}`, { transient: true });
+      },
+      this.hooks('GET'),
+    );
   }
 
   /** One GET from `from` to the end of the range; bytes go to `onChunk` as they arrive. */
-  private async readOnce(req: RangeRequest, from: number, onChunk: (chunk: Buffer) => void): Promise<void> {
+  private async readAttempt(req: RangeRequest, from: number, attempt: Attempt, onChunk: (chunk: Buffer) => void): Promise<void> {
     this.counters.s3Get++;
-    // No deadline on the whole body (a slow link may take long to deliver a part): the HTTP
-    // handler bounds the wait for headers, and the idle timer below bounds a stalled body.
-    const signal = req.signal ?? new AbortController().signal;
+    const what = `GET ${this.label}/${req.key} bytes ${from}-${req.end - 1}`;
     const res = await this.client.send(
       new GetObjectCommand({ Bucket: this.bucket, Key: req.key, Range: `bytes=${from}-${req.end - 1}`, IfMatch: req.etag }),
-      { abortSignal: signal },
+      { abortSignal: attempt.signal },
     );
+    // No deadline on the whole body (a slow link may take long to deliver a part): the idle
+    // timer below bounds a stalled one. The caller's abort still ends it.
+    attempt.headersReceived();
     this.observe('GET', res.$metadata.httpStatusCode);
     const body = res.Body as Readable | undefined;
-    if (!body) throw new StoreError('invalid-response', `GET ${this.label}/${req.key}: no body`);
+    if (!body) throw new StoreError('invalid-response', `${what}: no body`, { transient: true });
+    const signal = attempt.signal;
     let pos = from;
     // Events rather than `for await`: an async iterator costs a promise per chunk, on the
     // thread that also answers FUSE.
@@ -273,12 +245,9 @@ export class S3Store implements ObjectStore {
           idle.refresh();
           return;
         }
-        idle = setTimeout(
-          () => finish(new StoreError('timeout', `GET ${this.label}/${req.key}: no data for ${this.bodyIdleTimeoutMs} ms`)),
-          this.bodyIdleTimeoutMs,
-        );
+        idle = setTimeout(() => finish(new StoreError('timeout', `${what}: no data for ${this.bodyIdleTimeoutMs} ms`)), this.bodyIdleTimeoutMs);
       };
-      const onAbort = (): void => finish(new StoreError('aborted', `GET ${this.label}/${req.key}: aborted`));
+      const onAbort = (): void => finish(new StoreError('aborted', `${what}: aborted`));
       const onData = (chunk: Buffer): void => {
         // A server that sends more than asked must not push bytes past the range.
         const take = Math.min(chunk.length, req.end - pos);
@@ -294,10 +263,11 @@ export class S3Store implements ObjectStore {
         }
         armIdle();
       };
+      if (signal.aborted) return finish(new StoreError('aborted', `${what}: aborted`));
       signal.addEventListener('abort', onAbort, { once: true });
       body.on('data', onData);
       body.once('end', () => finish());
-      body.once('error', (err) => finish(err));
+      body.once('error', (err) => finish(bodyBroke(what, err, pos - from)));
       body.once('close', () => finish());
       armIdle();
     });
@@ -307,30 +277,15 @@ export class S3Store implements ObjectStore {
     this.client.destroy();
   }
 
-  /**
-   * Runs `op` again when a response body broke after the headers (the SDK retries only what
-   * fails before them).
-   */
-  private async bodyRetried<T>(op: () => Promise<T>, attempts = 3): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await op();
-      } catch (err) {
-        if (!(err instanceof StoreError) || err.kind !== 'invalid-response' || attempt >= attempts) throw err;
-        await sleep(backoffMs(attempt));
-      }
-    }
-  }
-
-  /** Runs `op`; if S3 refuses the keys and the secret has changed since, runs it once more. */
-  private async withFreshKeys<T>(op: () => Promise<T>, canRetry: () => boolean = () => true): Promise<T> {
-    try {
-      return await op();
-    } catch (err) {
-      if (!(err instanceof StoreError) || err.kind !== 'access-denied' || !canRetry()) throw err;
-      if (!(await this.onAccessDenied().catch(() => false))) throw err;
-      return op();
-    }
+  /** What every store call does on a refused key and on each failed attempt. */
+  private hooks(op: string): RunHooks {
+    return {
+      refreshCredentials: () => this.onAccessDenied().catch(() => false),
+      onFailure: (e) => {
+        this.observeError(op, e);
+        if (e.kind !== 'not-found') this.counters.s3Errors++;
+      },
+    };
   }
 
   private observe(op: string, status: number | undefined): void {
@@ -340,4 +295,13 @@ export class S3Store implements ObjectStore {
   private observeError(op: string, e: StoreError): void {
     this.observer?.request(op, e.status !== undefined ? String(e.status) : e.kind);
   }
+}
+
+/** A response body that failed after the headers: worth a resume (or a new attempt). */
+function bodyBroke(what: string, err: unknown, afterBytes?: number): StoreError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new StoreError('invalid-response', `${what}: the answer broke${afterBytes !== undefined ? ` after ${afterBytes} bytes` : ''}: ${reason}`, {
+    cause: err,
+    transient: true,
+  });
 }
