@@ -149,11 +149,19 @@ export class BlockFetcher {
     const d = this.track({ abort: new AbortController(), owners: new Set([owner]), bytes: end - start, waiting: 1 });
     const out = Buffer.allocUnsafe(end - start);
     let off = 0;
+    let overflow = 0;
     return obj.store
       .readRange({ key: obj.key, start, end, etag: obj.etag, signal: d.abort.signal }, (chunk) => {
-        off += chunk.copy(out, off);
+        const n = chunk.copy(out, off);
+        off += n;
+        overflow += chunk.length - n;
       })
-      .then(() => out.subarray(0, off))
+      .then(() => {
+        // A body of another length than asked is a broken answer: a short read would look like
+        // EOF to the kernel, extra bytes are not the range asked for.
+        if (off !== out.length || overflow > 0) throw wrongLength(obj, start, end, off + overflow);
+        return out;
+      })
       .finally(() => this.untrack(d));
   }
 
@@ -216,6 +224,7 @@ export class BlockFetcher {
 
     let index = 0;
     let completedBytes = 0;
+    let delivered = 0;
     const blockLen = (i: number): number => Math.min(bs, end - (first + i) * bs);
     const finishBlock = (): void => {
       const f = blocks[index] as FillingBlock;
@@ -229,6 +238,9 @@ export class BlockFetcher {
 
     obj.store
       .readRange({ key: obj.key, start, end, etag: obj.etag, signal: d.abort.signal }, (chunk) => {
+        delivered += chunk.length;
+        // Bytes past the range asked for: a broken answer, failed when the call settles.
+        if (delivered > end - start) return;
         // Cut the stream at block edges without copying: a chunk that spans an edge is shared,
         // as two views, by the two blocks.
         let rest = chunk;
@@ -239,6 +251,10 @@ export class BlockFetcher {
           rest = rest.subarray(take);
           if (f.length === blockLen(index)) finishBlock();
         }
+      })
+      .then(() => {
+        // The store said done: every block must be complete, and nothing more than asked sent.
+        if (index < count || delivered !== end - start) throw wrongLength(obj, start, end, delivered);
       })
       .catch((err: unknown) => {
         for (let i = index; i < count; i++) {
@@ -253,4 +269,8 @@ export class BlockFetcher {
         this.untrack(d);
       });
   }
+}
+
+function wrongLength(obj: ObjectRef, start: number, end: number, got: number): StoreError {
+  return new StoreError('invalid-response', `GET ${obj.key} bytes ${start}-${end - 1}: the body had ${got} bytes, ${end - start} expected`);
 }
