@@ -17,6 +17,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from './object-store.js';
 import { StoreError } from './errors.js';
 import type { Attempt } from './attempt.js';
+import { checkRangeAnswer } from './range-check.js';
 import { RetryPolicy, type RunHooks, bodyIdleTimeoutMs, retrySettings } from './retry-policy.js';
 import { type Counters, createCounters } from '../observe/counters.js';
 import type { RequestObserver } from '../observe/metrics.js';
@@ -142,16 +143,19 @@ export class S3Store implements ObjectStore {
       abortSignal: attempt.signal,
     });
     this.observe('GET', res.$metadata.httpStatusCode);
-    const raw = res.Body
-      ? await res.Body.transformToByteArray().catch((err: unknown) => {
-          throw bodyBroke(what, err);
-        })
-      : new Uint8Array(0);
-    const data = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    const body = res.Body as Readable | undefined;
+    const verdict = checkRangeAnswer(
+      { start: 0, end: bytes, objectMayEnd: true },
+      { ...statusOf(res), ...(res.ContentRange !== undefined ? { contentRange: res.ContentRange } : {}), ...(res.ContentLength !== undefined ? { contentLength: res.ContentLength } : {}) },
+    );
+    if (!verdict.ok) {
+      body?.destroy();
+      throw new StoreError('invalid-response', `${what}: ${verdict.reason}`, { ...statusOf(res) });
+    }
+    const data = body ? await readAtMost(body, verdict.length, what) : Buffer.alloc(0);
     this.counters.s3BytesFetched += data.length;
-    // "bytes 0-99/1234": the total after the slash; a 200 (no range) carries the whole object.
-    const total = /\/(\d+)$/.exec(res.ContentRange ?? '')?.[1];
-    const size = total !== undefined ? Number(total) : (res.ContentLength ?? data.length);
+    if (data.length !== verdict.length) throw new StoreError('invalid-response', `${what}: the answer ended after ${data.length} of ${verdict.length} bytes`, { transient: true });
+    const size = verdict.total ?? data.length;
     return { info: { key, size, etag: res.ETag ?? '', mtimeMs: res.LastModified?.getTime() ?? 0 }, data };
   }
 
@@ -222,6 +226,15 @@ export class S3Store implements ObjectStore {
     attempt.headersReceived();
     this.observe('GET', res.$metadata.httpStatusCode);
     const body = res.Body as Readable | undefined;
+    const verdict = checkRangeAnswer(
+      { start: from, end: req.end },
+      { ...statusOf(res), ...(res.ContentRange !== undefined ? { contentRange: res.ContentRange } : {}), ...(res.ContentLength !== undefined ? { contentLength: res.ContentLength } : {}) },
+    );
+    if (!verdict.ok) {
+      // Not one byte of it is used, nor read: the same proxy would answer the same, no retry.
+      body?.destroy();
+      throw new StoreError('invalid-response', `${what}: ${verdict.reason}`, { ...statusOf(res) });
+    }
     if (!body) throw new StoreError('invalid-response', `${what}: no body`, { transient: true });
     const signal = attempt.signal;
     let pos = from;
@@ -295,6 +308,39 @@ export class S3Store implements ObjectStore {
   private observeError(op: string, e: StoreError): void {
     this.observer?.request(op, e.status !== undefined ? String(e.status) : e.kind);
   }
+}
+
+function statusOf(res: { $metadata: { httpStatusCode?: number } }): { status?: number } {
+  return res.$metadata.httpStatusCode !== undefined ? { status: res.$metadata.httpStatusCode } : {};
+}
+
+/**
+ * The whole body, which must not be longer than `limit` bytes: a longer one is destroyed as
+ * soon as it passes the limit, so no more than `limit` bytes are ever buffered.
+ */
+function readAtMost(body: Readable, limit: number, what: string): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let got = 0;
+    let settled = false;
+    const finish = (err?: StoreError): void => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData);
+      if (!body.destroyed) body.destroy();
+      if (err) reject(err);
+      else resolve(parts.length === 1 && parts[0] ? parts[0] : Buffer.concat(parts, got));
+    };
+    const onData = (chunk: Buffer): void => {
+      if (got + chunk.length > limit) return finish(new StoreError('invalid-response', `${what}: the answer is longer than the ${limit} bytes announced`));
+      got += chunk.length;
+      parts.push(chunk);
+    };
+    body.on('data', onData);
+    body.once('end', () => finish());
+    body.once('error', (err) => finish(bodyBroke(what, err, got)));
+    body.once('close', () => finish());
+  });
 }
 
 /** A response body that failed after the headers: worth a resume (or a new attempt). */
