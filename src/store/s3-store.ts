@@ -180,6 +180,10 @@ export class S3Store implements ObjectStore {
       o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '', mtimeMs: o.LastModified?.getTime() ?? 0 }],
     );
     const prefixes = (res.CommonPrefixes ?? []).flatMap((p) => (p.Prefix === undefined ? [] : [p.Prefix]));
+    // Taken as complete, such a page would make every name after it vanish from the folder.
+    if (res.IsTruncated && !res.NextContinuationToken) {
+      throw new StoreError('invalid-response', `LIST ${this.label}/${req.prefix}: the page is marked truncated but carries no continuation token`);
+    }
     return {
       objects,
       prefixes,
@@ -206,7 +210,16 @@ export class S3Store implements ObjectStore {
     await call.run(
       what,
       async (attempt) => {
-        await this.readAttempt(req, pos, attempt, deliver);
+        try {
+          await this.readAttempt(req, pos, attempt, deliver);
+        } catch (err) {
+          const e = attempt.classify(err, what);
+          // The handle saw the object at open; with If-Match a 404 means it was deleted since.
+          if (e.kind === 'not-found') {
+            throw new StoreError('precondition-failed', `${what}: the object was deleted since it was opened`, { cause: e, ...(e.status !== undefined ? { status: e.status } : {}) });
+          }
+          throw e;
+        }
         if (pos < req.end) throw new StoreError('invalid-response', `${what}: the answer ended at byte ${pos}`, { transient: true });
       },
       this.hooks('GET'),
