@@ -20,6 +20,8 @@ interface Download {
   readonly bytes: number;
   /** Reads waiting on one of its blocks right now: such a download is never aborted. */
   waiting: number;
+  /** Its blocks still on their way, by block key (none for an exact-range GET). */
+  readonly filling: Map<string, FillingBlock>;
 }
 
 interface Waiter {
@@ -114,6 +116,11 @@ export class BlockFetcher {
       return hit;
     }
     let f = this.filling.get(key);
+    if (f?.download.abort.signal.aborted) {
+      // Never adopt an aborted download (release drops its blocks; this is the backstop).
+      this.filling.delete(key);
+      f = undefined;
+    }
     if (!f) {
       this.cache.stats.misses++;
       this.download(obj, index, 1, owner);
@@ -146,7 +153,7 @@ export class BlockFetcher {
    */
   readRange(obj: ObjectRef, start: number, end: number, owner: Owner): Promise<Buffer> {
     // A read waits on it from the start, so a seek never aborts it.
-    const d = this.track({ abort: new AbortController(), owners: new Set([owner]), bytes: end - start, waiting: 1 });
+    const d = this.track({ abort: new AbortController(), owners: new Set([owner]), bytes: end - start, waiting: 1, filling: new Map() });
     const out = Buffer.allocUnsafe(end - start);
     let off = 0;
     let overflow = 0;
@@ -167,7 +174,9 @@ export class BlockFetcher {
 
   /**
    * The reader is gone, or has moved elsewhere (a seek): abort downloads that no other reader
-   * wants and that no read is waiting on.
+   * wants and that no read is waiting on. Their blocks stop being "on their way" at once: a
+   * read that comes for one of them next (after a seek into that range, or from another
+   * handle) starts a new download instead of adopting one that will only fail.
    */
   release(owner: Owner): void {
     const mine = this.byOwner.get(owner);
@@ -175,7 +184,11 @@ export class BlockFetcher {
     this.byOwner.delete(owner);
     for (const d of mine) {
       d.owners.delete(owner);
-      if (d.owners.size === 0 && d.waiting === 0) d.abort.abort(new StoreError('aborted', 'no reader left'));
+      if (d.owners.size === 0 && d.waiting === 0) {
+        for (const [key, f] of d.filling) if (this.filling.get(key) === f) this.filling.delete(key);
+        d.filling.clear();
+        d.abort.abort(new StoreError('aborted', 'no reader left'));
+      }
     }
   }
 
@@ -187,7 +200,11 @@ export class BlockFetcher {
 
   private untrack(d: Download): void {
     this.inflight -= d.bytes;
-    for (const o of d.owners) this.byOwner.get(o)?.delete(d);
+    for (const o of d.owners) {
+      const set = this.byOwner.get(o);
+      set?.delete(d);
+      if (set?.size === 0) this.byOwner.delete(o);
+    }
   }
 
   private adopt(d: Download, owner: Owner): void {
@@ -210,7 +227,7 @@ export class BlockFetcher {
     const start = first * bs;
     const end = Math.min(obj.size, (first + count) * bs);
     if (start >= end) return;
-    const d = this.track({ abort: new AbortController(), owners: new Set([owner]), bytes: end - start, waiting: 0 });
+    const d = this.track({ abort: new AbortController(), owners: new Set([owner]), bytes: end - start, waiting: 0, filling: new Map() });
     this.cache.reserve(d.bytes);
 
     const blocks: FillingBlock[] = [];
@@ -220,7 +237,14 @@ export class BlockFetcher {
       blocks.push(f);
       keys.push(this.blockKey(obj, first + i));
       this.filling.set(keys[i] as string, f);
+      d.filling.set(keys[i] as string, f);
     }
+    /** Forget block `i` as on its way, unless a newer download took its place. */
+    const unfill = (i: number): void => {
+      const key = keys[i] as string;
+      if (this.filling.get(key) === blocks[i]) this.filling.delete(key);
+      d.filling.delete(key);
+    };
 
     let index = 0;
     let completedBytes = 0;
@@ -228,9 +252,8 @@ export class BlockFetcher {
     const blockLen = (i: number): number => Math.min(bs, end - (first + i) * bs);
     const finishBlock = (): void => {
       const f = blocks[index] as FillingBlock;
-      const key = keys[index] as string;
-      this.filling.delete(key);
-      this.cache.add(key, { chunks: f.chunks, length: f.length });
+      unfill(index);
+      this.cache.add(keys[index] as string, { chunks: f.chunks, length: f.length });
       completedBytes += f.length;
       f.settle();
       index++;
@@ -238,6 +261,8 @@ export class BlockFetcher {
 
     obj.store
       .readRange({ key: obj.key, start, end, etag: obj.etag, signal: d.abort.signal }, (chunk) => {
+        // An aborted download's blocks are no longer anybody's: late bytes go nowhere.
+        if (d.abort.signal.aborted) return;
         delivered += chunk.length;
         // Bytes past the range asked for: a broken answer, failed when the call settles.
         if (delivered > end - start) return;
@@ -253,12 +278,13 @@ export class BlockFetcher {
         }
       })
       .then(() => {
+        if (d.abort.signal.aborted) throw new StoreError('aborted', 'no reader left');
         // The store said done: every block must be complete, and nothing more than asked sent.
         if (index < count || delivered !== end - start) throw wrongLength(obj, start, end, delivered);
       })
       .catch((err: unknown) => {
         for (let i = index; i < count; i++) {
-          this.filling.delete(keys[i] as string);
+          unfill(i);
           (blocks[i] as FillingBlock).settle(err);
         }
         index = count;

@@ -63,6 +63,7 @@ export class ObjectReader {
   /** Everything before this offset has been requested. */
   private frontier = 0;
   sequential = false;
+  private closed = false;
 
   /** The object's first bytes, when a lookup fetched them. */
   private readonly peeked: Buffer | undefined;
@@ -93,9 +94,24 @@ export class ObjectReader {
     const out = this.readNow(pos, len, dst);
     if (typeof out === 'number') return out;
     return out.catch((err: unknown) => {
+      // Aborts are the read path's own (a seek, a release): one that reaches a read of an open
+      // handle means its download went away under it. Fetch again, once, into a buffer of
+      // our own (`dst` may no longer be the kernel's).
+      if (isAbort(err) && !this.closed) return this.readAgain(pos, len);
       if (err instanceof StoreError && (err.kind === 'timeout' || err.kind === 'unreachable')) this.noteFailure(err);
       throw err;
     });
+  }
+
+  private async readAgain(pos: number, len: number): Promise<Buffer> {
+    const scratch = Buffer.allocUnsafe(Math.max(0, Math.min(len, this.obj.size - pos)));
+    try {
+      const out = this.readNow(pos, len, scratch);
+      return typeof out === 'number' ? scratch.subarray(0, out) : await out;
+    } catch (err) {
+      if (!isAbort(err) || this.closed) throw err;
+      throw new StoreError('other', `GET ${this.obj.key}: the download was aborted twice under an open handle`, { cause: err });
+    }
   }
 
   /** A read of this handle failed for want of an answer (also: its deadline passed). */
@@ -143,6 +159,7 @@ export class ObjectReader {
   }
 
   close(): void {
+    this.closed = true;
     this.fetcher.release(this.owner);
   }
 
@@ -196,4 +213,8 @@ export class ObjectReader {
     this.fetcher.ensure(this.obj, Math.floor(this.frontier / bs), Math.floor((target - 1) / bs), this.owner, runBlocks);
     this.frontier = target;
   }
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof StoreError && err.kind === 'aborted';
 }
