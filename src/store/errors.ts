@@ -54,15 +54,28 @@ interface SdkLikeError {
   $response?: { statusCode?: number };
 }
 
+/**
+ * What the SDK reports when the answer had no parseable error body (every HEAD error, and any
+ * 4xx/5xx from a proxy with an empty body): meaningless to a user, who must see the status.
+ */
+const NO_DETAIL = new Set(['Unknown', 'UnknownError', 'Error', '']);
+
+/** A code or message worth showing: not a placeholder, not the bare status number. */
+function meaningful(s: string | undefined): string | undefined {
+  if (s === undefined || NO_DETAIL.has(s) || /^\d{3}$/.test(s)) return undefined;
+  return s;
+}
+
 /** Classify anything the SDK or a body stream threw. Idempotent on StoreError. */
 export function toStoreError(err: unknown, what: string): StoreError {
   if (err instanceof StoreError) return err;
   const e = (typeof err === 'object' && err !== null ? err : {}) as SdkLikeError;
   const status = e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
   const named = e.Code ?? e.name ?? e.code;
-  const code = named === 'Error' ? e.code : named;
+  const code = meaningful(named === 'Error' ? e.code : named);
   const base = { cause: err, ...(status !== undefined ? { status } : {}), ...(code !== undefined ? { s3Code: code } : {}) };
-  const msg = (kindText: string): string => `${what}: ${kindText}${status ? ` (HTTP ${status}${code && code !== 'Unknown' ? ` ${code}` : ''})` : code ? ` (${code})` : ''}`;
+  // Always the HTTP status when there was one, so "HTTP 403" shows even for an empty answer.
+  const msg = (kindText: string): string => `${what}: ${kindText}${status ? ` (HTTP ${status}${code ? ` ${code}` : ''})` : code ? ` (${code})` : ''}`;
 
   if (e.name === 'AbortError' || code === 'ABORT_ERR') return new StoreError('aborted', msg('aborted'), base);
   if (code === 'NoSuchBucket') return new StoreError('no-such-bucket', msg('bucket does not exist'), base);
@@ -77,5 +90,10 @@ export function toStoreError(err: unknown, what: string): StoreError {
     return new StoreError('timeout', msg('timed out'), base);
   if ((e.code && NETWORK_CODES.has(e.code)) || (code && NETWORK_CODES.has(code)))
     return new StoreError('unreachable', msg(`cannot reach the server: ${e.message ?? code}`), base);
-  return new StoreError('other', `${what}: ${e.message ?? String(err)}`, base);
+  const text = meaningful(e.message) ?? (err instanceof Error ? undefined : meaningful(String(err)));
+  if (status !== undefined) {
+    const detail = [code, text !== code ? text : undefined].filter((x) => x !== undefined).join(': ');
+    return new StoreError('other', `${what}: HTTP ${status}${detail ? ` ${detail}` : ''}`, base);
+  }
+  return new StoreError('other', `${what}: ${text ?? code ?? 'failed'}`, base);
 }

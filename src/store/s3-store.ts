@@ -50,6 +50,11 @@ export interface S3StoreOptions {
    * request is then tried once more (a rotated secret).
    */
   readonly onAccessDenied?: () => Promise<boolean>;
+  /**
+   * Told when `onAccessDenied` failed (the secret files could not be read again); the request
+   * then fails as refused, without a retry. For the mount's log: never swallowed silently.
+   */
+  readonly onCredentialError?: (err: unknown) => void;
 }
 
 export class S3Store implements ObjectStore {
@@ -61,10 +66,12 @@ export class S3Store implements ObjectStore {
   private readonly counters: Counters;
   private readonly observer: RequestObserver | undefined;
   private readonly onAccessDenied: () => Promise<boolean>;
+  private readonly onCredentialError: ((err: unknown) => void) | undefined;
 
   constructor(opts: S3StoreOptions) {
     this.observer = opts.observer;
     this.onAccessDenied = opts.onAccessDenied ?? (async () => false);
+    this.onCredentialError = opts.onCredentialError;
     this.bucket = opts.bucket;
     this.counters = opts.counters ?? createCounters();
     this.label = `s3://${opts.bucket}`;
@@ -306,7 +313,16 @@ export class S3Store implements ObjectStore {
   /** What every store call does on a refused key and on each failed attempt. */
   private hooks(op: string): RunHooks {
     return {
-      refreshCredentials: () => this.onAccessDenied().catch(() => false),
+      refreshCredentials: () =>
+        this.onAccessDenied().catch((err: unknown) => {
+          // Answer as refused (no retry with keys that could not be read), but say why.
+          try {
+            this.onCredentialError?.(err);
+          } catch {
+            // A failing log sink must not turn a refusal into something else.
+          }
+          return false;
+        }),
       onFailure: (e) => {
         this.observeError(op, e);
         if (e.kind !== 'not-found') this.counters.s3Errors++;
