@@ -7,7 +7,7 @@ import { configError, ConfigErrorCode } from './errors.js';
 import { parseMountSource } from './mount-source.js';
 import { entriesOf } from './options.js';
 import { acceptFor, buildBucket, buildSettings, deepFreeze, isBucketKey, isProcessKey } from './plan-builder.js';
-import { UnknownOptions, winners, type Context } from './resolve.js';
+import { refuseSecretsIn, UnknownOptions, winners, type Context } from './resolve.js';
 import { DEFAULT_SECRETS_ROOT } from './secrets.js';
 import type { MountPlan } from './plan.js';
 
@@ -22,6 +22,7 @@ export async function loadDebugPlan(cmd: Extract<Command, { kind: 'mount' }>, ct
   if (cmd.mountpoint === '') throw configError(ConfigErrorCode.ARGV, `${SOURCE_CLI}: MOUNTPOINT is empty; see --help`);
   const source = parseMountSource(cmd.source, `${SOURCE_CLI}: SOURCE`);
   const layer = entriesOf(cmd.flags, SOURCE_CLI);
+  refuseSecretsIn(layer, SOURCE_CLI);
 
   const unknown = new UnknownOptions();
   unknown.addUnknownIn(layer, acceptFor('debug', 'cli'));

@@ -7,7 +7,7 @@ import { layoutFolders } from './layout.js';
 import { parseMountSource, type MountSource } from './mount-source.js';
 import { entriesOf, lookupOption, normalizeKey, parseOptionList, type OptionEntry, type OptionSpec } from './options.js';
 import { acceptFor, buildBucket, buildSettings, deepFreeze, isProcessKey } from './plan-builder.js';
-import { UnknownOptions, winners, type Context, type KnownEntry } from './resolve.js';
+import { refuseSecretsIn, UnknownOptions, winners, type Context, type KnownEntry } from './resolve.js';
 import { DEFAULT_SECRETS_ROOT } from './secrets.js';
 import type { LoadContext } from './context.js';
 import { cgroupMemoryLimit, defaultCacheSize } from './memory-limit.js';
@@ -50,6 +50,7 @@ export async function loadFluidPlan(cmd: Extract<Command, { kind: 'fluid' }>, ct
   const envLayer = parseOptionList(ctx.env['MOUNT_OPTIONS'] ?? '', SOURCE_MOUNT_OPTIONS);
   const runtimeLayer = pairsToEntries(config.runtimeOptions, SOURCE_RUNTIME);
   const cliLayer = entriesOf(cmd.flags, SOURCE_CLI);
+  refuseSecretsIn(cliLayer, SOURCE_CLI);
   const mountLayers = config.mounts.map((m) => pairsToEntries(m.options, mountSourceLabel(m.name)));
   const single = config.mounts.length === 1;
 

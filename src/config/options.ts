@@ -51,6 +51,7 @@ export const DEFAULTS = {
   attrTimeoutMs: 1_000,
   entryTimeoutMs: 1_000,
   requestTimeoutMs: 30_000,
+  dfScanIntervalMs: 3_600_000,
   logLevel: 'info' as LogLevel,
   metricsAddress: '0.0.0.0:9567',
 } as const;
@@ -81,7 +82,7 @@ export const VOCABULARY: readonly OptionSpec[] = [
   spec('endpoint', ['url', 'minio-url'], 'bucket', 'url', 'AWS S3 (required for minio://)', 'S3 endpoint URL, http(s)://host[:port]'),
   spec('region', [], 'bucket', 'string', DEFAULTS.region, 'signing region'),
   spec('access-key-id', ['access-key', 'minio-access-key'], 'bucket', 'string', 'env AWS_ACCESS_KEY_ID, else anonymous', 'access key id', { credential: true }),
-  spec('secret-access-key', ['access-secret', 'secret-key', 'minio-access-secret'], 'bucket', 'string', 'env AWS_SECRET_ACCESS_KEY, else anonymous', 'secret access key', { credential: true }),
+  spec('secret-access-key', ['access-secret', 'secret-key', 'minio-access-secret'], 'bucket', 'string', 'env AWS_SECRET_ACCESS_KEY, or anonymous', 'secret access key (not on a command line)', { credential: true }),
   spec('session-token', [], 'bucket', 'string', 'env AWS_SESSION_TOKEN', 'session token of temporary credentials', { credential: true }),
   spec('path-style', [], 'bucket', 'bool', 'true with an endpoint, else false', 'path-style addressing (endpoint/bucket/key)'),
   spec('read-only', ['ro'], 'bucket', 'bool', 'from accessModes (Fluid), false (mount)', 'read-only; `rw` in option lists means false'),
@@ -89,6 +90,7 @@ export const VOCABULARY: readonly OptionSpec[] = [
   spec('gid', [], 'bucket', 'uint', 'the process gid', 'owner gid of files and folders'),
   spec('file-mode', [], 'bucket', 'octal', '0644', 'permission bits of files (octal)'),
   spec('dir-mode', [], 'bucket', 'octal', '0755', 'permission bits of folders (octal)'),
+  spec('ca-file', [], 'bucket', 'path', 'system CAs, or env AWS_CA_BUNDLE', 'PEM file of the CAs of an https endpoint'),
   spec('stat-cache-ttl', [], 'bucket', 'duration', '1m', 'how long file metadata and listings are trusted'),
   spec('negative-cache-ttl', [], 'bucket', 'duration', '5s', 'how long "no such file" is trusted'),
   // Process-wide.
@@ -103,7 +105,13 @@ export const VOCABULARY: readonly OptionSpec[] = [
   spec('allow-other', [], 'process', 'bool', 'true (Fluid), false (mount)', 'let other users see the mount'),
   spec('attr-timeout', [], 'process', 'duration', '1s', 'kernel attribute cache timeout'),
   spec('entry-timeout', [], 'process', 'duration', '1s', 'kernel entry cache timeout'),
-  spec('request-timeout', [], 'process', 'duration', '30s', 'upper bound of one S3 request, retries included'),
+  spec('request-timeout', [], 'process', 'duration', '30s', 'upper bound of one S3 request, retries included (100ms to 1h)', {
+    check: (v) => {
+      if ((v as number) < 100) throw new ValueError('must be at least 100ms (0 would fail every request)');
+      if ((v as number) > 3_600_000) throw new ValueError('must be at most 1h');
+    },
+  }),
+  spec('df-scan-interval', [], 'process', 'duration', '1h', 'max age of df\'s Used before df lists the buckets again; 0: never'),
   spec('log-level', [], 'process', 'log-level', DEFAULTS.logLevel, LOG_LEVELS.join('|')),
   spec('metrics-address', [], 'process', 'string', `${DEFAULTS.metricsAddress} (Fluid), off (mount)`, 'HOST:PORT of /healthz, /readyz, /metrics, or off', {
     check: (v) => {
@@ -197,17 +205,34 @@ export interface OptionEntry {
  */
 export function parseOptionList(text: string, source: string): OptionEntry[] {
   const entries: OptionEntry[] = [];
+  /** The entry before, when it holds a credential whose value may itself contain commas. */
+  let open: { key: string; value: string } | undefined;
   for (const item of text.split(',')) {
-    if (item.trim() === '') continue;
     const eq = item.indexOf('=');
     const key = normalizeKey(eq < 0 ? item : item.slice(0, eq));
+    // A secret may contain commas: what follows one, up to the next known option, is part of it
+    // (and is never reported as an unknown key, which would log a piece of the secret).
+    if (open && !(key === 'rw' && eq < 0) && lookupOption(key) === undefined) {
+      open.value += `,${item}`;
+      continue;
+    }
+    if (open) {
+      entries.push({ key: open.key, value: open.value, source });
+      open = undefined;
+    }
+    if (item.trim() === '') continue;
     if (key === '') continue;
+    if (eq >= 0 && lookupOption(key)?.credential) {
+      open = { key, value: item.slice(eq + 1) };
+      continue;
+    }
     if (eq < 0 && key === 'rw') {
       entries.push({ key: 'read-only', value: 'false', source });
       continue;
     }
     entries.push({ key, value: eq < 0 ? 'true' : item.slice(eq + 1), source });
   }
+  if (open) entries.push({ key: open.key, value: open.value, source });
   return entries;
 }
 

@@ -2,7 +2,9 @@
 import { configError, ConfigErrorCode } from './errors.js';
 import { resolveCredentials } from './credentials.js';
 import { DEFAULTS, parseListenAddress, type OptionSpec } from './options.js';
-import { typedBool, typedNumber, typedString, type Context, type KnownEntry } from './resolve.js';
+import { readFile } from 'node:fs/promises';
+import { badOption, typedBool, typedNumber, typedString, type Context, type KnownEntry } from './resolve.js';
+import { errnoCode } from './secrets.js';
 import type { MountSource } from './mount-source.js';
 import type { BucketMount, LogLevel, ProcessSettings } from './plan.js';
 
@@ -53,6 +55,7 @@ export async function buildBucket(ctx: Context, input: BucketInput): Promise<Buc
     input.env,
   );
   const readOnlyOption = await typedBool(ctx, o.get('read-only'), false);
+  const ca = await readCaFile(ctx, o.get('ca-file'));
   return {
     name: input.name,
     source: input.sourceText,
@@ -70,7 +73,22 @@ export async function buildBucket(ctx: Context, input: BucketInput): Promise<Buc
     dirMode: await typedNumber(ctx, o.get('dir-mode'), DEFAULTS.dirMode),
     statCacheTtlMs: await typedNumber(ctx, o.get('stat-cache-ttl'), DEFAULTS.statCacheTtlMs),
     negativeCacheTtlMs: await typedNumber(ctx, o.get('negative-cache-ttl'), DEFAULTS.negativeCacheTtlMs),
+    ...(ca !== undefined ? { ca } : {}),
   };
+}
+
+/** Read at start, so a wrong path is one line now rather than a TLS error on every request. */
+async function readCaFile(ctx: Context, known: KnownEntry | undefined): Promise<{ file: string; pem: string } | undefined> {
+  const file = await typedString(ctx, known);
+  if (known === undefined || file === undefined) return undefined;
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (err) {
+    throw badOption(ctx, known, `cannot read the CA file: ${errnoCode(err)}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw badOption(ctx, known, 'not a PEM certificate file (no BEGIN CERTIFICATE line)');
+  return { file, pem };
 }
 
 function optional<K extends string>(key: K, value: KnownEntry | undefined): { [P in K]?: KnownEntry } {
@@ -111,6 +129,7 @@ export async function buildSettings(
     attrTimeoutMs: await num('attr-timeout', DEFAULTS.attrTimeoutMs),
     entryTimeoutMs: await num('entry-timeout', DEFAULTS.entryTimeoutMs),
     requestTimeoutMs: await num('request-timeout', DEFAULTS.requestTimeoutMs),
+    dfScanIntervalMs: await num('df-scan-interval', DEFAULTS.dfScanIntervalMs),
     metricsAddress: await listenAddress(),
   };
 }

@@ -53,6 +53,8 @@ export interface BucketMount {
   readonly statCacheTtlMs: number;
   /** How long a "does not exist" answer is trusted. */
   readonly negativeCacheTtlMs: number;
+  /** CA certificates (PEM) that signed an https endpoint, from option `ca-file`. */
+  readonly ca?: { readonly file: string; readonly pem: string };
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -75,6 +77,8 @@ export interface ProcessSettings {
   readonly entryTimeoutMs: number;
   /** Upper bound for one S3 request including retries, before the FUSE op answers an errno. */
   readonly requestTimeoutMs: number;
+  /** How old `df`'s total may get before a statfs lists the buckets again; 0: never list. */
+  readonly dfScanIntervalMs: number;
   /** Where /healthz, /readyz and /metrics listen; undefined: no listener. */
   readonly metricsAddress?: { readonly host: string; readonly port: number };
 }

@@ -31,6 +31,22 @@ export function winners(layers: readonly (readonly OptionEntry[])[], accept: Acc
   return out;
 }
 
+/**
+ * A secret given on the command line shows in `ps` and /proc/PID/cmdline to every user of the
+ * node: refuse it, and say what to use instead.
+ */
+export function refuseSecretsIn(layer: readonly OptionEntry[], where: string): void {
+  for (const entry of layer) {
+    const spec = lookupOption(entry.key);
+    if (spec?.credential && spec.key !== 'access-key-id') {
+      throw configError(
+        ConfigErrorCode.BAD_OPTION,
+        `${where}: option ${q(entry.key)} would show the secret in the process list (ps, /proc/PID/cmdline); use --secret-key-file FILE, a Fluid secret, or the env AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN`,
+      );
+    }
+  }
+}
+
 /** `plan.unknownOptions`: each key once, first report wins. */
 export class UnknownOptions {
   readonly #seen = new Set<string>();

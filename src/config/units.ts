@@ -39,8 +39,14 @@ export function parseDurationMs(raw: string): number {
   return checkedMs(total);
 }
 
+/**
+ * Node's timers hold at most 2^31-1 ms (about 24.8 days); a larger delay fires after 1 ms, which
+ * would turn a long TTL or timeout into none at all. 24 days is the largest whole-day value below.
+ */
+export const MAX_DURATION_MS = 24 * 86_400_000;
+
 function checkedMs(ms: number): number {
-  if (!Number.isFinite(ms) || ms > Number.MAX_SAFE_INTEGER) throw new ValueError('duration too large');
+  if (!Number.isFinite(ms) || ms > MAX_DURATION_MS) throw new ValueError('too long: at most 24d');
   return Math.round(ms);
 }
 

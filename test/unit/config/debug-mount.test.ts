@@ -24,13 +24,15 @@ t.test('defaults of the debug command', async (t) => {
 });
 
 t.test('goofys-like flags', async (t) => {
+  const dir = await tempDir(t);
+  const secretFile = await writeConfig(dir, 'secret', 'SECRET\n');
   const plan = await load([
     'mount', '--endpoint', 'http://127.0.0.1:9000', 'minio://bucket-a', '/mnt/a',
     '--ro', '--uid=1000', '--gid', '1000', '-o', 'allow_other,file_mode=0600', '--log-level=debug', '-f',
-    '--access-key', 'AKIA', '--secret-key', 'SECRET',
+    '--access-key', 'AKIA', '--secret-key-file', secretFile,
   ]);
   t.match(plan.buckets[0], { endpoint: 'http://127.0.0.1:9000', pathStyle: true, readOnly: true, uid: 1000, gid: 1000, fileMode: 0o600 });
-  t.same(plan.buckets[0]?.credentials, { accessKeyId: { option: 'access-key', value: 'AKIA' }, secretAccessKey: { option: 'secret-key', value: 'SECRET' } });
+  t.same(plan.buckets[0]?.credentials, { accessKeyId: { option: 'access-key', value: 'AKIA' }, secretAccessKey: { option: 'secret-key-file', value: 'SECRET', file: secretFile } });
   t.equal(plan.settings.allowOther, true);
   t.equal(plan.settings.logLevel, 'debug');
 });
@@ -57,7 +59,7 @@ t.test('key files are read (and re-read by readSecret)', async (t) => {
     has: ['"secret-key-file" is missing'],
     hasNot: ['AKIAFILE'],
   });
-  await rejectsConfig(t, () => load(['mount', 's3://bucket-a', '/mnt/a', '--access-key-file', id, '--access-key', 'AKIA2', '--secret-key', 'S']), {
+  await rejectsConfig(t, () => load(['mount', 's3://bucket-a', '/mnt/a', '--access-key-file', id, '--access-key', 'AKIA2', '--secret-key-file', secret]), {
     code: 'BAD_OPTION',
     has: ['"access-key"', '"access-key-file"', 'not both'],
     hasNot: ['AKIA2'],
@@ -76,9 +78,11 @@ t.test('errors start with "command line:" and never show secrets', async (t) => 
   });
   await rejectsConfig(t, () => load(['mount', 'gs://bucket-a', '/mnt/a']), { code: 'BAD_MOUNT_POINT', startsWith: 'command line: SOURCE "gs://bucket-a": unsupported scheme' });
   await rejectsConfig(t, () => load(['mount', 's3://bucket-a', '/mnt/a', '--uid', 'me']), { code: 'BAD_OPTION', startsWith: 'command line: option "uid": not a non-negative integer: "me"' });
-  await rejectsConfig(t, () => load(['mount', 's3://bucket-a', '/mnt/a', '--secret-key', 'ONLYSECRET']), {
+  const dir = await tempDir(t);
+  const onlySecret = await writeConfig(dir, 'secret', 'ONLYSECRET');
+  await rejectsConfig(t, () => load(['mount', 's3://bucket-a', '/mnt/a', '--secret-key-file', onlySecret]), {
     code: 'MISSING_CREDENTIAL',
-    startsWith: 'command line: option "access-key-id" is missing',
+    startsWith: 'command line: option "access-key-file" is missing',
     hasNot: ['ONLYSECRET'],
   });
   await rejectsConfig(t, () => load(['mount', 's3://bucket-a', '']), { code: 'ARGV', has: ['MOUNTPOINT'] });

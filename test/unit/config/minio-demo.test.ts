@@ -51,6 +51,7 @@ t.test('the demo config → one read-only MinIO bucket with creds read from file
     attrTimeoutMs: 1000,
     entryTimeoutMs: 1000,
     requestTimeoutMs: 30_000,
+    dfScanIntervalMs: 3_600_000,
     metricsAddress: { host: '0.0.0.0', port: 9567 },
   });
   t.same(plan.unknownOptions, []);

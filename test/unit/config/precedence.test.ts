@@ -79,6 +79,7 @@ t.test('every process setting can be set', async (t) => {
       'attr-timeout': '5s',
       'entry-timeout': '500ms',
       'request-timeout': '1m',
+      'df-scan-interval': '10m',
       'metrics-address': '127.0.0.1:9100',
     },
   });
@@ -92,6 +93,7 @@ t.test('every process setting can be set', async (t) => {
     attrTimeoutMs: 5000,
     entryTimeoutMs: 500,
     requestTimeoutMs: 60_000,
+    dfScanIntervalMs: 600_000,
     metricsAddress: { host: '127.0.0.1', port: 9100 },
   });
 });
