@@ -169,6 +169,9 @@ export class BlockFetcher {
         if (off !== out.length || overflow > 0) throw wrongLength(obj, start, end, off + overflow);
         return out;
       })
+      .catch((err: unknown) => {
+        throw openObjectError(err, obj);
+      })
       .finally(() => this.untrack(d));
   }
 
@@ -282,7 +285,8 @@ export class BlockFetcher {
         // The store said done: every block must be complete, and nothing more than asked sent.
         if (index < count || delivered !== end - start) throw wrongLength(obj, start, end, delivered);
       })
-      .catch((err: unknown) => {
+      .catch((e: unknown) => {
+        const err = openObjectError(e, obj);
         for (let i = index; i < count; i++) {
           unfill(i);
           (blocks[i] as FillingBlock).settle(err);
@@ -299,4 +303,18 @@ export class BlockFetcher {
 
 function wrongLength(obj: ObjectRef, start: number, end: number, got: number): StoreError {
   return new StoreError('invalid-response', `GET ${obj.key} bytes ${start}-${end - 1}: the body had ${got} bytes, ${end - start} expected`);
+}
+
+/**
+ * A ranged GET is always of an object a handle opened: "not found" there means that version
+ * was deleted since (S3 answers 404, not 412, for a deleted key even with If-Match), which a
+ * reader must see as ESTALE, never as "no such file".
+ */
+function openObjectError(err: unknown, obj: ObjectRef): unknown {
+  if (!(err instanceof StoreError) || err.kind !== 'not-found') return err;
+  return new StoreError('precondition-failed', `GET ${obj.key}: deleted since it was opened`, {
+    cause: err,
+    ...(err.status !== undefined ? { status: err.status } : {}),
+    ...(err.s3Code !== undefined ? { s3Code: err.s3Code } : {}),
+  });
 }

@@ -112,7 +112,9 @@ export class MemoryStore implements ObjectStore {
       throw e;
     }
     const o = this.objects.get(req.key);
-    if (!o) throw new StoreError('not-found', `GET ${req.key}: not found`);
+    // The store contract: a ranged GET is of the version a handle opened (If-Match), so a key
+    // gone since is that version gone, not "no such file".
+    if (!o) throw new StoreError('precondition-failed', `GET ${req.key}: deleted since it was opened`, { status: 404 });
     if (o.etag !== req.etag) throw new StoreError('precondition-failed', `GET ${req.key}: etag changed`);
     for (let p = req.start; p < req.end; p += this.chunkSize) {
       await (this.chunkDelayMs > 0 ? new Promise((r) => setTimeout(r, this.chunkDelayMs)) : Promise.resolve());
