@@ -45,6 +45,9 @@ const NETWORK_CODES = new Set([
   'ETIMEDOUT', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET',
 ]);
 
+/** OpenSSL's verification failures as Node reports them (SELF_SIGNED_CERT_IN_CHAIN, …). */
+const TLS_CODES = /^(ERR_TLS_CERT_ALTNAME_INVALID|.*CERT.*|UNABLE_TO_(VERIFY|GET_ISSUER).*|SELF_SIGNED.*)$/;
+
 interface SdkLikeError {
   name?: string;
   code?: string;
@@ -88,6 +91,9 @@ export function toStoreError(err: unknown, what: string): StoreError {
   if (status !== undefined && status >= 500) return new StoreError('server', msg('server error'), base);
   if (code === 'TimeoutError' || code === 'RequestTimeout' || e.code === 'ETIMEDOUT')
     return new StoreError('timeout', msg('timed out'), base);
+  // The server's certificate is not trusted: no retry will change that, the CA must be given.
+  if (e.code && TLS_CODES.test(e.code))
+    return new StoreError('other', `${what}: the server's TLS certificate is not trusted: ${e.message ?? e.code} (${e.code}); give its CA with the ca-file option or AWS_CA_BUNDLE`, base);
   if ((e.code && NETWORK_CODES.has(e.code)) || (code && NETWORK_CODES.has(code)))
     return new StoreError('unreachable', msg(`cannot reach the server: ${e.message ?? code}`), base);
   const text = meaningful(e.message) ?? (err instanceof Error ? undefined : meaningful(String(err)));

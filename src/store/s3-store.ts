@@ -7,8 +7,6 @@
  * byte not yet delivered, always with If-Match so the resumed bytes belong to the same object
  * version; each resume is one attempt of the same budget.
  */
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { AwsCredentialIdentityProvider } from '@aws-sdk/types';
@@ -18,6 +16,7 @@ import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } fro
 import { StoreError } from './errors.js';
 import type { Attempt } from './attempt.js';
 import { checkRangeAnswer } from './range-check.js';
+import { type Env, createTransport } from './http-agents.js';
 import { RetryPolicy, type RunHooks, bodyIdleTimeoutMs, retrySettings } from './retry-policy.js';
 import { type Counters, createCounters } from '../observe/counters.js';
 import type { RequestObserver } from '../observe/metrics.js';
@@ -41,6 +40,13 @@ export interface S3StoreOptions {
   /** Uniform in [0, 1): the backoff's jitter (seeded in tests). */
   readonly random?: () => number;
   readonly maxSockets?: number;
+  /**
+   * PEM certificates to trust besides Node's list (the `ca-file` option's content); without it,
+   * the file named by AWS_CA_BUNDLE. See http-agents.ts, also for the proxy variables.
+   */
+  readonly caBundle?: string | Buffer;
+  /** Where AWS_CA_BUNDLE, HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read; process.env by default. */
+  readonly env?: Env;
   /** Where requests and bytes are counted. */
   readonly counters?: Counters;
   /** Told the outcome of every request (for metrics). */
@@ -59,6 +65,8 @@ export interface S3StoreOptions {
 
 export class S3Store implements ObjectStore {
   readonly label: string;
+  /** Endpoint, CAs and proxy in one line for the log (no secret, no proxy credentials). */
+  readonly transport: string;
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly policy: RetryPolicy;
@@ -82,7 +90,16 @@ export class S3Store implements ObjectStore {
       }),
     );
     this.bodyIdleTimeoutMs = opts.bodyIdleTimeoutMs ?? bodyIdleTimeoutMs(opts.requestTimeoutMs);
-    const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 64 };
+    const transport = createTransport({
+      bucket: opts.bucket,
+      ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
+      region: opts.region,
+      pathStyle: opts.pathStyle,
+      ...(opts.caBundle !== undefined ? { caBundle: opts.caBundle } : {}),
+      ...(opts.maxSockets !== undefined ? { maxSockets: opts.maxSockets } : {}),
+      ...(opts.env !== undefined ? { env: opts.env } : {}),
+    });
+    this.transport = transport.description;
     this.client = new S3Client({
       region: opts.region,
       ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
@@ -99,8 +116,8 @@ export class S3Store implements ObjectStore {
         // Each attempt's deadline is its Attempt signal (clipped to the call's time left); a
         // connection that cannot even be opened fails sooner.
         connectionTimeout: Math.min(5000, this.policy.settings.attemptTimeoutMs),
-        httpAgent: new HttpAgent(agentOpts),
-        httpsAgent: new HttpsAgent(agentOpts),
+        httpAgent: transport.httpAgent,
+        httpsAgent: transport.httpsAgent,
       }),
     });
   }
