@@ -5,9 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, USAGE, loadDebugPlan, loadFluidPlan, parseArgv } from './config/index.js';
-import { resolve } from 'node:path';
-import { FS_SUBTYPE, MountLifecycle } from './mount/lifecycle.js';
+import { FS_TYPE, MountLifecycle } from './mount/lifecycle.js';
 import { probeMount } from './mount/health.js';
+import { guardProcess } from './mount/process-guard.js';
+import { injectTestFaults, TEST_FAULTS_ENV } from './mount/fault-injection.js';
+import { runTool } from './mount/tool-runner.js';
 import { StartupError } from './mount/startup-error.js';
 import { createLogger } from './observe/logger.js';
 
@@ -51,16 +53,28 @@ async function main(argv: string[]): Promise<number> {
   // FLUID_S3_FUSE_SECRETS_ROOT moves the secrets folder (tests, non-Fluid layouts).
   const secretsRoot = process.env.FLUID_S3_FUSE_SECRETS_ROOT;
   if (cmd.kind === 'check') {
-    const report = await probeMount(resolve(cmd.target), `fuse.${FS_SUBTYPE}`);
+    // mountinfo knows the mount by its real path.
+    const rp = await runTool('realpath', ['-m', '--', cmd.target]);
+    const report = await probeMount(rp.ok ? rp.stdout.replace(/\n$/, '') : cmd.target, FS_TYPE);
     (report.ok ? process.stdout : process.stderr).write(`${NAME}: ${report.detail}\n`);
     return report.ok ? 0 : 1;
   }
   const ctx = { env: process.env, ...(secretsRoot ? { secretsRoot } : {}) };
   const plan = cmd.kind === 'fluid' ? await loadFluidPlan(cmd, ctx) : await loadDebugPlan(cmd, ctx);
+  // The plan holds the keys now; nothing started from here on (tools, libfuse's helpers) needs
+  // them in its environment.
+  for (const name of SECRET_ENV) delete process.env[name];
   const log = createLogger(plan.settings.logLevel);
   for (const option of plan.unknownOptions) log.warn({ option }, 'unknown option ignored');
 
   const life = new MountLifecycle(plan, log);
+  // From here on an error nobody handled is logged and counted, and the mount keeps serving.
+  process.off('uncaughtException', failBeforeMount);
+  guardProcess({
+    log,
+    count: (kind) => life.metrics.internalError(kind),
+    stop: (reason, code) => void life.stop(reason, code),
+  });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(sig, () => void life.stop(sig));
   }
@@ -72,8 +86,17 @@ async function main(argv: string[]): Promise<number> {
     log.info({ logLevel: log.level }, 'log level changed');
   });
   await Promise.race([life.start(), life.done]);
+  injectTestFaults(process.env[TEST_FAULTS_ENV]);
   return life.done;
 }
+
+const SECRET_ENV = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'];
+
+/** Before anything is mounted, an error nobody handled is still one line and exit 1. */
+function failBeforeMount(err: unknown): void {
+  process.exit(report(err, process.argv.slice(2)));
+}
+process.on('uncaughtException', failBeforeMount);
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

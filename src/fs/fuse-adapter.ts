@@ -10,7 +10,7 @@ import { constants } from 'node:os';
 import type { Logger } from '../observe/logger.js';
 import type { Counters } from '../observe/counters.js';
 import type { Filesystem } from './filesystem.js';
-import { errnoName, logLevelOf, toErrno } from './errno.js';
+import { errnoName, FsError, logLevelOf, toErrno } from './errno.js';
 
 type Cb = (code: number, ...rest: unknown[]) => void;
 
@@ -23,8 +23,13 @@ export type OpTimer = (op: string) => (errno?: string) => void;
 export interface AdapterOptions {
   readonly log: Logger;
   readonly counters: Counters;
-  /** An async read still unanswered after this long gets EIO. */
+  /** An async read still unanswered after this long fails (ETIMEDOUT). */
   readonly readDeadlineMs: number;
+  /**
+   * Any other operation still unanswered after this long gets ETIMEDOUT: one bound per FUSE
+   * operation, whatever the store's retries and the namespace's page walks add up to.
+   */
+  readonly opDeadlineMs?: number;
   readonly timeOp?: OpTimer;
 }
 
@@ -33,6 +38,7 @@ const untimed: OpTimer = () => () => undefined;
 
 export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
   const { log, counters, readDeadlineMs } = opts;
+  const opDeadlineMs = opts.opDeadlineMs ?? readDeadlineMs + 1_000;
   const timeOp = opts.timeOp ?? untimed;
 
   /** The callback, wrapped to record the operation's time and errno. */
@@ -55,8 +61,11 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
     cb(toErrno(err));
   };
 
-  /** Runs an op and replies with its value, or with an errno. */
-  const reply = <T>(op: string, path: string, rawCb: Cb, run: () => Promise<T> | T): void => {
+  /**
+   * Runs an op and replies with its value, or with an errno; at the deadline with ETIMEDOUT.
+   * `late` undoes what a result that came after the deadline did (an open's handle).
+   */
+  const reply = <T>(op: string, path: string, rawCb: Cb, run: () => Promise<T> | T, late?: (v: T) => void): void => {
     const cb = timed(op, rawCb);
     let out: Promise<T> | T;
     try {
@@ -65,8 +74,29 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
       fail(op, path, err, cb);
       return;
     }
-    if (out instanceof Promise) out.then((v) => cb(0, v), (err: unknown) => fail(op, path, err, cb));
-    else cb(0, out);
+    if (!(out instanceof Promise)) {
+      cb(0, out);
+      return;
+    }
+    let live = true;
+    const deadline = setTimeout(() => {
+      live = false;
+      fail(op, path, new FsError('ETIMEDOUT', `${path}: ${op} got no answer within ${opDeadlineMs} ms`), cb);
+    }, opDeadlineMs);
+    out.then(
+      (v) => {
+        if (!live) return late?.(v);
+        live = false;
+        clearTimeout(deadline);
+        cb(0, v);
+      },
+      (err: unknown) => {
+        if (!live) return;
+        live = false;
+        clearTimeout(deadline);
+        fail(op, path, err, cb);
+      },
+    );
   };
 
   const readOnly = (op: string) => (path: string, ...args: unknown[]): void => {
@@ -84,14 +114,15 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
     fgetattr: (path: string, _fd: number, cb: Cb) => reply('getattr', path, cb, () => fs.getattr(path)),
     access: (_path: string, _mode: number, cb: Cb) => cb(0),
     statfs: (path: string, cb: Cb) => reply('statfs', path, cb, () => fs.statfs()),
-    readdir: (path: string, rawCb: Cb) => {
-      const cb = timed('readdir', rawCb);
-      fs.readdir(path).then(
-        ({ names, attrs }) => cb(0, names, attrs),
-        (err: unknown) => fail('readdir', path, err, cb),
-      );
-    },
-    open: (path: string, flags: number, cb: Cb) => reply('open', path, cb, () => fs.open(path, flags)),
+    readdir: (path: string, rawCb: Cb) =>
+      reply('readdir', path, (code, listing) => {
+        const l = listing as { names: string[]; attrs: unknown[] } | undefined;
+        if (code === 0 && l) rawCb(0, l.names, l.attrs);
+        else rawCb(code);
+      }, () => fs.readdir(path)),
+    // An open answered after its deadline never reaches the kernel, which will never release
+    // the handle: release it here.
+    open: (path: string, flags: number, cb: Cb) => reply('open', path, cb, () => fs.open(path, flags), (fd) => fs.release(fd)),
     release: (_path: string, fd: number, cb: Cb) => {
       fs.release(fd);
       cb(0);

@@ -22,7 +22,14 @@ export function describe(m: BucketMount): string {
   return `mount "${m.name}" (${m.source}${m.endpoint ? ` at ${m.endpoint}` : ''})`;
 }
 
-export function createStore(m: BucketMount, requestTimeoutMs: number, counters: Counters, observer?: RequestObserver, log?: Logger): ObjectStore {
+export function createStore(
+  m: BucketMount,
+  requestTimeoutMs: number,
+  counters: Counters,
+  observer?: RequestObserver,
+  log?: Logger,
+  onCredentialError?: (err: unknown) => void,
+): S3Store {
   const creds = m.credentials;
   const rotating = creds
     ? new RotatingCredentials(async (): Promise<AwsCredentialIdentity> => {
@@ -34,8 +41,10 @@ export function createStore(m: BucketMount, requestTimeoutMs: number, counters: 
         return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
       }, CREDENTIAL_REFRESH_MS)
     : undefined;
-  return new S3Store({
+  const store = new S3Store({
     bucket: m.bucket,
+    ...(m.ca !== undefined ? { caBundle: m.ca.pem } : {}),
+    ...(onCredentialError ? { onCredentialError } : {}),
     ...(m.endpoint !== undefined ? { endpoint: m.endpoint } : {}),
     region: m.region,
     pathStyle: m.pathStyle,
@@ -54,6 +63,8 @@ export function createStore(m: BucketMount, requestTimeoutMs: number, counters: 
         }
       : {}),
   });
+  log?.info({ mount: m.name, transport: store.transport }, 'S3 endpoint');
+  return store;
 }
 
 export async function probeAll(buckets: readonly { mount: BucketMount; store: ObjectStore }[], timeoutMs: number): Promise<void> {
@@ -87,12 +98,26 @@ function reasonOf(m: BucketMount, err: unknown): string {
     case 'access-denied': {
       const c = m.credentials;
       const which = c ? `credentials from option "${c.accessKeyId.option}"${c.accessKeyId.file ? ` (file ${c.accessKeyId.file})` : ''}` : 'anonymous access';
-      return `S3 refused ${which}${detail}`;
+      return `S3 refused ${which}${detail}${pathLikeHint(m)}`;
     }
     case 'unreachable':
     case 'timeout':
       return `endpoint does not answer: ${err.message.replace(/^[^:]*: /, '')}`;
     default:
-      return `cannot list the bucket: ${err.message}`;
+      return `cannot list the bucket: ${err.message}${pathLikeHint(m)}`;
   }
+}
+
+/**
+ * A key option whose value looks like a file path but was used as the key itself: only files
+ * under the secrets folder are read as secrets (the rule that tells Fluid's two secret modes
+ * apart), so a path elsewhere is sent to S3 as the key. Names the option, never the value.
+ */
+function pathLikeHint(m: BucketMount): string {
+  const c = m.credentials;
+  if (!c) return '';
+  const literalPaths = [c.accessKeyId, c.secretAccessKey, ...(c.sessionToken ? [c.sessionToken] : [])].filter((s) => s.file === undefined && s.value.startsWith('/'));
+  if (literalPaths.length === 0) return '';
+  const names = literalPaths.map((s) => `"${s.option}"`).join(' and ');
+  return `; the value of option ${names} looks like a file path but was used as the key itself: only files under the secrets folder (/etc/fluid/secrets, or FLUID_S3_FUSE_SECRETS_ROOT) are read`;
 }

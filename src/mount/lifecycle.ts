@@ -9,9 +9,7 @@
  * is idempotent and awaitable. Whether the mount exists is read from /proc/self/mountinfo, never
  * by touching the mount point, which could deadlock against our own FUSE thread.
  */
-import { execFile } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
-import { promisify } from 'node:util';
+import { setTimeout } from 'node:timers/promises';
 import Fuse from 'fuse-native';
 import type { MountPlan } from '../config/plan.js';
 import type { Logger } from '../observe/logger.js';
@@ -23,14 +21,20 @@ import { StartupError } from './startup-error.js';
 import { type Counters, createCounters } from '../observe/counters.js';
 import { Metrics } from '../observe/metrics.js';
 import { startHttpServer } from '../observe/http-server.js';
-import { probeMount } from './health.js';
+import { probeMount, sharedHealthProbe } from './health.js';
+import { prepareTarget } from './target-path.js';
+import { runTool, toolFailure } from './tool-runner.js';
 import type { Server } from 'node:http';
-
-const run = promisify(execFile);
 
 /** The FUSE subtype: the mount shows as type `fuse.fluid-s3` (Fluid's check also matches `fuse`). */
 export const FS_SUBTYPE = 'fluid-s3';
 export const FS_NAME = 'fluid-s3-fuse';
+export const FS_TYPE = `fuse.${FS_SUBTYPE}`;
+/** A FUSE operation's answer comes at most this long after request-timeout: ETIMEDOUT. */
+const OP_DEADLINE_MARGIN_MS = 1_000;
+/** fuse-native's own timer, the last resort behind the adapter's deadlines. */
+const FUSE_TIMEOUT_MARGIN_MS = 5_000;
+const UNMOUNT_TIMEOUT_MS = 10_000;
 const READY_TIMEOUT_MS = 5_000;
 const WATCH_INTERVAL_MS = 500;
 const PROBE_TIMEOUT_MS = 20_000;
@@ -48,6 +52,8 @@ export class MountLifecycle {
   private watcher: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private fuseStarted = false;
+  /** targetPath with symlinks resolved (mountinfo knows the mount by it); set before mounting. */
+  private mountPath: string;
   private stopRequest: { reason: string; code: number } | undefined;
   private resolveDone!: (code: number) => void;
   /** Resolves with the exit code once the mount is gone. */
@@ -56,6 +62,7 @@ export class MountLifecycle {
   constructor(plan: MountPlan, log: Logger) {
     this.plan = plan;
     this.log = log;
+    this.mountPath = plan.targetPath;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.metrics = new Metrics({
       counters: this.counters,
@@ -75,71 +82,93 @@ export class MountLifecycle {
 
   async start(): Promise<void> {
     const { plan, log } = this;
-    const target = plan.targetPath;
     const startedAtMs = Date.now();
 
     if (plan.settings.metricsAddress) {
       // Up before the probes, so /readyz answers "not ready" rather than nothing while starting.
+      const health = sharedHealthProbe(() => probeMount(this.mountPath, FS_TYPE));
       this.http = await startHttpServer(
         plan.settings.metricsAddress,
         {
           metrics: this.metrics,
           ready: () => this.state === 'mounted',
-          healthy: () => (this.state === 'mounted' ? probeMount(target, `fuse.${FS_SUBTYPE}`) : Promise.resolve({ ok: false, detail: `mount is ${this.state}` })),
+          healthy: () => (this.state === 'mounted' ? health() : Promise.resolve({ ok: false, detail: `mount is ${this.state}` })),
         },
         log,
       );
     }
-    const buckets = plan.buckets.map((mount) => ({ mount, store: createStore(mount, plan.settings.requestTimeoutMs, this.counters, this.metrics, log) }));
+    const buckets = plan.buckets.map((mount) => ({
+      mount,
+      store: createStore(mount, plan.settings.requestTimeoutMs, this.counters, this.metrics, log, (err) => this.backgroundError(`${mount.name}: secret re-read`, err)),
+    }));
     try {
       await probeAll(buckets, Math.min(PROBE_TIMEOUT_MS, plan.settings.requestTimeoutMs));
+      this.mountPath = await prepareTarget(plan.targetPath, { fsType: FS_TYPE, log });
     } catch (err) {
       for (const b of buckets) b.store.destroy();
       this.state = 'failed';
       throw err;
     }
+    const target = this.mountPath;
 
-    await this.clearStaleMount(target);
-    try {
-      await mkdir(target, { recursive: true });
-    } catch (err) {
-      throw new StartupError('TARGET', `targetPath ${target}: cannot create it: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
-    }
-
+    const s = plan.settings;
     const fs = new Filesystem({
       buckets,
-      settings: plan.settings,
+      settings: s,
       startedAtMs,
       onSkippedKey: (bucket, key, why) => log.warn({ mount: bucket, key }, `object key skipped: ${why}`),
       observeWindow: (bytes) => this.metrics.window(bytes),
+      usage: { maxAgeMs: s.dfScanIntervalMs },
+      onBackgroundError: (what, err) => this.backgroundError(what, err),
     });
     this.fs = fs;
-    const s = plan.settings;
-    const fuse = new Fuse(target, fuseOps(fs, { log, counters: this.counters, readDeadlineMs: s.requestTimeoutMs, timeOp: (op) => this.metrics.fuseOp(op) }), {
-      force: false,
-      mkdir: false,
-      allowOther: s.allowOther,
-      defaultPermissions: true,
-      autoCache: true,
-      // fuse-native has no `ro` option; libfuse reads extra options from the same -o list.
-      // This release never writes, so the kernel answers EROFS itself and mountinfo says `ro`.
-      fsname: `${FS_NAME},ro`,
-      subtype: FS_SUBTYPE,
-      entryTimeout: s.entryTimeoutMs / 1000,
-      attrTimeout: s.attrTimeoutMs / 1000,
-      // The adapter's own read deadline (request-timeout) fires first; this is the last
-      // resort against any other stuck operation.
-      timeout: s.requestTimeoutMs + 5_000,
-    });
+    const fuse = new Fuse(
+      target,
+      fuseOps(fs, {
+        log,
+        counters: this.counters,
+        readDeadlineMs: s.requestTimeoutMs,
+        opDeadlineMs: s.requestTimeoutMs + OP_DEADLINE_MARGIN_MS,
+        timeOp: (op) => this.metrics.fuseOp(op),
+      }),
+      {
+        force: false,
+        mkdir: false,
+        allowOther: s.allowOther,
+        defaultPermissions: true,
+        autoCache: true,
+        // fuse-native has no `ro` option and drops timeouts of 0; libfuse reads extra options from
+        // the same -o list. This release never writes, so the kernel answers EROFS itself and
+        // mountinfo says `ro`.
+        fsname: `${FS_NAME},ro,attr_timeout=${s.attrTimeoutMs / 1000},entry_timeout=${s.entryTimeoutMs / 1000}`,
+        subtype: FS_SUBTYPE,
+        // The adapter's own deadlines fire first; this is the last resort against any other
+        // stuck operation.
+        timeout: s.requestTimeoutMs + FUSE_TIMEOUT_MARGIN_MS,
+      },
+    );
     if (this.stopRequest) return this.finishEarly();
     this.fuseStarted = true;
-    await new Promise<void>((resolve, reject) => {
-      fuse.mount((err) => (err ? reject(new StartupError('FUSE', `targetPath ${target}: FUSE mount failed: ${err.message}`, { cause: err })) : resolve()));
-    });
-    await this.waitForMountInfo(target);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        fuse.mount((err) => (err ? reject(new StartupError('FUSE', `targetPath ${target}: FUSE mount failed: ${err.message}`, { cause: err })) : resolve()));
+      });
+      await this.waitForMountInfo(target);
+    } catch (err) {
+      // Whatever failed after FUSE was asked to mount, no exit may leave a mount behind.
+      await this.unmount(target, 'start-up failed');
+      fs.close();
+      this.state = 'failed';
+      throw err;
+    }
     this.state = 'mounted';
     log.info(
-      { targetPath: target, fsType: `fuse.${FS_SUBTYPE}`, buckets: plan.buckets.map((b) => ({ name: b.name, source: b.source, folder: `/${b.folder.join('/')}`, readOnly: b.readOnly })) },
+      {
+        targetPath: target,
+        ...(target !== plan.targetPath ? { configuredTargetPath: plan.targetPath } : {}),
+        fsType: FS_TYPE,
+        buckets: plan.buckets.map((b) => ({ name: b.name, source: b.source, folder: `/${b.folder.join('/')}`, readOnly: b.readOnly })),
+      },
       'mounted',
     );
     this.watcher = setInterval(() => void this.checkStillMounted(), WATCH_INTERVAL_MS);
@@ -161,6 +190,13 @@ export class MountLifecycle {
     return this.stopping;
   }
 
+  /** Logged and counted; never thrown: nobody waits for this work. */
+  private backgroundError(what: string, err: unknown): void {
+    const task = what.includes(': ') ? what.slice(what.lastIndexOf(': ') + 2) : what;
+    this.metrics.backgroundError(task);
+    this.log.warn({ task: what, err: err instanceof Error ? err.message : String(err) }, `background ${task} failed; still serving`);
+  }
+
   private finishEarly(): void {
     if (this.state === 'stopped') return;
     this.http?.close();
@@ -171,22 +207,12 @@ export class MountLifecycle {
   }
 
   private async doStop(reason: string, code: number): Promise<void> {
-    const target = this.plan.targetPath;
-    const wasMounted = this.state === 'mounted';
+    const target = this.mountPath;
+    const wasMounted = this.state === 'mounted' || this.state === 'failed';
     this.state = 'draining';
     clearInterval(this.watcher);
     this.log.info({ targetPath: target, reason }, 'stopping');
-    if (wasMounted && (await mountsAt(target)).some(isOurs)) {
-      try {
-        await run('fusermount', ['-u', target]);
-      } catch {
-        // Busy (a reader still has a file open): detach now, the kernel finishes when it closes.
-        this.log.warn({ targetPath: target }, 'mount busy, unmounting lazily');
-        await run('fusermount', ['-uz', target]).catch((err: unknown) =>
-          this.log.error({ targetPath: target, err: String(err) }, 'lazy unmount failed'),
-        );
-      }
-    }
+    if (wasMounted) await this.unmount(target, reason);
     this.fs?.close();
     this.http?.close();
     this.http?.closeAllConnections();
@@ -195,45 +221,39 @@ export class MountLifecycle {
     this.resolveDone(code);
   }
 
+  /** Our mount at `target`, if it is still there: detach it, lazily when a file is still open. */
+  private async unmount(target: string, reason: string): Promise<void> {
+    const ours = await mountsAt(target).then((m) => m.some(isOurs), () => true);
+    if (!ours) return;
+    const plain = await runTool('fusermount', ['-u', '--', target], UNMOUNT_TIMEOUT_MS);
+    if (plain.ok) return;
+    this.log.warn({ targetPath: target, reason, why: toolFailure('fusermount', plain) }, 'unmount refused (busy?); unmounting lazily');
+    const lazy = await runTool('fusermount', ['-uz', '--', target], UNMOUNT_TIMEOUT_MS);
+    if (!lazy.ok) this.log.error({ targetPath: target, why: toolFailure('fusermount', lazy) }, 'lazy unmount failed');
+  }
+
   private async checkStillMounted(): Promise<void> {
     if (this.state !== 'mounted') return;
     let present: boolean;
     try {
-      present = (await mountsAt(this.plan.targetPath)).some(isOurs);
-    } catch {
+      present = (await mountsAt(this.mountPath)).some(isOurs);
+    } catch (err) {
+      this.backgroundError('mount watch', err);
       return;
     }
     if (!present && this.state === 'mounted') void this.stop('unmounted from outside');
-  }
-
-  private async clearStaleMount(target: string): Promise<void> {
-    // A previous agent killed with SIGKILL leaves a dead FUSE mount (ENOTCONN) behind; there
-    // may be more than one stacked on the same path.
-    for (let i = 0; i < 8; i++) {
-      const stale = await mountsAt(target);
-      if (stale.length === 0) return;
-      this.log.warn({ targetPath: target, fsType: stale[stale.length - 1]?.fsType }, 'unmounting a stale mount at targetPath');
-      try {
-        await run('fusermount', ['-uz', target]);
-      } catch {
-        await run('umount', ['-l', target]).catch((err: unknown) => {
-          throw new StartupError('STALE_MOUNT', `targetPath ${target}: cannot unmount the stale mount there: ${String(err)}`);
-        });
-      }
-    }
-    throw new StartupError('STALE_MOUNT', `targetPath ${target}: still mounted after 8 unmounts`);
   }
 
   private async waitForMountInfo(target: string): Promise<void> {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if ((await mountsAt(target)).some(isOurs)) return;
-      await new Promise((r) => setTimeout(r, 20));
+      await setTimeout(20);
     }
     throw new StartupError('FUSE', `targetPath ${target}: the mount did not appear in /proc/self/mountinfo within ${READY_TIMEOUT_MS / 1000} s`);
   }
 }
 
 function isOurs(m: { fsType: string }): boolean {
-  return m.fsType === `fuse.${FS_SUBTYPE}`;
+  return m.fsType === FS_TYPE;
 }

@@ -36,6 +36,8 @@ export class Metrics implements RequestObserver, WindowObserver {
   private readonly fuseErrors: Counter<'op' | 'errno'>;
   private readonly fuseLatency: Histogram<'op'>;
   private readonly windows: Histogram;
+  private readonly internalErrors: Counter<'kind'>;
+  private readonly backgroundErrors: Counter<'task'>;
 
   constructor(src: MetricSources) {
     const r = this.registry;
@@ -55,6 +57,8 @@ export class Metrics implements RequestObserver, WindowObserver {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256].map((m) => m * 1024 * 1024),
       registers: [r],
     });
+    this.internalErrors = new Counter({ name: 'fluid_s3_fuse_internal_errors_total', help: 'Errors nobody handled (the mount kept serving), by kind', labelNames: ['kind'], registers: [r] });
+    this.backgroundErrors = new Counter({ name: 'fluid_s3_fuse_background_errors_total', help: 'Failures of work no request waits for (df scans, listing prefetch, secret re-reads), by task', labelNames: ['task'], registers: [r] });
     const total = (name: string, help: string, value: () => number): void => {
       new Counter({ name, help, registers: [r], collect() { this.reset(); this.inc(value()); } });
     };
@@ -85,6 +89,15 @@ export class Metrics implements RequestObserver, WindowObserver {
 
   request(op: string, status: string): void {
     this.s3Requests.inc({ op, status });
+  }
+
+  internalError(kind: string): void {
+    this.internalErrors.inc({ kind });
+  }
+
+  /** `task` is a fixed category (never a path, key or mount name). */
+  backgroundError(task: string): void {
+    this.backgroundErrors.inc({ task });
   }
 
   window(bytes: number): void {
