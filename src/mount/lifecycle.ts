@@ -15,7 +15,7 @@ import type { MountPlan } from '../config/plan.js';
 import type { Logger } from '../observe/logger.js';
 import { Filesystem } from '../fs/filesystem.js';
 import { fuseOps } from '../fs/fuse-adapter.js';
-import { createStore, probeAll } from './buckets.js';
+import { createStore, describe, probeAll } from './buckets.js';
 import { mountsAt } from './mountinfo.js';
 import { StartupError } from './startup-error.js';
 import { type Counters, createCounters } from '../observe/counters.js';
@@ -97,10 +97,15 @@ export class MountLifecycle {
         log,
       );
     }
-    const buckets = plan.buckets.map((mount) => ({
-      mount,
-      store: createStore(mount, plan.settings.requestTimeoutMs, this.counters, this.metrics, log, (err) => this.backgroundError(`${mount.name}: secret re-read`, err)),
-    }));
+    const buckets = plan.buckets.map((mount) => {
+      try {
+        return { mount, store: createStore(mount, plan.settings.requestTimeoutMs, this.counters, this.metrics, log, (err) => this.backgroundError(`${mount.name}: secret re-read`, err)) };
+      } catch (err) {
+        // e.g. an unreadable AWS_CA_BUNDLE: one line naming the mount.
+        this.state = 'failed';
+        throw new StartupError('S3_CLIENT', `${describe(mount)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      }
+    });
     try {
       await probeAll(buckets, Math.min(PROBE_TIMEOUT_MS, plan.settings.requestTimeoutMs));
       this.mountPath = await prepareTarget(plan.targetPath, { fsType: FS_TYPE, log });
