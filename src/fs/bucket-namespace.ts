@@ -17,10 +17,17 @@
  *   walk (`find`, `du`, a dataset scan) then costs a few requests instead of one per folder.
  *   A larger tree has its first subfolders listed one by one instead.
  * - Concurrent identical lookups and listings share one request.
+ * - Memory is bounded by bytes: cached listings and lookups each have a byte budget (estimated
+ *   from the lengths of names, keys and etags), a folder listing stops after `maxListingPages`
+ *   pages (readdir then shows the first entries, in key order, with one warning per folder;
+ *   a lookup of any other name still asks S3), and every other table is an LRU of bounded size.
+ * - A listing that fails part-way caches nothing; a continuation token that repeats within one
+ *   listing ends it with an 'invalid-response' error instead of a loop.
  */
 import { LRUCache } from 'lru-cache';
 import type { ListPage, ObjectStore } from '../store/object-store.js';
-import type { Clock } from '../clock.js';
+import { type Clock, systemClock } from '../clock.js';
+import { StoreError } from '../store/errors.js';
 import { type DirChild, type DirEntry, type Entry, type FileEntry, nameProblem } from './entry.js';
 
 export interface BucketNamespaceOptions {
@@ -44,14 +51,33 @@ export interface BucketNamespaceOptions {
   readonly clock?: Clock;
   /** Told of each failure of background work (prefetch, tree listings); never thrown. */
   readonly onBackgroundError?: (what: string, err: unknown) => void;
-  /** Bounds for the caches (entries, not bytes). */
-  readonly maxCachedEntries?: number;
-  readonly maxCachedListings?: number;
+  /** Byte budget of cached folder listings (estimated; default LISTING_CACHE_BYTES). */
+  readonly listingCacheBytes?: number;
+  /** Byte budget of cached lookups, found and not found (estimated; default LOOKUP_CACHE_BYTES). */
+  readonly lookupCacheBytes?: number;
+  /** Pages (1,000 entries each) a readdir lists at most; default MAX_LISTING_PAGES. */
+  readonly maxListingPages?: number;
 }
 
 interface Listing {
-  readonly children: ReadonlyMap<string, Entry>;
+  /** Sorted by name (UTF-16 code units, as `<` compares). */
+  readonly children: readonly DirChild[];
+  /** false: the folder has more entries than these (readdir shows these; lookups of others ask S3). */
+  readonly complete: boolean;
+  /** Estimated heap bytes, for the byte budget. */
+  readonly bytes: number;
 }
+
+export const LISTING_CACHE_BYTES = 32 * 1024 * 1024;
+export const LOOKUP_CACHE_BYTES = 8 * 1024 * 1024;
+/**
+ * 50,000 entries. Measured on Node 20: a cached listing costs about 310 bytes an entry (16 MiB
+ * here), its readdir answer about as much again while it is built and handed over; so a folder
+ * of a million objects keeps the process within cache-size + 150 MiB (see metadata-memory.test).
+ */
+export const MAX_LISTING_PAGES = 50;
+/** Each small table (folder names as keys) and the set of warned keys. */
+const TABLE_BYTES = 1024 * 1024;
 
 const LIST_PAGE = 1000;
 /** A directory larger than this many pages is never listed just to answer a lookup. */
@@ -72,7 +98,7 @@ export class BucketNamespace {
   private readonly negativeTtl: number;
   private readonly dir: DirEntry;
   private readonly onSkippedKey: (key: string, why: string) => void;
-  /** rel path ('' = root, 'a/b') → entry, or null for "does not exist". */
+  /** rel path ('' = root, 'a/b') → entry, or `{ kind: 'none' }` for "does not exist". */
   private readonly lookups: LRUCache<string, Entry | { kind: 'none' }>;
   /** rel dir path → its children. */
   private readonly listings: LRUCache<string, Listing>;
@@ -82,7 +108,8 @@ export class BucketNamespace {
   private readonly lookupsByDir: LRUCache<string, number>;
   /** Directories found too large to list for a lookup. */
   private readonly largeDirs: LRUCache<string, true>;
-  private readonly warnedKeys = new Set<string>();
+  /** Keys (and folders) already warned about: remembered while the table holds them. */
+  private readonly warnedKeys: LRUCache<string, true>;
   private prefetching = 0;
   /** Flat listings of whole trees in flight, by the folder they start at. */
   private readonly pendingTrees = new Map<string, Promise<boolean>>();
@@ -93,6 +120,7 @@ export class BucketNamespace {
   private readonly peekBytes: number;
   private readonly onPeek: (entry: FileEntry, data: Buffer) => void;
   private readonly onBackgroundError: (what: string, err: unknown) => void;
+  private readonly maxListingPages: number;
 
   constructor(opts: BucketNamespaceOptions) {
     this.store = opts.store;
@@ -104,12 +132,18 @@ export class BucketNamespace {
     this.peekBytes = opts.peekBytes ?? 0;
     this.onPeek = opts.onPeek ?? (() => undefined);
     this.onBackgroundError = opts.onBackgroundError ?? (() => undefined);
-    this.lookups = new LRUCache({ max: opts.maxCachedEntries ?? 200_000, ttl: this.statTtl, ttlAutopurge: false });
-    this.listings = new LRUCache({ max: opts.maxCachedListings ?? 2_000, ttl: this.statTtl, ttlAutopurge: false });
-    this.lookupsByDir = new LRUCache({ max: 10_000, ttl: this.statTtl });
-    this.largeDirs = new LRUCache({ max: 10_000, ttl: this.statTtl });
-    this.largeTrees = new LRUCache({ max: 10_000, ttl: this.statTtl });
-    this.listedTrees = new LRUCache({ max: 10_000, ttl: this.statTtl });
+    this.maxListingPages = Math.max(1, opts.maxListingPages ?? MAX_LISTING_PAGES);
+    const clock = opts.clock ?? systemClock;
+    // TTLs run on the injected clock; a resolution of 0 reads it at every check (no timer).
+    const timed = { ttl: this.statTtl, ttlAutopurge: false, ttlResolution: 0, perf: { now: () => clock.now() } } as const;
+    this.lookups = new LRUCache({ ...timed, maxSize: opts.lookupCacheBytes ?? LOOKUP_CACHE_BYTES, sizeCalculation: lookupBytes });
+    this.listings = new LRUCache({ ...timed, maxSize: opts.listingCacheBytes ?? LISTING_CACHE_BYTES, sizeCalculation: (l) => l.bytes });
+    const table = { ...timed, maxSize: TABLE_BYTES, sizeCalculation: (_: unknown, key: string) => keyBytes(key) };
+    this.lookupsByDir = new LRUCache<string, number>(table);
+    this.largeDirs = new LRUCache<string, true>(table);
+    this.largeTrees = new LRUCache<string, true>(table);
+    this.listedTrees = new LRUCache<string, true>(table);
+    this.warnedKeys = new LRUCache<string, true>({ maxSize: TABLE_BYTES, sizeCalculation: (_, key) => keyBytes(key) });
   }
 
   /** The entry at `rel` (segments joined by `/`, '' for the root), or undefined. */
@@ -122,7 +156,11 @@ export class BucketNamespace {
     const parent = slash < 0 ? '' : rel.slice(0, slash);
     const name = rel.slice(slash + 1);
     const listing = this.listings.get(parent) ?? (await this.siblingsListing(parent));
-    if (listing) return listing.children.get(name);
+    if (listing) {
+      const found = childNamed(listing, name);
+      // A folder listed only in part knows the names it has, not the ones it lacks.
+      if (found || listing.complete) return found;
+    }
 
     let pending = this.pendingLookups.get(rel);
     if (!pending) {
@@ -143,27 +181,31 @@ export class BucketNamespace {
     const seen = (this.lookupsByDir.get(dir) ?? 0) + 1;
     this.lookupsByDir.set(dir, seen);
     if (seen < LOOKUPS_BEFORE_LISTING) return undefined;
-    return this.sharedListing(dir, LOOKUP_LIST_PAGES);
+    return this.sharedListing(dir, LOOKUP_LIST_PAGES, false);
   }
 
-  private sharedListing(dir: string, maxPages: number): Promise<Listing | undefined> {
+  /** `keepPartial`: a folder larger than `maxPages` pages gives its first entries (else undefined). */
+  private sharedListing(dir: string, maxPages: number, keepPartial: boolean): Promise<Listing | undefined> {
     let pending = this.pendingListings.get(dir);
     if (!pending) {
-      pending = this.fetchListing(dir, maxPages).finally(() => this.pendingListings.delete(dir));
+      pending = this.fetchListing(dir, maxPages, keepPartial).finally(() => this.pendingListings.delete(dir));
       this.pendingListings.set(dir, pending);
     }
     return pending;
   }
 
-  /** The children of the directory at `rel`, sorted by name. */
+  /**
+   * The children of the directory at `rel`, sorted by name: all of them, or the first
+   * `maxListingPages` pages of a larger folder (warned once).
+   */
   async list(rel: string): Promise<readonly DirChild[]> {
     if (!this.listings.has(rel)) await this.treeCovering(rel);
     let listing = this.listings.get(rel) ?? (await this.pendingListings.get(rel));
-    // A listing started for a lookup may have stopped early (a large directory): list it all.
-    listing ??= await this.sharedListing(rel, Infinity);
-    if (!listing) throw new Error(`listing of "${rel}" ended early`);
+    // A listing started for a lookup may have stopped early (a large directory): list it as far as allowed.
+    listing ??= await this.sharedListing(rel, this.maxListingPages, true);
+    if (!listing) throw new Error(`listing of "${rel}" ended early`); // keepPartial: never
     this.prefetchBelow(rel, listing);
-    return [...listing.children].map(([name, entry]) => ({ name, entry }));
+    return listing.children;
   }
 
   /** Waits for a flat listing in flight that covers `rel`, if any. */
@@ -184,7 +226,7 @@ export class BucketNamespace {
    */
   private prefetchBelow(rel: string, listing: Listing): void {
     let hasDirs = false;
-    for (const e of listing.children.values()) if (e.kind === 'dir') hasDirs = true;
+    for (const c of listing.children) if (c.entry.kind === 'dir') hasDirs = true;
     if (!hasDirs) return;
     if (selfAndAncestors(rel).some((dir) => this.listedTrees.has(dir) || this.pendingTrees.has(dir))) return;
     if (this.largeTrees.has(rel)) {
@@ -238,7 +280,7 @@ export class BucketNamespace {
       return false;
     }
 
-    for (const [dir, names] of subdirs) this.commitListing(dir, files.get(dir) as Map<string, Entry>, names);
+    for (const [dir, names] of subdirs) this.commitListing(dir, files.get(dir) as Map<string, Entry>, names, true);
     this.listedTrees.set(rel, true);
     return true;
   }
@@ -250,7 +292,7 @@ export class BucketNamespace {
    */
   private prefetchSubdirs(rel: string, listing: Listing): void {
     const queue: string[] = [];
-    for (const [name, entry] of listing.children) {
+    for (const { name, entry } of listing.children) {
       if (entry.kind !== 'dir') continue;
       const child = rel === '' ? name : `${rel}/${name}`;
       if (!this.listings.has(child) && !this.pendingListings.has(child) && !this.largeDirs.has(child)) queue.push(child);
@@ -261,7 +303,7 @@ export class BucketNamespace {
         const child = queue.shift() as string;
         if (this.listings.has(child) || this.pendingListings.has(child)) continue;
         this.prefetching++;
-        this.sharedListing(child, LOOKUP_LIST_PAGES)
+        this.sharedListing(child, LOOKUP_LIST_PAGES, false)
           // Told, and otherwise harmless: nothing was cached, so the walk will ask again.
           .catch((err: unknown) => this.backgroundFailed(`prefetch of folder ${folderLabel(child)}`, err))
           .finally(() => {
@@ -304,8 +346,11 @@ export class BucketNamespace {
     return entry;
   }
 
-  /** Lists `rel` whole, or gives up (undefined) after `maxPages` pages. */
-  private async fetchListing(rel: string, maxPages: number): Promise<Listing | undefined> {
+  /**
+   * Lists `rel` whole; or, after `maxPages` pages, gives up (undefined), or with `keepPartial`
+   * gives what it listed, marked incomplete.
+   */
+  private async fetchListing(rel: string, maxPages: number, keepPartial: boolean): Promise<Listing | undefined> {
     const dirPrefix = rel === '' ? this.prefix : `${this.prefix}${rel}/`;
     const files = new Map<string, Entry>();
     const dirs = new Set<string>();
@@ -324,16 +369,26 @@ export class BucketNamespace {
     });
     if (!complete) {
       this.largeDirs.set(rel, true);
-      return undefined;
+      if (!keepPartial) return undefined;
+      const shown = files.size + dirs.size;
+      this.warnOnce(`${dirPrefix}\0listing`, dirPrefix, `folder has more than ${shown} entries: readdir shows the first ${shown}; other names can still be opened by path`);
     }
-
-    return this.commitListing(rel, files, dirs);
+    return this.commitListing(rel, files, dirs, complete);
   }
 
-  /** Hands each ListObjectsV2 page of `prefix` to `onPage`; false when there were more than `maxPages`. */
+  /**
+   * Hands each ListObjectsV2 page of `prefix` to `onPage`; false when there were more than
+   * `maxPages`. A continuation token seen before in this listing would loop forever: it ends the
+   * listing with an 'invalid-response' error.
+   */
   private async forEachPage(prefix: string, delimiter: string | undefined, maxPages: number, onPage: (page: ListPage) => void): Promise<boolean> {
     let token: string | undefined;
+    const seen = new Set<string>();
     for (let pages = 0; pages < maxPages; pages++) {
+      if (token !== undefined) {
+        if (seen.has(token)) throw new StoreError('invalid-response', `LIST ${prefix}: the server repeated a continuation token (page ${pages + 1})`);
+        seen.add(token);
+      }
       const page = await this.store.list({
         prefix,
         maxKeys: LIST_PAGE,
@@ -347,15 +402,21 @@ export class BucketNamespace {
     return false;
   }
 
-  /** Caches the listing of `dir` (and a lookup of each child): a folder wins over a same-named object. */
-  private commitListing(dir: string, files: ReadonlyMap<string, Entry>, dirs: ReadonlySet<string>): Listing {
-    const children = new Map<string, Entry>();
-    for (const name of [...new Set([...files.keys(), ...dirs])].sort()) {
+  /**
+   * Caches the listing of `dir` (it answers lookups of its children too): a folder wins over a
+   * same-named object. A listing larger than the whole budget is returned but not kept.
+   */
+  private commitListing(dir: string, files: ReadonlyMap<string, Entry>, dirs: ReadonlySet<string>, complete: boolean): Listing {
+    const names = [...files.keys()];
+    for (const name of dirs) if (!files.has(name)) names.push(name);
+    names.sort();
+    let bytes = LISTING_BYTES;
+    const children = names.map((name): DirChild => {
       const entry = dirs.has(name) ? this.dir : (files.get(name) as Entry);
-      children.set(name, entry);
-      this.lookups.set(dir === '' ? name : `${dir}/${name}`, entry);
-    }
-    const listing: Listing = { children };
+      bytes += childBytes(name, entry);
+      return { name, entry };
+    });
+    const listing: Listing = { children, complete, bytes };
     this.listings.set(dir, listing);
     return listing;
   }
@@ -371,12 +432,58 @@ export class BucketNamespace {
   private skip(key: string, name: string): boolean {
     const why = nameProblem(name);
     if (why === undefined) return false;
-    if (!this.warnedKeys.has(key)) {
-      this.warnedKeys.add(key);
-      this.onSkippedKey(key, why);
-    }
+    this.warnOnce(key, key, why);
     return true;
   }
+
+  /** Tells `onSkippedKey` once per `id` (while the bounded table remembers it). */
+  private warnOnce(id: string, key: string, why: string): void {
+    if (this.warnedKeys.has(id)) return;
+    this.warnedKeys.set(id, true);
+    this.onSkippedKey(key, why);
+  }
+}
+
+/** The child of `listing` called `name`, by binary search. */
+function childNamed(listing: Listing, name: string): Entry | undefined {
+  const c = listing.children;
+  let lo = 0;
+  let hi = c.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = (c[mid] as DirChild).name;
+    if (at === name) return (c[mid] as DirChild).entry;
+    if (at < name) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
+/*
+ * Heap estimates, for the byte budgets. Measured on Node 20 (64-bit): a string costs a 16-byte
+ * header plus one byte a character (two outside Latin-1), rounded to 8; an object 24 bytes plus
+ * 8 a field; a double outside the small-integer range a 16-byte box. They err on the high side.
+ */
+const LISTING_BYTES = 200;
+const STRING_HEADER = 24;
+function stringBytes(s: string): number {
+  return STRING_HEADER + (/[^\u0000-\u00ff]/.test(s) ? 2 : 1) * s.length;
+}
+/** A listing row: the DirChild (40) and its array slot (8), the name (a slice of the key, 32, or its own string), the entry. */
+function childBytes(name: string, entry: Entry): number {
+  return 48 + Math.max(32, stringBytes(name)) + (entry.kind === 'file' ? fileBytes(entry) : 0);
+}
+/** A FileEntry: the object (5 fields, 64), two number boxes (32), key and etag. */
+function fileBytes(e: FileEntry): number {
+  return 96 + stringBytes(e.key) + stringBytes(e.etag);
+}
+/** A cached lookup: the cache's own slots (about 100), the path, the entry. */
+function lookupBytes(v: Entry | { kind: 'none' }, rel: string): number {
+  return 100 + stringBytes(rel) + (v.kind === 'file' ? fileBytes(v) : 0);
+}
+/** A row of a table keyed by a folder path or an object key. */
+function keyBytes(key: string): number {
+  return 100 + stringBytes(key);
 }
 
 /** How a folder is named in a report. */

@@ -11,6 +11,7 @@
  */
 import type { ObjectStore } from '../store/object-store.js';
 import type { Clock } from '../clock.js';
+import { StoreError } from '../store/errors.js';
 
 export interface UsageOptions {
   /**
@@ -138,7 +139,13 @@ export class UsageTracker {
     for (const { store, prefix } of this.sources) {
       let token: string | undefined;
       let pages = 0;
+      const seen = new Set<string>();
       do {
+        // A server that repeats a token would keep this scan going forever.
+        if (token !== undefined) {
+          if (seen.has(token)) throw new StoreError('invalid-response', `LIST ${prefix}: the server repeated a continuation token (page ${pages + 1})`);
+          seen.add(token);
+        }
         const page = await store.list({ prefix, maxKeys: 1000, ...(token !== undefined ? { continuationToken: token } : {}) });
         for (const o of page.objects) {
           if (o.key.endsWith('/')) continue; // folder markers are not data

@@ -155,3 +155,19 @@ t.test('defaults: one scan an hour', async (t) => {
   await settle();
   t.equal(s.calls.list, 2, 'the next after an hour');
 });
+
+t.test('a scan whose continuation token repeats fails with invalid-response instead of looping', async (t) => {
+  const s = new MemoryStore();
+  s.put('a', Buffer.alloc(8));
+  let lists = 0;
+  s.list = async () => {
+    lists++;
+    return { objects: [{ key: 'a', size: 8, etag: '"x"', mtimeMs: 1 }], prefixes: [], nextToken: 'again' };
+  };
+  const errors: unknown[] = [];
+  const u = new UsageTracker([{ store: s, prefix: '' }], { clock: new ManualClock(), onError: (e) => errors.push(e) });
+  await u.statfs();
+  await settle();
+  t.equal(lists, 2, 'stopped at the first repeat');
+  t.match(errors, [{ kind: 'invalid-response' }]);
+});

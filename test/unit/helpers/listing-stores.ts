@@ -33,7 +33,8 @@ export const unreachable = (): StoreError => new StoreError('unreachable', 'LIST
 /**
  * A bucket with one folder `folder/` of `count` objects (and a small sibling file `top.txt`),
  * listed in pages generated on demand: the store holds no key, so a test's memory figure is the
- * code under test's. Keys are `folder/object-0000123-<padding>` (about 40 bytes).
+ * code under test's. Keys are `folder/object-0000123-<padding>` (about 40 bytes); objects are
+ * about 1 MiB, larger than what a lookup fetches with it.
  */
 export class SyntheticFolderStore implements ObjectStore {
   readonly label = 's3://synthetic';
@@ -48,7 +49,7 @@ export class SyntheticFolderStore implements ObjectStore {
   }
 
   private info(key: string): ObjectInfo {
-    return { key, size: 1000 + (key.length % 97), etag: `"${'0'.repeat(24)}${String(key.length).padStart(8, '0')}"`, mtimeMs: 1_700_000_000_000 };
+    return { key, size: 1024 * 1024 + (key.length % 97), etag: `"${'0'.repeat(24)}${String(key.length).padStart(8, '0')}"`, mtimeMs: 1_700_000_000_000 };
   }
 
   private indexOf(key: string): number | undefined {
@@ -67,7 +68,8 @@ export class SyntheticFolderStore implements ObjectStore {
     this.calls.get++;
     const info = await this.head(key);
     this.calls.head--;
-    return info ? { info, data: Buffer.alloc(Math.min(bytes, info.size)) } : undefined;
+    // Larger than a peek: the first bytes wait in the filesystem's budget for an open.
+    return info ? { info, data: Buffer.allocUnsafe(Math.min(bytes, info.size)).fill(7) } : undefined;
   }
 
   async list(req: ListRequest): Promise<ListPage> {

@@ -1,0 +1,73 @@
+/**
+ * The memory promise for metadata: a folder of 1,000,000 objects, read with readdir, looked up
+ * by name and listed flat, keeps the process within cache-size + 150 MiB.
+ *
+ * The scenario (helpers/listing-memory-scenario.ts) runs in a child process of plain Node over
+ * JavaScript transpiled here, because this process holds the TypeScript compiler (about 250 MiB
+ * RSS before any test code runs) and the agent does not. Its store generates pages on demand and
+ * holds no key, so the figure is the filesystem's.
+ */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtemp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import ts from 'typescript';
+
+const root = join(import.meta.dirname, '../../..');
+
+/** src/ and the test helpers, as ES modules under `out` (same layout, .js names). */
+async function transpile(out: string): Promise<void> {
+  for (const dir of ['src', 'test/unit/helpers']) {
+    for (const entry of await readdir(join(root, dir), { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue;
+      const file = join(entry.parentPath, entry.name);
+      const js = ts.transpileModule(await readFile(file, 'utf8'), {
+        compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
+        fileName: file,
+      }).outputText;
+      const dest = join(out, relative(root, file)).replace(/\.ts$/, '.js');
+      await mkdir(dirname(dest), { recursive: true });
+      await writeFile(dest, js);
+    }
+  }
+  await writeFile(join(out, 'package.json'), '{"type":"module"}\n');
+  await symlink(join(root, 'node_modules'), join(out, 'node_modules'));
+}
+
+function runScenario(out: string, args: string[]): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    // Without NODE_OPTIONS: the runner's loaders (the TypeScript compiler) stay out of the child.
+    const { NODE_OPTIONS: _, ...env } = process.env;
+    const child = spawn(process.execPath, ['--expose-gc', join(out, 'test/unit/helpers/listing-memory-scenario.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`scenario exited ${code}: ${stderr}`));
+      else resolve(JSON.parse(stdout.trim().split('\n').pop() as string) as Record<string, unknown>);
+    });
+  });
+}
+
+t.test('a folder of 1,000,000 objects stays within cache-size + 150 MiB', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'metadata-memory-'));
+  t.teardown(() => rm(out, { recursive: true, force: true }));
+  await transpile(out);
+  const cacheMiB = 64;
+  const bound = cacheMiB + 150;
+  const r = await runScenario(out, ['1000000', String(cacheMiB * 1024 * 1024)]);
+  const mib = (k: string): string => (r[k] as number).toFixed(0);
+  t.comment(
+    `RSS: ${mib('atStartMiB')} MiB at start, ${mib('withAnswerMiB')} MiB holding the readdir answer (${r.shown} names), ` +
+      `${mib('atEndMiB')} MiB at the end after GC, peak ${mib('peakMiB')} MiB; bound ${bound} MiB (cache-size ${cacheMiB} MiB + 150 MiB); requests ${JSON.stringify(r.calls)}`,
+  );
+  t.same(r.root, ['folder', 'top.txt']);
+  t.equal(r.first, 'object-0000000-abcdefghijklmnopqrstu', 'readdir starts at the first key');
+  t.equal(r.shown, 50_000, 'readdir shows the first 50,000 entries');
+  t.same(r.found, { 0: true, 1: true, 99999: true, 500000: true, 999999: true }, 'names listed and not listed are found by lookup');
+  t.equal(r.missing, 'ENOENT', 'a missing name is missing');
+  t.ok((r.peakMiB as number) <= bound, `peak RSS ${mib('peakMiB')} MiB <= ${bound} MiB`);
+});
