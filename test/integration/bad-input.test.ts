@@ -19,7 +19,7 @@ interface Case {
   secrets?: Record<string, string>;
 }
 
-async function expectFailure(t: Test, c: Case, mention: RegExp[]): Promise<void> {
+async function expectFailure(t: Test, c: Case, mention: RegExp[]): Promise<string> {
   const dir = await tempDir(t, 'bad');
   const secretsRoot = join(dir, 'secrets');
   for (const [rel, value] of Object.entries(c.secrets ?? {})) {
@@ -44,6 +44,7 @@ async function expectFailure(t: Test, c: Case, mention: RegExp[]): Promise<void>
   for (const m of mention) t.match(err, m, `names ${m}`);
   t.notMatch(agent.stdout() + err, new RegExp(SECRET), 'no secret in any output');
   t.equal(await isMounted(target), undefined, 'nothing mounted');
+  return err;
 }
 
 function fluidConfig(options: Record<string, string>, mountPoint = 'minio://bucket', target = '/tmp/never-used'): unknown {
@@ -91,6 +92,19 @@ t.test('wrong credentials', async (t) => {
     },
     [/mount "minio"/, /minio-access-key/, /403|refused|denied/i],
   );
+});
+
+t.test('#11 a key option that is a file path outside the secrets folder: the HTTP status (RGW: 400) and a hint, never UnknownError', async (t) => {
+  const bucket = await createTestBucket(t, 'pathkey', makeClient());
+  const dir = await tempDir(t, 'pathkey');
+  const keyFile = join(dir, 'access-key');
+  await writeFile(keyFile, s3Env().accessKeyId);
+  const err = await expectFailure(
+    t,
+    { config: fluidConfig({ 'minio-url': s3Env().endpoint, 'minio-access-key': keyFile, 'minio-access-secret': SECRET }, `minio://${bucket}`) },
+    [/mount "minio"/, /HTTP 4\d\d/, /option "minio-access-key" looks like a file path but was used as the key itself/, /secrets folder/],
+  );
+  t.notMatch(err, /Unknown/, 'never UnknownError');
 });
 
 t.test('a bucket that does not exist', async (t) => {
