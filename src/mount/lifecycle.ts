@@ -123,7 +123,11 @@ export class MountLifecycle {
       startedAtMs,
       onSkippedKey: (bucket, key, why) => log.warn({ mount: bucket, key }, `object key skipped: ${why}`),
       observeWindow: (bytes) => this.metrics.window(bytes),
-      usage: { maxAgeMs: s.dfScanIntervalMs },
+      usage: {
+        maxAgeMs: s.dfScanIntervalMs,
+        onPartial: ({ objects, usedBytes }) =>
+          log.warn({ objects, usedBytes }, 'df: a bucket has more objects than one scan lists (1,000,000); Used counts only those listed'),
+      },
       onBackgroundError: (what, err) => this.backgroundError(what, err),
     });
     this.fs = fs;
