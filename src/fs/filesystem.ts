@@ -9,7 +9,6 @@ import type { BucketMount, ProcessSettings } from '../config/plan.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { BucketNamespace } from './bucket-namespace.js';
 import type { Entry, FileEntry } from './entry.js';
-import { LRUCache } from 'lru-cache';
 import { FsError } from './errno.js';
 import { StoreError } from '../store/errors.js';
 import { Layout } from './layout.js';
@@ -17,16 +16,14 @@ import { type StatFs, UsageTracker, type UsageOptions } from './usage.js';
 import { type Clock, systemClock } from '../clock.js';
 import { BlockCache } from '../read/block-cache.js';
 import { BlockFetcher } from '../read/block-fetcher.js';
-import { ObjectReader, type ReadAheadPolicy } from '../read/object-reader.js';
-import { objectRef } from '../read/object-ref.js';
+import { ObjectReader, ReaderContext, type ReadAheadPolicy } from '../read/object-reader.js';
+import { type ObjectRef, objectRef } from '../read/object-ref.js';
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const BLOCK_SIZE = 1024 * 1024;
 /** Bytes fetched with a lookup by path (see BucketNamespace): one kernel read's worth. */
 const PEEK_BYTES = 128 * 1024;
-/** Memory for those first bytes of objects looked up but not (yet) read. */
-const PEEK_CACHE_BYTES = 16 * 1024 * 1024;
 
 /**
  * The part of `cache-size` that holds blocks (cached and in flight); the rest (96 MiB, or half
@@ -78,10 +75,6 @@ export interface FilesystemOptions {
   readonly onBackgroundError?: (what: string, err: unknown) => void;
 }
 
-interface Handle {
-  readonly reader: ObjectReader;
-}
-
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND;
 
@@ -90,15 +83,16 @@ export class Filesystem {
   private readonly views: readonly BucketView[];
   private readonly settings: ProcessSettings;
   private readonly startedAtMs: number;
-  private readonly handles = new Map<number, Handle>();
+  /** Open handles: nothing per handle but its reader (100,000 open files must stay cheap). */
+  private readonly handles = new Map<number, ObjectReader>();
   private nextHandle = 1;
   readonly cache: BlockCache;
   readonly fetcher: BlockFetcher;
   private readonly policy: ReadAheadPolicy;
   private readonly usage: UsageTracker;
   private readonly clock: Clock;
-  /** Object id (store, key, etag) → its first bytes, fetched by a lookup. */
-  private readonly peeked = new LRUCache<string, Buffer>({ maxSize: PEEK_CACHE_BYTES, sizeCalculation: (b) => Math.max(1, b.length) });
+  /** Shared by every reader: per-handle state stays small and constant. */
+  private readonly readers: ReaderContext;
 
   constructor(opts: FilesystemOptions) {
     this.settings = opts.settings;
@@ -137,6 +131,10 @@ export class Filesystem {
       maxWindowBytes: () => Math.min(opts.settings.readAheadMaxBytes, Math.floor(budget / 2 / Math.max(1, this.handles.size))),
       ...(opts.observeWindow ? { observeWindow: opts.observeWindow } : {}),
     };
+    this.readers = new ReaderContext(this.fetcher, BLOCK_SIZE, this.policy, clock, {
+      get: (obj) => this.cache.get(firstBytesKey(obj))?.chunks[0],
+      maxBytes: PEEK_BYTES,
+    });
   }
 
   get openHandles(): number {
@@ -163,9 +161,10 @@ export class Filesystem {
     const self = await r.value.namespace.lookup(r.rel);
     if (!self) throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (self.kind !== 'dir') throw new FsError('ENOTDIR', `${path}: not a directory`);
-    const children = await r.value.namespace.list(r.rel);
+    const { names, entries } = await r.value.namespace.readdir(r.rel);
     const mount = r.value.mount;
-    return { names: children.map((c) => c.name), attrs: children.map((c) => this.attrOf(mount, c.entry)) };
+    // Without entries (a very large folder), names only: the kernel asks for attributes by name.
+    return { names, attrs: entries ? entries.map((e) => this.attrOf(mount, e)) : [] };
   }
 
   async open(path: string, flags: number): Promise<number> {
@@ -177,10 +176,9 @@ export class Filesystem {
     if (!entry) throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (entry.kind !== 'file') throw new FsError('EISDIR', `${path}: is a directory`);
     const obj = objectRef(r.value.store, entry.key, entry.etag, entry.size);
-    const peeked = this.peeked.get(obj.id);
-    const reader = new ObjectReader(obj, this.fetcher, BLOCK_SIZE, this.policy, { clock: this.clock, ...(peeked ? { peeked } : {}) });
+    const reader = new ObjectReader(obj, this.readers);
     const fd = this.allocateHandle();
-    this.handles.set(fd, { reader });
+    this.handles.set(fd, reader);
     return fd;
   }
 
@@ -191,7 +189,7 @@ export class Filesystem {
   read(fd: number, buf: Buffer, len: number, pos: number): number | Promise<Buffer> {
     const h = this.handles.get(fd);
     if (!h) throw new FsError('EBADF', `handle ${fd} is not open`);
-    return h.reader.read(pos, len, buf);
+    return h.read(pos, len, buf);
   }
 
   /**
@@ -200,7 +198,7 @@ export class Filesystem {
    */
   readTimedOut(fd: number, path: string, ms: number): FsError {
     const err = new StoreError('timeout', `${path}: no answer from S3 within ${ms} ms`);
-    this.handles.get(fd)?.reader.noteFailure(err);
+    this.handles.get(fd)?.noteFailure(err);
     return new FsError('ETIMEDOUT', err.message, { cause: err });
   }
 
@@ -208,7 +206,7 @@ export class Filesystem {
     const h = this.handles.get(fd);
     if (!h) return;
     this.handles.delete(fd);
-    h.reader.close();
+    h.close();
   }
 
   /** Forget cached metadata of the object behind a handle (its etag no longer matches). */
@@ -232,11 +230,16 @@ export class Filesystem {
     for (const v of this.views) v.store.destroy();
   }
 
+  /**
+   * First bytes live in the block cache, inside the one byte budget, and readers look them up
+   * there at each read instead of holding them: however many handles are open, they cost no
+   * more than the budget allows.
+   */
   private keepPeeked(store: ObjectStore, entry: FileEntry, data: Buffer): void {
     const obj = objectRef(store, entry.key, entry.etag, entry.size);
     // A whole small object is simply its block 0; a part of a larger one waits for an open.
     if (data.length === entry.size) this.cache.insert(this.fetcher.blockKey(obj, 0), { chunks: [data], length: data.length });
-    else this.peeked.set(obj.id, data);
+    else this.cache.insert(firstBytesKey(obj), { chunks: [data], length: data.length });
   }
 
   private allocateHandle(): number {
@@ -271,4 +274,9 @@ export class Filesystem {
     const first = this.views[0]?.mount;
     return this.dirAttr(0o755, first?.uid ?? 0, first?.gid ?? 0, this.startedAtMs);
   }
+}
+
+/** Where an object's first bytes (a lookup's, not a whole block) are kept in the block cache. */
+function firstBytesKey(obj: ObjectRef): string {
+  return `${obj.id}\0first`;
 }

@@ -38,19 +38,39 @@ const FAIL_FAST_MS = 2_000;
 /** Consecutive near reads before read-ahead starts (a read at offset 0 starts it at once). */
 const SEQUENTIAL_AFTER = 2;
 
-export interface ReaderOptions {
-  readonly clock?: Clock;
-  /** The object's first bytes, when a lookup fetched them. */
-  readonly peeked?: Buffer;
+/** Where the first bytes a lookup fetched are kept: a bounded cache shared by all readers. */
+export interface FirstBytes {
+  /** The first bytes of `obj` (this version), if still cached. */
+  get(obj: ObjectRef): Buffer | undefined;
+  /** How many bytes a lookup fetches: reads ending past this never ask. */
+  readonly maxBytes: number;
+}
+
+/**
+ * What all readers of one filesystem share. One object, so that an open handle holds one
+ * reference to it instead of one per field: per-handle state must stay small and constant
+ * (100,000 open files).
+ */
+export class ReaderContext {
+  constructor(
+    readonly fetcher: BlockFetcher,
+    readonly blockSize: number,
+    readonly policy: ReadAheadPolicy,
+    /** Time for the fail-fast window (tests inject a ManualClock). */
+    readonly clock: Clock = systemClock,
+    /**
+     * Where the first bytes a lookup fetched are. Readers look them up at each read and never
+     * hold them: 100,000 open handles must not pin 100,000 × 128 KiB outside any budget.
+     */
+    readonly firstBytes?: FirstBytes,
+  ) {}
 }
 
 export class ObjectReader {
   private readonly obj: ObjectRef;
-  private readonly fetcher: BlockFetcher;
-  private readonly policy: ReadAheadPolicy;
-  private readonly blockSize: number;
-  /** Identity of this reader's downloads; replaced on a seek so the old ones can be dropped. */
-  private owner: Owner = {};
+  private readonly ctx: ReaderContext;
+  /** Identity of this reader's downloads (the reader itself at first); replaced on a seek so the old ones can be dropped. */
+  private owner: Owner = this;
   /** End of the furthest read of the current run, -1 before the first read. */
   private lastEnd = -1;
   /** Reads in a row that landed near the previous one. */
@@ -65,20 +85,10 @@ export class ObjectReader {
   sequential = false;
   private closed = false;
 
-  /** The object's first bytes, when a lookup fetched them. */
-  private readonly peeked: Buffer | undefined;
-
-  /** Time for the fail-fast window (tests inject a ManualClock). */
-  private readonly clock: Clock;
-
-  constructor(obj: ObjectRef, fetcher: BlockFetcher, blockSize: number, policy: ReadAheadPolicy, opts: ReaderOptions = {}) {
-    this.peeked = opts.peeked;
-    this.clock = opts.clock ?? systemClock;
+  constructor(obj: ObjectRef, ctx: ReaderContext) {
     this.obj = obj;
-    this.fetcher = fetcher;
-    this.policy = policy;
-    this.blockSize = blockSize;
-    this.window = policy.initialWindowBytes;
+    this.ctx = ctx;
+    this.window = ctx.policy.initialWindowBytes;
   }
 
   /**
@@ -90,7 +100,7 @@ export class ObjectReader {
   read(pos: number, len: number, dst: Buffer): number | Promise<Buffer> {
     // The kernel asks again at once for a page whose read failed; when the server did not
     // answer, answering that retry at once keeps the caller's wait at one deadline, not two.
-    if (this.lastFailure && this.clock.now() - this.lastFailure.at < FAIL_FAST_MS) throw this.lastFailure.error;
+    if (this.lastFailure && this.ctx.clock.now() - this.lastFailure.at < FAIL_FAST_MS) throw this.lastFailure.error;
     const out = this.readNow(pos, len, dst);
     if (typeof out === 'number') return out;
     return out.catch((err: unknown) => {
@@ -116,37 +126,39 @@ export class ObjectReader {
 
   /** A read of this handle failed for want of an answer (also: its deadline passed). */
   noteFailure(error: StoreError): void {
-    this.lastFailure = { error, at: this.clock.now() };
+    this.lastFailure = { error, at: this.ctx.clock.now() };
   }
 
   private readNow(pos: number, len: number, dst: Buffer): number | Promise<Buffer> {
     const size = this.obj.size;
     if (pos >= size || len <= 0) return 0;
     const end = Math.min(size, pos + len);
-    if (this.peeked && end <= this.peeked.length) {
+    const fb = this.ctx.firstBytes;
+    const head = fb !== undefined && end <= fb.maxBytes ? fb.get(this.obj) : undefined;
+    if (head && end <= head.length) {
       // The first bytes came with the lookup: answer now, and start read-ahead as usual.
       this.planReadAhead(pos, end);
-      return this.peeked.copy(dst, 0, pos, end);
+      return head.copy(dst, 0, pos, end);
     }
-    if (this.lastEnd < 0 && pos === 0 && end === size && !this.fetcher.known(this.obj, 0)) {
+    if (this.lastEnd < 0 && pos === 0 && end === size && !this.ctx.fetcher.known(this.obj, 0)) {
       // A small file read whole by its first read: one exact GET, no blocks, no read-ahead.
       this.lastEnd = end;
-      return this.fetcher.readRange(this.obj, 0, end, this.owner);
+      return this.ctx.fetcher.readRange(this.obj, 0, end, this.owner);
     }
     this.planReadAhead(pos, end);
 
-    const bs = this.blockSize;
+    const bs = this.ctx.blockSize;
     const first = Math.floor(pos / bs);
     const last = Math.floor((end - 1) / bs);
     if (!this.sequential) {
       // Random access: fetch what is asked, unless the cache has it or it is on its way.
       for (let i = first; i <= last; i++) {
-        if (!this.fetcher.known(this.obj, i)) return this.fetcher.readRange(this.obj, pos, end, this.owner);
+        if (!this.ctx.fetcher.known(this.obj, i)) return this.ctx.fetcher.readRange(this.obj, pos, end, this.owner);
       }
     }
     let copied = 0;
     for (let i = first; i <= last; i++) {
-      const b = this.fetcher.block(this.obj, i, Math.min(bs, end - i * bs), this.owner);
+      const b = this.ctx.fetcher.block(this.obj, i, Math.min(bs, end - i * bs), this.owner);
       if (b instanceof Promise) {
         if (this.sequential) this.starved = true;
         const out = Buffer.allocUnsafe(end - pos);
@@ -160,15 +172,15 @@ export class ObjectReader {
 
   close(): void {
     this.closed = true;
-    this.fetcher.release(this.owner);
+    this.ctx.fetcher.release(this.owner);
   }
 
   private async readSlow(pos: number, end: number, out: Buffer, from: number, copied: number, waiting: Promise<Block>): Promise<Buffer> {
-    const bs = this.blockSize;
+    const bs = this.ctx.blockSize;
     const last = Math.floor((end - 1) / bs);
     let next: Block | Promise<Block> = waiting;
     for (let i = from; i <= last; i++) {
-      if (i !== from) next = this.fetcher.block(this.obj, i, Math.min(bs, end - i * bs), this.owner);
+      if (i !== from) next = this.ctx.fetcher.block(this.obj, i, Math.min(bs, end - i * bs), this.owner);
       const b = await next;
       copied += copyFromBlock(b, i * bs, pos, end, out);
     }
@@ -185,11 +197,11 @@ export class ObjectReader {
       // A seek, or not yet a stream: start over, small, from here, and drop read-ahead that
       // was meant for the old position.
       if (this.sequential) {
-        this.fetcher.release(this.owner);
+        this.ctx.fetcher.release(this.owner);
         this.owner = {};
       }
       this.sequential = false;
-      this.window = this.policy.initialWindowBytes;
+      this.window = this.ctx.policy.initialWindowBytes;
       this.frontier = end;
       return;
     }
@@ -201,16 +213,16 @@ export class ObjectReader {
       // Refill at half empty; a reader that caught up with the downloads (a slow or distant
       // link) grows the window faster than one that is merely keeping pace.
       const growth = this.frontier <= end || this.starved ? 4 : 2;
-      this.window = Math.min(this.window * growth, Math.max(this.blockSize, this.policy.maxWindowBytes()));
+      this.window = Math.min(this.window * growth, Math.max(this.ctx.blockSize, this.ctx.policy.maxWindowBytes()));
     }
     this.starved = false;
-    this.policy.observeWindow?.(this.window);
+    this.ctx.policy.observeWindow?.(this.window);
     const target = Math.min(this.obj.size, end + this.window);
-    const bs = this.blockSize;
+    const bs = this.ctx.blockSize;
     // Several GETs per window from the start, so a link that caps each connection is used in
     // parallel even while the window is small.
     const runBlocks = Math.max(1, Math.floor(this.window / GETS_PER_WINDOW / bs));
-    this.fetcher.ensure(this.obj, Math.floor(this.frontier / bs), Math.floor((target - 1) / bs), this.owner, runBlocks);
+    this.ctx.fetcher.ensure(this.obj, Math.floor(this.frontier / bs), Math.floor((target - 1) / bs), this.owner, runBlocks);
     this.frontier = target;
   }
 }

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { BlockCache } from '../../../src/read/block-cache.js';
 import { BlockFetcher } from '../../../src/read/block-fetcher.js';
-import { ObjectReader } from '../../../src/read/object-reader.js';
+import { ObjectReader, ReaderContext } from '../../../src/read/object-reader.js';
 import { objectRef } from '../../../src/read/object-ref.js';
 import { StoreError } from '../../../src/store/errors.js';
 import { MemoryStore, ramp } from '../helpers/memory-store.js';
@@ -17,7 +17,7 @@ function setup(size: number, cacheBytes = 64 * MiB, partBytes = 8 * MiB) {
   const cache = new BlockCache(cacheBytes, BS);
   const fetcher = new BlockFetcher(cache, partBytes);
   const policy = { initialWindowBytes: MiB, maxWindowBytes: () => 16 * MiB };
-  const reader = () => new ObjectReader(objectRef(store, 'obj', o.etag, size), fetcher, BS, policy);
+  const reader = () => new ObjectReader(objectRef(store, 'obj', o.etag, size), new ReaderContext(fetcher, BS, policy));
   return { store, data, cache, fetcher, reader };
 }
 
@@ -102,7 +102,7 @@ t.test('an empty object reads as empty without any GET', async (t) => {
   store.put('empty', '');
   const o = store.objects.get('empty')!;
   const before = store.calls.get;
-  const r = new ObjectReader(objectRef(store, 'empty', o.etag, 0), fetcher, cache.blockSize, { initialWindowBytes: MiB, maxWindowBytes: () => MiB });
+  const r = new ObjectReader(objectRef(store, 'empty', o.etag, 0), new ReaderContext(fetcher, cache.blockSize, { initialWindowBytes: MiB, maxWindowBytes: () => MiB }));
   t.equal((await readAt(r, 0, 4096)).length, 0);
   t.equal(store.calls.get, before);
 });
