@@ -72,6 +72,9 @@ export interface InjectedFault extends CallInfo {
   readonly fault: Fault['kind'];
   /** For 'error': its kind. */
   readonly errorKind?: string;
+  /** When it was injected and when its call settled, on the store's event counter (`events`). */
+  readonly at: number;
+  settledAt?: number;
 }
 
 /** mulberry32: a small, fast, seedable PRNG (enough for choosing faults). */
@@ -97,6 +100,8 @@ export class FaultStore implements ObjectStore {
   readonly injected: InjectedFault[] = [];
   /** readRange calls started and not yet settled. */
   pendingReads = 0;
+  /** Counts injections and settlements of faulted calls: orders them against a test's own steps. */
+  events = 0;
   private readonly rules: ActiveRule[] = [];
   private readonly random: () => number;
   private readonly hung = new Set<(err: StoreError) => void>();
@@ -151,11 +156,13 @@ export class FaultStore implements ObjectStore {
   async readRange(req: RangeRequest, onChunk: (chunk: Buffer) => void): Promise<void> {
     const call: CallInfo = { ...this.callOf('readRange', req.key), start: req.start, end: req.end };
     const fault = this.choose(call);
+    const record = fault ? this.injected[this.injected.length - 1] : undefined;
     this.pendingReads++;
     try {
       await this.rangeWithFault(req, onChunk, call, fault);
     } finally {
       this.pendingReads--;
+      if (record) record.settledAt = ++this.events;
     }
   }
 
@@ -205,7 +212,7 @@ export class FaultStore implements ObjectStore {
       if (rule.probability !== undefined && this.random() >= rule.probability) continue;
       const fault = typeof rule.fault === 'function' ? rule.fault(call, this.random) : rule.fault;
       active.injected++;
-      this.injected.push({ ...call, fault: fault.kind, ...(fault.kind === 'error' ? { errorKind: fault.error.kind } : {}) });
+      this.injected.push({ ...call, fault: fault.kind, at: ++this.events, ...(fault.kind === 'error' ? { errorKind: fault.error.kind } : {}) });
       return fault;
     }
     return undefined;
