@@ -90,6 +90,11 @@ export const VOCABULARY: readonly OptionSpec[] = [
   spec('gid', [], 'bucket', 'uint', 'the process gid', 'owner gid of files and folders'),
   spec('file-mode', [], 'bucket', 'octal', '0644', 'permission bits of files (octal)'),
   spec('dir-mode', [], 'bucket', 'octal', '0755', 'permission bits of folders (octal)'),
+  spec('max-folder-entries', [], 'bucket', 'uint', '50000', 'entries readdir shows; more cost ~250 B a name while listed', {
+    check: (v) => {
+      if ((v as number) < 1 || (v as number) > 10_000_000) throw new ValueError('must be between 1 and 10000000');
+    },
+  }),
   spec('ca-file', [], 'bucket', 'path', 'system CAs, or env AWS_CA_BUNDLE', 'PEM file of the CAs of an https endpoint'),
   spec('stat-cache-ttl', [], 'bucket', 'duration', '1m', 'how long file metadata and listings are trusted'),
   spec('negative-cache-ttl', [], 'bucket', 'duration', '5s', 'how long "no such file" is trusted'),

@@ -74,6 +74,7 @@ export async function buildBucket(ctx: Context, input: BucketInput): Promise<Buc
     statCacheTtlMs: await typedNumber(ctx, o.get('stat-cache-ttl'), DEFAULTS.statCacheTtlMs),
     negativeCacheTtlMs: await typedNumber(ctx, o.get('negative-cache-ttl'), DEFAULTS.negativeCacheTtlMs),
     ...(ca !== undefined ? { ca } : {}),
+    ...(o.get('max-folder-entries') !== undefined ? { maxFolderEntries: await typedNumber(ctx, o.get('max-folder-entries'), 50_000) } : {}),
   };
 }
 

@@ -53,6 +53,8 @@ export interface BucketMount {
   readonly statCacheTtlMs: number;
   /** How long a "does not exist" answer is trusted. */
   readonly negativeCacheTtlMs: number;
+  /** Entries a readdir shows at most (undefined: 50,000, the memory promise's share). */
+  readonly maxFolderEntries?: number;
   /** CA certificates (PEM) that signed an https endpoint, from option `ca-file`. */
   readonly ca?: { readonly file: string; readonly pem: string };
 }

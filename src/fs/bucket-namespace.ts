@@ -45,7 +45,7 @@ export interface BucketNamespaceOptions {
    * round trip (0: a plain HEAD) and hands them to `onPeek`: a lookup by path is usually
    * followed by an open and a read, whose first bytes are then already here.
    */
-  readonly peekBytes?: number;
+  readonly peekBytes?: number | (() => number);
   readonly onPeek?: (entry: FileEntry, data: Buffer) => void;
   /** Time for TTLs (tests inject a ManualClock). */
   readonly clock?: Clock;
@@ -55,8 +55,13 @@ export interface BucketNamespaceOptions {
   readonly listingCacheBytes?: number;
   /** Byte budget of cached lookups, found and not found (estimated; default LOOKUP_CACHE_BYTES). */
   readonly lookupCacheBytes?: number;
-  /** Pages (1,000 entries each) a readdir lists at most; default MAX_LISTING_PAGES. */
+  /** Pages (1,000 entries each) a readdir lists at most with attributes; default MAX_LISTING_PAGES. */
   readonly maxListingPages?: number;
+  /**
+   * Entries a readdir shows at most (default: what `maxListingPages` holds). Beyond
+   * `maxListingPages`, the names are streamed from S3 without attributes, up to this count.
+   */
+  readonly maxFolderEntries?: number;
 }
 
 interface Listing {
@@ -76,6 +81,12 @@ export const LOOKUP_CACHE_BYTES = 8 * 1024 * 1024;
  * of a million objects keeps the process within cache-size + 150 MiB (see metadata-memory.test).
  */
 export const MAX_LISTING_PAGES = 50;
+/**
+ * Heap bytes of one name of such a readdir beyond its characters: the string, its array slot,
+ * and the garbage of the page it came from until it is collected (measured: about 120 bytes a
+ * 36-character name, held; 240 at the peak).
+ */
+const NAME_BYTES = 200;
 /** Each small table (folder names as keys) and the set of warned keys. */
 const TABLE_BYTES = 1024 * 1024;
 
@@ -117,10 +128,11 @@ export class BucketNamespace {
   private readonly largeTrees: LRUCache<string, true>;
   /** Folders whose whole tree was listed flat (their subfolders' listings came with it). */
   private readonly listedTrees: LRUCache<string, true>;
-  private readonly peekBytes: number;
+  private readonly peekBytes: () => number;
   private readonly onPeek: (entry: FileEntry, data: Buffer) => void;
   private readonly onBackgroundError: (what: string, err: unknown) => void;
   private readonly maxListingPages: number;
+  private readonly maxFolderEntries: number;
 
   constructor(opts: BucketNamespaceOptions) {
     this.store = opts.store;
@@ -129,10 +141,12 @@ export class BucketNamespace {
     this.negativeTtl = Math.max(1, opts.negativeCacheTtlMs);
     this.dir = { kind: 'dir', mtimeMs: opts.dirMtimeMs };
     this.onSkippedKey = opts.onSkippedKey ?? (() => undefined);
-    this.peekBytes = opts.peekBytes ?? 0;
+    const peek = opts.peekBytes ?? 0;
+    this.peekBytes = typeof peek === 'number' ? () => peek : peek;
     this.onPeek = opts.onPeek ?? (() => undefined);
     this.onBackgroundError = opts.onBackgroundError ?? (() => undefined);
     this.maxListingPages = Math.max(1, opts.maxListingPages ?? MAX_LISTING_PAGES);
+    this.maxFolderEntries = Math.max(1, opts.maxFolderEntries ?? this.maxListingPages * LIST_PAGE);
     const clock = opts.clock ?? systemClock;
     // TTLs run on the injected clock; a resolution of 0 reads it at every check (no timer).
     const timed = { ttl: this.statTtl, ttlAutopurge: false, ttlResolution: 0, perf: { now: () => clock.now() } } as const;
@@ -199,13 +213,64 @@ export class BucketNamespace {
    * `maxListingPages` pages of a larger folder (warned once).
    */
   async list(rel: string): Promise<readonly DirChild[]> {
+    return (await this.listing(rel)).children;
+  }
+
+  /**
+   * What readdir shows: every child with its entry when the folder fits `maxListingPages`.
+   * A larger folder shows the first entries of that listing, or, when `maxFolderEntries` allows
+   * more, its names up to that count, listed again from S3 and not kept, without entries (a name
+   * costs about 250 bytes that way while the answer is built, instead of thousands cached; a
+   * lookup of each name then asks S3). `reserve` is told the estimated bytes of those names as
+   * they come, so that the caller can make room for them in the shared budget.
+   */
+  async readdir(rel: string, reserve: (bytes: number) => void = () => undefined): Promise<{ readonly names: string[]; readonly entries?: readonly Entry[] }> {
+    const listing = await this.listing(rel);
+    if (listing.complete || this.maxFolderEntries <= listing.children.length) {
+      const shown = listing.children.slice(0, this.maxFolderEntries);
+      return { names: shown.map((c) => c.name), entries: shown.map((c) => c.entry) };
+    }
+    return { names: await this.streamNames(rel, reserve) };
+  }
+
+  private async listing(rel: string): Promise<Listing> {
     if (!this.listings.has(rel)) await this.treeCovering(rel);
     let listing = this.listings.get(rel) ?? (await this.pendingListings.get(rel));
     // A listing started for a lookup may have stopped early (a large directory): list it as far as allowed.
     listing ??= await this.sharedListing(rel, this.maxListingPages, true);
     if (!listing) throw new Error(`listing of "${rel}" ended early`); // keepPartial: never
     this.prefetchBelow(rel, listing);
-    return listing.children;
+    return listing;
+  }
+
+  /** The names of a folder too large to keep as a listing, from a fresh walk of its pages. */
+  private async streamNames(rel: string, reserve: (bytes: number) => void): Promise<string[]> {
+    const dirPrefix = rel === '' ? this.prefix : `${this.prefix}${rel}/`;
+    const files: string[] = [];
+    const dirs = new Set<string>();
+    const maxPages = Math.ceil(this.maxFolderEntries / LIST_PAGE);
+    const complete = await this.forEachPage(dirPrefix, '/', maxPages, (page) => {
+      let bytes = 0;
+      for (const obj of page.objects) bytes += NAME_BYTES + obj.key.length;
+      reserve(bytes);
+      for (const obj of page.objects) {
+        const name = obj.key.slice(dirPrefix.length);
+        if (name !== '' && !this.skip(obj.key, name)) files.push(ownString(name));
+      }
+      for (const p of page.prefixes) {
+        const name = p.slice(dirPrefix.length, -1);
+        if (!this.skip(p, name)) dirs.add(ownString(name));
+      }
+    });
+    // A folder wins over a same-named object, as everywhere else.
+    const names = dirs.size === 0 ? files : files.filter((n) => !dirs.has(n));
+    for (const d of dirs) names.push(d);
+    if (dirs.size > 0) names.sort();
+    if (!complete || names.length > this.maxFolderEntries) {
+      names.length = Math.min(names.length, this.maxFolderEntries);
+      this.warnOnce(`${dirPrefix}\0stream`, dirPrefix, `folder has more than ${names.length} entries: readdir shows the first ${names.length} (option max-folder-entries); other names can still be opened by path`);
+    }
+    return names;
   }
 
   /** Waits for a flat listing in flight that covers `rel`, if any. */
@@ -329,8 +394,9 @@ export class BucketNamespace {
   private async fetchEntry(rel: string): Promise<Entry | undefined> {
     const key = this.keyOf(rel);
     // Both questions at once: one round trip decides file, directory or nothing.
+    const peekBytes = this.peekBytes();
     const [peeked, children] = await Promise.all([
-      this.peekBytes > 0 ? this.store.peek(key, this.peekBytes) : this.store.head(key).then((info) => (info ? { info, data: undefined } : undefined)),
+      peekBytes > 0 ? this.store.peek(key, peekBytes) : this.store.head(key).then((info) => (info ? { info, data: undefined } : undefined)),
       this.store.list({ prefix: `${key}/`, maxKeys: 1 }),
     ]);
     let entry: Entry | undefined;
@@ -371,7 +437,9 @@ export class BucketNamespace {
       this.largeDirs.set(rel, true);
       if (!keepPartial) return undefined;
       const shown = files.size + dirs.size;
-      this.warnOnce(`${dirPrefix}\0listing`, dirPrefix, `folder has more than ${shown} entries: readdir shows the first ${shown}; other names can still be opened by path`);
+      this.warnOnce(`${dirPrefix}\0listing`, dirPrefix, this.maxFolderEntries > shown
+          ? `folder has more than ${shown} entries: readdir lists its names afresh each time, without attributes, up to max-folder-entries (${this.maxFolderEntries})`
+          : `folder has more than ${shown} entries: readdir shows the first ${shown}; set option max-folder-entries to show more (about 250 bytes of memory a name while listed); other names can still be opened by path`);
     }
     return this.commitListing(rel, files, dirs, complete);
   }
@@ -489,6 +557,14 @@ function keyBytes(key: string): number {
 /** How a folder is named in a report. */
 function folderLabel(rel: string): string {
   return rel === '' ? 'the root' : `"${rel}/"`;
+}
+
+/**
+ * A copy of `s` that holds no reference to a longer string: V8 makes a slice of 13 characters
+ * or more a view that keeps its whole parent (here: the object key) alive.
+ */
+function ownString(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
 
 /** `a/b/c` → `a/b/c`, `a/b`, `a`, `` (the root). */

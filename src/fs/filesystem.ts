@@ -18,6 +18,7 @@ import { BlockCache } from '../read/block-cache.js';
 import { BlockFetcher } from '../read/block-fetcher.js';
 import { ObjectReader, ReaderContext, type ReadAheadPolicy } from '../read/object-reader.js';
 import { type ObjectRef, objectRef } from '../read/object-ref.js';
+import { FirstBytesPolicy } from '../read/first-bytes-policy.js';
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -90,6 +91,8 @@ export class Filesystem {
   readonly fetcher: BlockFetcher;
   private readonly policy: ReadAheadPolicy;
   private readonly usage: UsageTracker;
+  /** Whether lookups fetch first bytes (only while opens follow them). */
+  private readonly peekPolicy = new FirstBytesPolicy(PEEK_BYTES);
   private readonly clock: Clock;
   /** Shared by every reader: per-handle state stays small and constant. */
   private readonly readers: ReaderContext;
@@ -106,11 +109,12 @@ export class Filesystem {
       namespace: new BucketNamespace({
         store,
         prefix: mount.prefix,
+        ...(mount.maxFolderEntries !== undefined ? { maxFolderEntries: mount.maxFolderEntries } : {}),
         statCacheTtlMs: mount.statCacheTtlMs,
         negativeCacheTtlMs: mount.negativeCacheTtlMs,
         dirMtimeMs: opts.startedAtMs,
         onSkippedKey: (key, why) => opts.onSkippedKey?.(mount.name, key, why),
-        peekBytes: PEEK_BYTES,
+        peekBytes: () => this.peekPolicy.bytes(),
         onPeek: (entry, data) => this.keepPeeked(store, entry, data),
         clock,
         onBackgroundError: (what, err) => onBackgroundError(`${mount.name}: ${what}`, err),
@@ -161,7 +165,15 @@ export class Filesystem {
     const self = await r.value.namespace.lookup(r.rel);
     if (!self) throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (self.kind !== 'dir') throw new FsError('ENOTDIR', `${path}: not a directory`);
-    const { names, entries } = await r.value.namespace.readdir(r.rel);
+    // The names of a very large folder are held until the kernel has them: room is made for them
+    // in the shared budget (blocks are evicted), so that blocks plus names stay within it.
+    let reserved = 0;
+    const { names, entries } = await r.value.namespace
+      .readdir(r.rel, (bytes) => {
+        this.cache.reserve(bytes);
+        reserved += bytes;
+      })
+      .finally(() => this.cache.unreserve(reserved));
     const mount = r.value.mount;
     // Without entries (a very large folder), names only: the kernel asks for attributes by name.
     return { names, attrs: entries ? entries.map((e) => this.attrOf(mount, e)) : [] };
@@ -176,6 +188,7 @@ export class Filesystem {
     if (!entry) throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (entry.kind !== 'file') throw new FsError('EISDIR', `${path}: is a directory`);
     const obj = objectRef(r.value.store, entry.key, entry.etag, entry.size);
+    this.peekPolicy.opened();
     const reader = new ObjectReader(obj, this.readers);
     const fd = this.allocateHandle();
     this.handles.set(fd, reader);

@@ -224,7 +224,9 @@ const PROVIDERS: Readonly<Record<string, { readonly pkg: string; readonly who: s
   tini: { pkg: 'tini', who: 'ENTRYPOINT (PID 1)' },
   bash: { pkg: 'bash', who: "Fluid's sidecar postStart mount check" },
   df: { pkg: 'coreutils', who: "Fluid's metadata sync (df --block-size=1)" },
-  stat: { pkg: 'coreutils', who: 'the agent (`check` and /healthz ask the mount with stat -f)' },
+  stat: { pkg: 'coreutils', who: 'the agent (`check` and /healthz ask the mount with stat -f; the stale-mount check)' },
+  realpath: { pkg: 'coreutils', who: 'the agent (targetPath with symlinks resolved)' },
+  mkdir: { pkg: 'coreutils', who: 'the agent (mkdir -p targetPath, from a child process)' },
   cat: { pkg: 'coreutils', who: "Fluid's postStart check" },
   expr: { pkg: 'coreutils', who: "Fluid's postStart check" },
   sleep: { pkg: 'coreutils', who: "Fluid's postStart check" },
@@ -258,7 +260,7 @@ t.test('the runtime stage installs exactly the packages of what the agent and Fl
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.name.endsWith('.ts')) {
-        for (const m of readFileSync(p, 'utf8').matchAll(/\b(?:run|execFile|execFileSync|spawn|spawnSync)\(\s*'([\w.-]+)'/g)) started.add(m[1]!);
+        for (const m of readFileSync(p, 'utf8').matchAll(/\b(?:run|runTool|execFile|execFileSync|spawn|spawnSync)\(\s*'([\w.-]+)'/g)) started.add(m[1]!);
       }
     }
   };

@@ -66,8 +66,25 @@ t.test('a folder of 1,000,000 objects stays within cache-size + 150 MiB', async 
   );
   t.same(r.root, ['folder', 'top.txt']);
   t.equal(r.first, 'object-0000000-abcdefghijklmnopqrstu', 'readdir starts at the first key');
-  t.equal(r.shown, 50_000, 'readdir shows the first 50,000 entries');
+  t.equal(r.shown, 50_000, 'readdir shows the first 50,000 entries (max-folder-entries), with a warning');
   t.same(r.found, { 0: true, 1: true, 99999: true, 500000: true, 999999: true }, 'names listed and not listed are found by lookup');
   t.equal(r.missing, 'ENOENT', 'a missing name is missing');
   t.ok((r.peakMiB as number) <= bound, `peak RSS ${mib('peakMiB')} MiB <= ${bound} MiB`);
+});
+
+t.test('max-folder-entries=1000000: every name of the folder, names only; the cost printed', async (t) => {
+  const out = await mkdtemp(join(tmpdir(), 'metadata-memory-'));
+  t.teardown(() => rm(out, { recursive: true, force: true }));
+  await transpile(out);
+  const cacheMiB = 64;
+  const r = await runScenario(out, ['1000000', String(cacheMiB * 1024 * 1024), '1000000']);
+  const mib = (k: string): string => (r[k] as number).toFixed(0);
+  const allowance = cacheMiB + 150 + Math.ceil((250 * 1_000_000) / 1024 / 1024);
+  t.comment(
+    `RSS: ${mib('atStartMiB')} MiB at start, ${mib('withAnswerMiB')} MiB holding the readdir answer (${r.shown} names), ` +
+      `${mib('atEndMiB')} MiB at the end after GC, peak ${mib('peakMiB')} MiB; documented allowance ${allowance} MiB (cache-size ${cacheMiB} MiB + 150 MiB + 250 B a name)`,
+  );
+  t.equal(r.shown, 1_000_000, 'readdir shows every name');
+  t.equal(r.last, 'object-0999999-abcdefghijklmnopqrstu', 'up to the last key');
+  t.ok((r.peakMiB as number) <= allowance, `peak RSS ${mib('peakMiB')} MiB <= ${allowance} MiB`);
 });

@@ -3,8 +3,8 @@
  * --expose-gc), so that RSS is the filesystem's and not the test runner's TypeScript compiler's.
  *
  * A bucket with a folder of `count` objects (argv[2]), served by a store that generates pages on
- * demand: readdir of the root (its tree is then listed flat in the background), readdir of the
- * folder, lookups of listed, unlisted and missing names, 50,000 lookups past the listing, again.
+ * demand: readdir of the root (its tree is then listed flat in the background), readdir of the folder (every name), lookups of
+ * listed, unlisted and missing names, 50,000 lookups past the listing, readdir again.
  * Prints one JSON line: RSS figures in MiB (the peak from /proc/self/status VmHWM) and counts.
  */
 import { readFileSync } from 'node:fs';
@@ -18,11 +18,13 @@ const peakMiB = (): number => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/pro
 async function main(): Promise<void> {
   const count = Number(process.argv[2] ?? 1_000_000);
   const cacheSize = Number(process.argv[3] ?? 64 * MiB);
+  const maxFolderEntries = process.argv[4] !== undefined ? Number(process.argv[4]) : undefined;
   gc();
   const atStart = rssMiB();
   const store = new SyntheticFolderStore(count);
-  const { fs } = testFilesystem({ store, settings: { cacheSizeBytes: cacheSize } });
+  const { fs } = testFilesystem({ store, settings: { cacheSizeBytes: cacheSize }, ...(maxFolderEntries !== undefined ? { mount: { maxFolderEntries } } : {}) });
   const out: Record<string, unknown> = { count, atStartMiB: atStart };
+
 
   out.root = (await fs.readdir('/')).names;
   await settle(50);

@@ -2,7 +2,7 @@
  * Stores for tests of listings (namespace, df): a MemoryStore whose LISTs fail on demand, and a
  * synthetic store that serves a huge folder page by page without holding its keys.
  */
-import type { ListPage, ListRequest, ObjectInfo, ObjectStore } from '../../../src/store/object-store.js';
+import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from '../../../src/store/object-store.js';
 import { StoreError } from '../../../src/store/errors.js';
 import { MemoryStore } from './memory-store.js';
 
@@ -101,8 +101,14 @@ export class SyntheticFolderStore implements ObjectStore {
     return { objects, prefixes, ...(start + max < total ? { nextToken: String(start + max) } : {}) };
   }
 
-  async readRange(): Promise<void> {
-    throw new StoreError('other', 'synthetic store: no bodies');
+  /** Bodies are bytes of 7, in 64 KiB chunks: enough to fill the block cache. */
+  async readRange(req: RangeRequest, onChunk: (chunk: Buffer) => void): Promise<void> {
+    this.calls.get++;
+    for (let p = req.start; p < req.end; p += 64 * 1024) {
+      if (req.signal?.aborted) throw new StoreError('aborted', 'aborted');
+      onChunk(Buffer.alloc(Math.min(64 * 1024, req.end - p), 7));
+      await Promise.resolve();
+    }
   }
   async probe(): Promise<void> {}
   destroy(): void {}
