@@ -88,20 +88,34 @@ export class BlockFetcher {
 
   /**
    * Starts downloads for every block of [first, last] that is neither cached nor on its way,
-   * one GET per run of at most `maxRunBlocks` (and the part size).
+   * one GET per run of at most `maxRunBlocks` (and the part size), while read-ahead in flight
+   * stays within half the budget. Returns the first block it did not see to (last + 1: all).
    */
-  ensure(obj: ObjectRef, first: number, last: number, owner: Owner, maxRunBlocks = this.partBlocks): void {
+  ensure(obj: ObjectRef, first: number, last: number, owner: Owner, maxRunBlocks = this.partBlocks): number {
     const runMax = Math.max(1, Math.min(maxRunBlocks, this.partBlocks));
+    // Read-ahead of all readers together stays within half the budget: however many handles
+    // start streaming at once, what is in flight for them is bounded (a read's own blocks are
+    // fetched by block(), never held back).
+    const limit = this.cache.maxBytes / 2;
+    const bs = this.cache.blockSize;
     let runStart = -1;
     for (let i = first; i <= last + 1; i++) {
       const missing = i <= last && !this.known(obj, i);
-      if (missing && runStart < 0) runStart = i;
+      if (missing && runStart < 0) {
+        if (this.inflight + bs > limit) return i;
+        runStart = i;
+      }
       const runLen = runStart < 0 ? 0 : i - runStart;
-      if (runStart >= 0 && (!missing || runLen === runMax)) {
+      if (runStart >= 0 && (!missing || runLen === runMax || this.inflight + (runLen + 1) * bs > limit)) {
         this.download(obj, runStart, runLen, owner);
-        runStart = missing ? i : -1;
+        runStart = -1;
+        if (missing) {
+          if (this.inflight + bs > limit) return i;
+          runStart = i;
+        }
       }
     }
+    return last + 1;
   }
 
   /**

@@ -222,8 +222,9 @@ export class ObjectReader {
     // Several GETs per window from the start, so a link that caps each connection is used in
     // parallel even while the window is small.
     const runBlocks = Math.max(1, Math.floor(this.window / GETS_PER_WINDOW / bs));
-    this.ctx.fetcher.ensure(this.obj, Math.floor(this.frontier / bs), Math.floor((target - 1) / bs), this.owner, runBlocks);
-    this.frontier = target;
+    const stopped = this.ctx.fetcher.ensure(this.obj, Math.floor(this.frontier / bs), Math.floor((target - 1) / bs), this.owner, runBlocks);
+    // Where the budget stopped read-ahead, the next read tries again from there.
+    this.frontier = Math.min(target, Math.max(this.frontier, stopped * bs));
   }
 }
 
