@@ -402,7 +402,7 @@ t.test('transient faults (seeded 500/503, resets before and inside bodies) cost 
 
   // Ranged GETs of object data (If-Match): a few of them fail, at random (seeded). At most two
   // faults in a row for one range, so each read can succeed within the agent's retry budget
-  // (3 SDK attempts per request, 4 body attempts per range).
+  // (at most 4 attempts per store call, all causes together: retry-policy.ts).
   const rule = proxy.addRule({
     name: 'transient',
     match: { method: 'GET', range: true, ifMatch: true, where: (r) => !r.path.endsWith('/cut.bin') },
