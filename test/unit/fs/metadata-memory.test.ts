@@ -9,31 +9,10 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import ts from 'typescript';
+import { join } from 'node:path';
+import { transpileTree } from '../helpers/transpile.js';
 
 const root = join(import.meta.dirname, '../../..');
-
-/** src/ and the test helpers, as ES modules under `out` (same layout, .js names). */
-async function transpile(out: string): Promise<void> {
-  for (const dir of ['src', 'test/unit/helpers']) {
-    for (const entry of await readdir(join(root, dir), { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.d.ts')) continue;
-      const file = join(entry.parentPath, entry.name);
-      const js = ts.transpileModule(await readFile(file, 'utf8'), {
-        compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
-        fileName: file,
-      }).outputText;
-      const dest = join(out, relative(root, file)).replace(/\.ts$/, '.js');
-      await mkdir(dirname(dest), { recursive: true });
-      await writeFile(dest, js);
-    }
-  }
-  await writeFile(join(out, 'package.json'), '{"type":"module"}\n');
-  await symlink(join(root, 'node_modules'), join(out, 'node_modules'));
-}
 
 function runScenario(out: string, args: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -53,9 +32,8 @@ function runScenario(out: string, args: string[]): Promise<Record<string, unknow
 }
 
 t.test('a folder of 1,000,000 objects stays within cache-size + 150 MiB', async (t) => {
-  const out = await mkdtemp(join(tmpdir(), 'metadata-memory-'));
-  t.teardown(() => rm(out, { recursive: true, force: true }));
-  await transpile(out);
+  const { outDir: out, cleanup } = transpileTree(root, ['src', 'test/unit/helpers']);
+  t.teardown(cleanup);
   const cacheMiB = 64;
   const bound = cacheMiB + 150;
   const r = await runScenario(out, ['1000000', String(cacheMiB * 1024 * 1024)]);
@@ -73,9 +51,8 @@ t.test('a folder of 1,000,000 objects stays within cache-size + 150 MiB', async 
 });
 
 t.test('max-folder-entries=1000000: every name of the folder, names only; the cost printed', async (t) => {
-  const out = await mkdtemp(join(tmpdir(), 'metadata-memory-'));
-  t.teardown(() => rm(out, { recursive: true, force: true }));
-  await transpile(out);
+  const { outDir: out, cleanup } = transpileTree(root, ['src', 'test/unit/helpers']);
+  t.teardown(cleanup);
   const cacheMiB = 64;
   const r = await runScenario(out, ['1000000', String(cacheMiB * 1024 * 1024), '1000000']);
   const mib = (k: string): string => (r[k] as number).toFixed(0);

@@ -77,17 +77,9 @@ export interface InjectedFault extends CallInfo {
   settledAt?: number;
 }
 
-/** mulberry32: a small, fast, seedable PRNG (enough for choosing faults). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// mulberry32, the same seeded PRNG the integration fault proxy uses.
+import { seededRandom } from '../../integration/helpers/fault-proxy.js';
+export { seededRandom };
 
 interface ActiveRule {
   readonly rule: FaultRule;
