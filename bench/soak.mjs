@@ -138,7 +138,7 @@ try {
   const recoveries = [];
   const outageLoop = (async () => {
     if (!outages) return;
-    const rgwPid = (await run('sh', ['-c', `awk '$2 == "radosgw" { print $1 }' "${join(work, 'rgw')}/pids"`])).stdout.toString().trim();
+    const rgwPid = (await run('sh', ['-c', `awk '$2 ~ /^rgw/ { print $1 }' "${join(work, 'rgw')}/pids"`])).stdout.toString().trim();
     if (!rgwPid) throw new Error('no radosgw pid');
     const rgwPort = new URL(env.S3_ENDPOINT).port;
     const every = (deadline - Date.now()) / (outages + 1);
