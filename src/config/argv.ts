@@ -1,5 +1,5 @@
 /** Command line → Command. Syntax only: option values are checked when the plan is built. */
-import { configError, ConfigErrorCode, q } from './errors.js';
+import { configError, ConfigErrorCode, q } from './config-error.js';
 import { lookupOption, normalizeKey, parseOptionList } from './options.js';
 
 export type Command =

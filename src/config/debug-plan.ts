@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from './argv.js';
 import type { LoadContext } from './context.js';
 import { cgroupMemoryLimit, defaultCacheSize } from './memory-limit.js';
-import { configError, ConfigErrorCode } from './errors.js';
+import { configError, ConfigErrorCode } from './config-error.js';
 import { parseMountSource } from './mount-source.js';
 import { entriesOf } from './options.js';
 import { acceptFor, buildBucket, buildSettings, deepFreeze, isBucketKey, isProcessKey } from './plan-builder.js';

@@ -3,7 +3,7 @@
  * (`pkg/ddc/thin/type.go` in Fluid). No option is interpreted here.
  */
 import { readFile } from 'node:fs/promises';
-import { configError, ConfigErrorCode, q } from './errors.js';
+import { configError, ConfigErrorCode, q } from './config-error.js';
 import { parseJson } from './json-error.js';
 import { errnoCode } from './secrets.js';
 

@@ -1,9 +1,9 @@
 /** Fluid entrypoint mode: config.json + MOUNT_OPTIONS + runtimeOptions + flags → MountPlan. */
 import path from 'node:path';
 import type { Command } from './argv.js';
-import { configError, ConfigErrorCode, q } from './errors.js';
+import { configError, ConfigErrorCode, q } from './config-error.js';
 import { DEFAULT_CONFIG_PATHS, loadFluidConfig, type StringPairs } from './fluid-config.js';
-import { layoutFolders } from './layout.js';
+import { layoutFolders } from './mount-folders.js';
 import { parseMountSource, type MountSource } from './mount-source.js';
 import { entriesOf, lookupOption, normalizeKey, parseOptionList, type OptionEntry, type OptionSpec } from './options.js';
 import { acceptFor, buildBucket, buildSettings, deepFreeze, isProcessKey } from './plan-builder.js';

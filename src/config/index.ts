@@ -7,6 +7,6 @@ export type { LoadContext } from './context.js';
 export { loadFluidPlan } from './fluid-plan.js';
 export { loadDebugPlan } from './debug-plan.js';
 export { readSecret } from './secrets.js';
-export { USAGE } from './usage.js';
-export { ConfigError, ConfigErrorCode } from './errors.js';
+export { USAGE } from './help-text.js';
+export { ConfigError, ConfigErrorCode } from './config-error.js';
 export type * from './plan.js';

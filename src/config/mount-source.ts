@@ -1,5 +1,5 @@
 /** Parses a mount source: `minio://bucket[/prefix...]` or `s3://bucket[/prefix...]`. */
-import { configError, ConfigErrorCode, q } from './errors.js';
+import { configError, ConfigErrorCode, q } from './config-error.js';
 
 export type SourceScheme = 's3' | 'minio';
 

@@ -1,6 +1,6 @@
 /** Typed pieces of a MountPlan from resolved option winners. */
-import { configError, ConfigErrorCode } from './errors.js';
-import { resolveCredentials } from './credentials.js';
+import { configError, ConfigErrorCode } from './config-error.js';
+import { resolveCredentials } from './credential-options.js';
 import { DEFAULTS, parseListenAddress, type OptionSpec } from './options.js';
 import { readFile } from 'node:fs/promises';
 import { badOption, typedBool, typedNumber, typedString, type Context, type KnownEntry } from './resolve.js';

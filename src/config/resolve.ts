@@ -2,7 +2,7 @@
  * Layered option resolution: sort entries into known/unknown, pick the winner of each key
  * (later layers win), and turn a winner into a typed value with a one-line error on failure.
  */
-import { configError, ConfigErrorCode, q } from './errors.js';
+import { configError, ConfigErrorCode, q } from './config-error.js';
 import { lookupOption, parseOptionValue, type OptionEntry, type OptionSpec, type OptionValue } from './options.js';
 import { resolveOptionValue, type ResolvedValue } from './secrets.js';
 import { ValueError } from './units.js';

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { configError, ConfigErrorCode, q } from './errors.js';
+import { configError, ConfigErrorCode, q } from './config-error.js';
 import type { SecretSource } from './plan.js';
 
 export const DEFAULT_SECRETS_ROOT = '/etc/fluid/secrets';

@@ -3,7 +3,7 @@
  * without a path (or with path `/`) is the root; otherwise each mount is the folder `path`, or
  * `/<name>` when it has no path.
  */
-import { configError, ConfigErrorCode, q } from './errors.js';
+import { configError, ConfigErrorCode, q } from './config-error.js';
 
 export interface LayoutInput {
   readonly name: string;

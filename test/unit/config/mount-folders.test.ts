@@ -1,7 +1,7 @@
 // Folders of several mounts inside the one FUSE mount, and their conflicts.
 import t from 'tap';
 import { loadFluidPlan } from '../../../src/config/index.js';
-import { layoutFolders } from '../../../src/config/layout.js';
+import { layoutFolders } from '../../../src/config/mount-folders.js';
 import { rejectsConfig, tempDir, writeConfig } from './fixtures/helpers.js';
 
 t.test('one mount without path (or path /) is the root', async (t) => {

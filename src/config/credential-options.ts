@@ -3,7 +3,7 @@
  * AWS_* environment variables; anonymous when none.
  */
 import { readFile } from 'node:fs/promises';
-import { configError, ConfigErrorCode, q } from './errors.js';
+import { configError, ConfigErrorCode, q } from './config-error.js';
 import { badOption, rawValue, type Context, type KnownEntry } from './resolve.js';
 import { errnoCode, trimOneNewline } from './secrets.js';
 import type { Credentials, SecretSource } from './plan.js';
