@@ -4,7 +4,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { configError, ConfigErrorCode, q } from './config-error.js';
-import { parseJson } from './json-error.js';
 import { errnoCode } from './secrets.js';
 
 export const DEFAULT_CONFIG_PATHS: readonly string[] = ['/etc/fluid/config/config.json', '/etc/fluid/config.json'];
@@ -32,6 +31,78 @@ export interface FluidConfig {
   readonly targetPath?: string;
   readonly runtimeOptions: StringPairs;
   readonly accessModes: readonly string[];
+}
+
+export interface JsonErrorPosition {
+  /** 1-based line and column of the offending character (or of the end of input). */
+  readonly line: number;
+  readonly column: number;
+  readonly reason: string;
+}
+
+/** V8's JSON.parse messages, reworded: the original may quote the input, which can hold a secret. */
+const JSON_REASONS: readonly (readonly [RegExp, string])[] = [
+  [/^Unterminated string/, 'unterminated string'],
+  [/^Bad control character/, 'control character in string'],
+  [/^Bad Unicode escape/, 'bad \\u escape in string'],
+  [/^Bad escaped character/, 'bad escape in string'],
+  [/property name/, 'expected a property name in double quotes'],
+  [/^Expected ':'/, "expected ':' after a property name"],
+  [/^Expected ',' or '}'/, "expected ',' or '}' after a property value"],
+  [/^Expected ',' or ']'/, "expected ',' or ']' after an array element"],
+  [/^Unexpected non-whitespace character after JSON/, 'unexpected text after the JSON value'],
+];
+
+const unexpected = (ch: string) => ('{}[]:,"'.includes(ch) ? `unexpected '${ch}'` : 'unexpected character');
+
+function jsonMessage(text: string): string | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** undefined when `text` is valid JSON (a leading byte order mark allowed), else where and why it is not. */
+export function findJsonError(text: string): JsonErrorPosition | undefined {
+  const body = text.replace(/^\ufeff/, '');
+  let message = jsonMessage(body);
+  if (message === undefined) return undefined;
+  let offset = Number(/at position (\d+)/.exec(message)?.[1] ?? body.length);
+  if (/^Unexpected token/.test(message)) {
+    // No position given: find the longest prefix that is still valid JSON or only incomplete.
+    const viable = (n: number) => {
+      const m = jsonMessage(body.slice(0, n));
+      return m === undefined || /end of JSON input/.test(m) || Number(/at position (\d+)/.exec(m)?.[1] ?? -1) >= n;
+    };
+    let [lo, hi] = [0, body.length];
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (viable(mid)) lo = mid;
+      else hi = mid - 1;
+    }
+    offset = lo;
+  } else if (/^Unexpected number/.test(message)) {
+    // A digit after a complete number (`01`): ask what V8 expected after the number instead.
+    message = jsonMessage(`${body.slice(0, offset)} ?`) ?? message;
+  }
+  const before = body.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  const reason =
+    body.trim() === ''
+      ? 'the file is empty'
+      : /^Unterminated string/.test(message) || offset < body.length
+        ? (JSON_REASONS.find(([re]) => re.test(message))?.[1] ?? unexpected(body[offset] as string))
+        : 'unexpected end of input';
+  return { line, column, reason };
+}
+
+/** Parses JSON (a leading byte order mark is allowed); on error returns the position instead. */
+export function parseJson(text: string): { ok: true; value: unknown } | { ok: false; error: JsonErrorPosition } {
+  const error = findJsonError(text);
+  return error === undefined ? { ok: true, value: JSON.parse(text.replace(/^\ufeff/, '')) as unknown } : { ok: false, error };
 }
 
 /** Reads `configPath` when given, else the first existing of `defaults`. */

@@ -1,6 +1,6 @@
 // JSON syntax errors are located without quoting the input (V8's messages quote it).
 import t from 'tap';
-import { findJsonError, parseJson } from '../../../src/config/json-error.js';
+import { findJsonError, parseJson } from '../../../src/config/fluid-config.js';
 
 t.test('valid JSON has no error', async (t) => {
   for (const text of ['{}', '[]', ' {"a":[1,-2.5e3,true,false,null,"x\\u00e9\\n"]}\n', '"s"', '0', '\ufeff{"bom":1}']) {
