@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Entry point: argv → command → plan → mount. No logic of its own beyond turning every failure
- * into one line on stderr and an exit code (2: bad input, 1: could not start).
+ * into one line on stderr and an exit code (2: bad input, 1: could not start; see
+ * src/error-catalogue.ts).
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, USAGE, loadDebugPlan, loadFluidPlan, parseArgv } from './config/index.js';
@@ -11,6 +12,7 @@ import { guardProcess } from './mount/process-guard.js';
 import { injectTestFaults, TEST_FAULTS_ENV } from './mount/fault-injection.js';
 import { runTool } from './mount/tool-runner.js';
 import { StartupError } from './mount/startup-error.js';
+import { EXIT_BAD_INPUT, EXIT_CANNOT_START } from './error-catalogue.js';
 import { createLogger } from './observe/logger.js';
 
 const NAME = 'fluid-s3-fuse';
@@ -36,8 +38,7 @@ function report(err: unknown, argv: readonly string[]): number {
   const line = err instanceof Error ? err.message : String(err);
   process.stderr.write(`${NAME}: ${line.replace(/\s*\n\s*/g, ' ')}\n`);
   if (wantsStack(argv) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-  if (err instanceof ConfigError) return 2;
-  return 1;
+  return err instanceof ConfigError ? EXIT_BAD_INPUT : EXIT_CANNOT_START;
 }
 
 async function main(argv: string[]): Promise<number> {

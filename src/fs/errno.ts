@@ -1,44 +1,28 @@
 /**
  * The one place where failures become errnos. Everything below the FUSE adapter throws FsError
- * or StoreError; the adapter calls `toErrno` and nothing else decides what the kernel sees.
+ * or StoreError; the adapter calls `toErrno` and nothing else decides what the kernel sees. Which
+ * errno each StoreError kind becomes is a column of the catalogue (src/error-catalogue.ts).
  */
 import { constants } from 'node:os';
-import { StoreError, type StoreErrorKind } from '../store/errors.js';
+import { AgentError } from '../errors.js';
+import { FS_ERRORS, STORE_ERRORS, type ErrnoName, type FsErrno } from '../error-catalogue.js';
+import { StoreError } from '../store/errors.js';
 
-export type ErrnoName =
-  | 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EROFS' | 'EACCES' | 'EIO' | 'ESTALE' | 'EBADF'
-  | 'ENAMETOOLONG' | 'EINVAL' | 'ETIMEDOUT' | 'ENOTSUP' | 'ENOMEM';
+export type { ErrnoName, FsErrno } from '../error-catalogue.js';
 
 /** A filesystem-level answer that is not a bug: ENOENT on lookup, EROFS on write, … */
-export class FsError extends Error {
+export class FsError extends AgentError {
   override readonly name = 'FsError';
-  readonly errno: ErrnoName;
-  constructor(errno: ErrnoName, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly errno: FsErrno;
+  constructor(errno: FsErrno, message: string, options?: { cause?: unknown }) {
+    super(FS_ERRORS[errno].code, message, options);
     this.errno = errno;
   }
 }
 
-const STORE_ERRNO: Record<StoreErrorKind, ErrnoName> = {
-  'not-found': 'ENOENT',
-  'no-such-bucket': 'EIO',
-  'access-denied': 'EACCES',
-  'precondition-failed': 'ESTALE',
-  throttled: 'EIO',
-  server: 'EIO',
-  unreachable: 'EIO',
-  // A server that accepted and never answered: never EINTR, which libc callers, Python, Go
-  // and coreutils retry forever.
-  timeout: 'ETIMEDOUT',
-  // Aborts are ours (a reader moved on); one that reaches a caller is a bug, not a signal.
-  aborted: 'EIO',
-  'invalid-response': 'EIO',
-  other: 'EIO',
-};
-
 export function errnoName(err: unknown): ErrnoName {
   if (err instanceof FsError) return err.errno;
-  if (err instanceof StoreError) return STORE_ERRNO[err.kind];
+  if (err instanceof StoreError) return STORE_ERRORS[err.kind].errno;
   return 'EIO';
 }
 

@@ -10,6 +10,7 @@ import { S3Store } from '../store/s3-store.js';
 import { RotatingCredentials } from '../store/credentials.js';
 import { StoreError } from '../store/errors.js';
 import type { ObjectStore } from '../store/object-store.js';
+import { StartupErrorCode } from '../error-catalogue.js';
 import { StartupError } from './startup-error.js';
 import type { Counters } from '../observe/counters.js';
 import type { RequestObserver } from '../observe/metrics.js';
@@ -81,7 +82,7 @@ async function probeOne(m: BucketMount, store: ObjectStore, timeoutMs: number): 
   try {
     await Promise.race([store.probe(m.prefix), timeout]);
   } catch (err) {
-    throw new StartupError('S3_PROBE', `${describe(m)}: ${reasonOf(m, err)}`, { cause: err });
+    throw new StartupError(StartupErrorCode.S3_PROBE, `${describe(m)}: ${reasonOf(m, err)}`, { cause: err });
   } finally {
     clearTimeout(timer);
   }

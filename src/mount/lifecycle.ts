@@ -17,6 +17,7 @@ import { Filesystem } from '../fs/filesystem.js';
 import { fuseOps } from '../fs/fuse-adapter.js';
 import { createStore, describe, probeAll } from './buckets.js';
 import { mountsAt } from './mountinfo.js';
+import { StartupErrorCode } from '../error-catalogue.js';
 import { StartupError } from './startup-error.js';
 import { type Counters, createCounters } from '../observe/counters.js';
 import { Metrics } from '../observe/metrics.js';
@@ -103,7 +104,7 @@ export class MountLifecycle {
       } catch (err) {
         // e.g. an unreadable AWS_CA_BUNDLE: one line naming the mount.
         this.state = 'failed';
-        throw new StartupError('S3_CLIENT', `${describe(mount)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        throw new StartupError(StartupErrorCode.S3_CLIENT, `${describe(mount)}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }
     });
     try {
@@ -160,7 +161,7 @@ export class MountLifecycle {
     this.fuseStarted = true;
     try {
       await new Promise<void>((resolve, reject) => {
-        fuse.mount((err) => (err ? reject(new StartupError('FUSE', `targetPath ${target}: FUSE mount failed: ${err.message}`, { cause: err })) : resolve()));
+        fuse.mount((err) => (err ? reject(new StartupError(StartupErrorCode.FUSE, `targetPath ${target}: FUSE mount failed: ${err.message}`, { cause: err })) : resolve()));
       });
       await this.waitForMountInfo(target);
     } catch (err) {
@@ -259,7 +260,7 @@ export class MountLifecycle {
       if ((await mountsAt(target)).some(isOurs)) return;
       await setTimeout(20);
     }
-    throw new StartupError('FUSE', `targetPath ${target}: the mount did not appear in /proc/self/mountinfo within ${READY_TIMEOUT_MS / 1000} s`);
+    throw new StartupError(StartupErrorCode.FUSE, `targetPath ${target}: the mount did not appear in /proc/self/mountinfo within ${READY_TIMEOUT_MS / 1000} s`);
   }
 }
 

@@ -10,6 +10,7 @@
  */
 import type { Logger } from '../observe/logger.js';
 import { mountsAt } from './mountinfo.js';
+import { StartupErrorCode } from '../error-catalogue.js';
 import { StartupError } from './startup-error.js';
 import { runTool, toolFailure } from './tool-runner.js';
 
@@ -25,7 +26,7 @@ export interface TargetCheck {
 }
 
 function targetError(target: string, why: string): StartupError {
-  return new StartupError('TARGET', `targetPath ${target}: ${why}`);
+  return new StartupError(StartupErrorCode.TARGET, `targetPath ${target}: ${why}`);
 }
 
 /**

@@ -1,7 +1,11 @@
 /**
  * What went wrong talking to object storage, reduced to the kinds the filesystem must tell apart.
- * The mapping to errno lives in fs/errno.ts; this file knows nothing of FUSE.
+ * Each kind has a stable code and an errno in the catalogue (src/error-catalogue.ts); fs/errno.ts
+ * applies the errno, this file knows nothing of FUSE.
  */
+import { AgentError } from '../errors.js';
+import { STORE_ERRORS } from '../error-catalogue.js';
+
 export type StoreErrorKind =
   | 'not-found'
   | 'no-such-bucket'
@@ -15,7 +19,7 @@ export type StoreErrorKind =
   | 'invalid-response'
   | 'other';
 
-export class StoreError extends Error {
+export class StoreError extends AgentError {
   override readonly name = 'StoreError';
   readonly kind: StoreErrorKind;
   /** HTTP status when the server answered. */
@@ -26,7 +30,7 @@ export class StoreError extends Error {
   private readonly transientOverride?: boolean;
 
   constructor(kind: StoreErrorKind, message: string, opts: { status?: number; s3Code?: string; cause?: unknown; transient?: boolean } = {}) {
-    super(message, { cause: opts.cause });
+    super(STORE_ERRORS[kind].code, message, { cause: opts.cause });
     this.kind = kind;
     if (opts.status !== undefined) this.status = opts.status;
     if (opts.s3Code !== undefined) this.s3Code = opts.s3Code;
