@@ -176,7 +176,6 @@ t.test('4. older Fluid: /etc/fluid/config.json (no config/ folder), secrets inli
 });
 
 t.test('5. secret rotation: new keys in a swapped ..data, old keys revoked, reads go on without a restart', async (t) => {
-  const env = s3Env();
   const uid = `cc-rot-${process.pid}-${randomBytes(3).toString('hex')}`;
   const k1 = randomKey(20);
   const s1 = randomKey(40);
