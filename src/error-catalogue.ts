@@ -14,7 +14,7 @@
  * This module imports only types, so every layer may use it without pulling in another.
  */
 import type { ConfigErrorCode } from './config/index.js';
-import type { StoreErrorKind } from './store/errors.js';
+import type { StoreErrorKind } from './store/store-error.js';
 
 /** The errnos the mount answers with. */
 export type ErrnoName =

@@ -1,4 +1,4 @@
-import { AgentError } from '../errors.js';
+import { AgentError } from '../agent-error.js';
 
 /**
  * A problem with what the user gave us. `message` is one line that names the mount, the option

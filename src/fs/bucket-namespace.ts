@@ -27,7 +27,7 @@
 import { LRUCache } from 'lru-cache';
 import type { ListPage, ObjectStore } from '../store/object-store.js';
 import { type Clock, systemClock } from '../clock.js';
-import { StoreError } from '../store/errors.js';
+import { StoreError } from '../store/store-error.js';
 import { type DirChild, type DirEntry, type Entry, type FileEntry, nameProblem } from './entry.js';
 
 export interface BucketNamespaceOptions {
@@ -396,7 +396,7 @@ export class BucketNamespace {
     // Both questions at once: one round trip decides file, directory or nothing.
     const peekBytes = this.peekBytes();
     const [peeked, children] = await Promise.all([
-      peekBytes > 0 ? this.store.peek(key, peekBytes) : this.store.head(key).then((info) => (info ? { info, data: undefined } : undefined)),
+      peekBytes > 0 ? this.store.getFirstBytes(key, peekBytes) : this.store.head(key).then((info) => (info ? { info, data: undefined } : undefined)),
       this.store.list({ prefix: `${key}/`, maxKeys: 1 }),
     ]);
     let entry: Entry | undefined;

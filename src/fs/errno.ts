@@ -4,9 +4,9 @@
  * errno each StoreError kind becomes is a column of the catalogue (src/error-catalogue.ts).
  */
 import { constants } from 'node:os';
-import { AgentError } from '../errors.js';
+import { AgentError } from '../agent-error.js';
 import { FS_ERRORS, STORE_ERRORS, type ErrnoName, type FsErrno } from '../error-catalogue.js';
-import { StoreError } from '../store/errors.js';
+import { StoreError } from '../store/store-error.js';
 
 export type { ErrnoName, FsErrno } from '../error-catalogue.js';
 

@@ -10,7 +10,7 @@ import type { ObjectStore } from '../store/object-store.js';
 import { BucketNamespace } from './bucket-namespace.js';
 import type { Entry, FileEntry } from './entry.js';
 import { FsError } from './errno.js';
-import { StoreError } from '../store/errors.js';
+import { StoreError } from '../store/store-error.js';
 import { Layout } from './layout.js';
 import { type StatFs, UsageTracker, type UsageOptions } from './usage.js';
 import { type Clock, systemClock } from '../clock.js';

@@ -11,7 +11,7 @@
  */
 import type { ObjectStore } from '../store/object-store.js';
 import type { Clock } from '../clock.js';
-import { StoreError } from '../store/errors.js';
+import { StoreError } from '../store/store-error.js';
 
 export interface UsageOptions {
   /**

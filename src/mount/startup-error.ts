@@ -1,4 +1,4 @@
-import { AgentError } from '../errors.js';
+import { AgentError } from '../agent-error.js';
 import type { StartupErrorCode } from '../error-catalogue.js';
 
 /** The mount could not start for a reason outside the config file (S3 refused, FUSE failed). */

@@ -9,7 +9,7 @@
 import type { Block } from './block.js';
 import type { BlockCache } from './block-cache.js';
 import type { ObjectRef } from './object-ref.js';
-import { StoreError } from '../store/errors.js';
+import { StoreError } from '../store/store-error.js';
 
 /** Something that reads: an open handle. */
 export type Owner = object;

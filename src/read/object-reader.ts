@@ -12,7 +12,7 @@
 import type { BlockFetcher, Owner } from './block-fetcher.js';
 import type { ObjectRef } from './object-ref.js';
 import { type Block, copyFromBlock } from './block.js';
-import { StoreError } from '../store/errors.js';
+import { StoreError } from '../store/store-error.js';
 import { type Clock, systemClock } from '../clock.js';
 
 export interface ReadAheadPolicy {

@@ -6,7 +6,7 @@
  * request that got no answer in time is a 'timeout' (ETIMEDOUT, worth a retry), and only a
  * caller that moved away (a reader that seeked elsewhere) is 'aborted'.
  */
-import { StoreError, toStoreError } from './errors.js';
+import { StoreError, toStoreError } from './store-error.js';
 
 export class Attempt {
   readonly signal: AbortSignal;

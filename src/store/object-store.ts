@@ -54,7 +54,7 @@ export interface ObjectStore {
    * Like `head`, but also returns the object's first `bytes` bytes, in the same round trip (a
    * ranged GET answers with the size and etag too). undefined when there is no such object.
    */
-  peek(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined>;
+  getFirstBytes(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined>;
   list(req: ListRequest): Promise<ListPage>;
   /**
    * Streams bytes [start, end) of the object to `onChunk`, in order, each byte exactly once,

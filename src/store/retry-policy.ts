@@ -1,5 +1,5 @@
 /**
- * The one retry loop of the store. Every S3Store call (head, peek, list, readRange, probe) runs
+ * The one retry loop of the store. Every S3Store call (head, getFirstBytes, list, readRange, probe) runs
  * its requests through one StoreCall, which owns a budget of attempts and one deadline; nothing
  * else retries (the SDK runs with maxAttempts 1).
  *
@@ -24,7 +24,7 @@
  */
 import { Attempt } from './attempt.js';
 import { backoffMs, sleep } from './backoff.js';
-import { StoreError } from './errors.js';
+import { StoreError } from './store-error.js';
 
 export interface RetrySettings {
   /** Requests per store call, first one included. */

@@ -13,7 +13,7 @@ import type { AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { HttpRequest as IHttpRequest } from '@smithy/types';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from './object-store.js';
-import { StoreError } from './errors.js';
+import { StoreError } from './store-error.js';
 import type { Attempt } from './attempt.js';
 import { checkRangeAnswer } from './range-check.js';
 import { type Env, createTransport } from './http-agents.js';
@@ -139,11 +139,11 @@ export class S3Store implements ObjectStore {
     return { key, size: res.ContentLength ?? 0, etag: res.ETag ?? '', mtimeMs: res.LastModified?.getTime() ?? 0 };
   }
 
-  async peek(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
+  async getFirstBytes(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
     const what = `GET ${this.label}/${key} bytes 0-${bytes - 1}`;
     const call = this.policy.begin();
     try {
-      return await call.run(what, (a) => this.peekAttempt(key, bytes, a, what), this.hooks('GET'));
+      return await call.run(what, (a) => this.firstBytesAttempt(key, bytes, a, what), this.hooks('GET'));
     } catch (err) {
       if (!(err instanceof StoreError)) throw err;
       if (err.kind === 'not-found') return undefined;
@@ -160,7 +160,7 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  private async peekAttempt(key: string, bytes: number, attempt: Attempt, what: string): Promise<{ info: ObjectInfo; data: Buffer }> {
+  private async firstBytesAttempt(key: string, bytes: number, attempt: Attempt, what: string): Promise<{ info: ObjectInfo; data: Buffer }> {
     this.counters.s3Get++;
     // The attempt's deadline covers the body too: at most `bytes` (128 KiB) of it.
     const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${bytes - 1}` }), {

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { ERROR_CATALOGUE, StartupErrorCode, STORE_ERRORS, type CatalogueEntry } from '../../../src/error-catalogue.js';
 import { ConfigErrorCode } from '../../../src/config/index.js';
-import { AgentError } from '../../../src/errors.js';
-import { StoreError } from '../../../src/store/errors.js';
+import { AgentError } from '../../../src/agent-error.js';
+import { StoreError } from '../../../src/store/store-error.js';
 import { errnoName, FsError, type FsErrno } from '../../../src/fs/errno.js';
 import { StartupError } from '../../../src/mount/startup-error.js';
 

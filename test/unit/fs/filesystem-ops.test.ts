@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { constants } from 'node:fs';
-import { StoreError } from '../../../src/store/errors.js';
+import { StoreError } from '../../../src/store/store-error.js';
 import { errnoName } from '../../../src/fs/errno.js';
 import { MemoryStore, ramp } from '../helpers/memory-store.js';
 import { FaultStore, Gate } from '../helpers/fault-store.js';

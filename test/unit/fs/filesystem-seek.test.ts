@@ -7,7 +7,7 @@ import t from 'tap';
 import { constants } from 'node:fs';
 import { MemoryStore, ramp } from '../helpers/memory-store.js';
 import { FaultStore, Gate } from '../helpers/fault-store.js';
-import { StoreError } from '../../../src/store/errors.js';
+import { StoreError } from '../../../src/store/store-error.js';
 import { KiB, MiB, settle, testFilesystem } from '../helpers/test-filesystem.js';
 
 function setup() {

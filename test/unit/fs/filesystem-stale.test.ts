@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { constants } from 'node:fs';
-import { StoreError } from '../../../src/store/errors.js';
+import { StoreError } from '../../../src/store/store-error.js';
 import { MemoryStore, ramp } from '../helpers/memory-store.js';
 import { FaultStore } from '../helpers/fault-store.js';
 import { KiB, MiB, testFilesystem } from '../helpers/test-filesystem.js';

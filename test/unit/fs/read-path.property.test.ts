@@ -17,7 +17,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { constants } from 'node:fs';
-import { StoreError, type StoreErrorKind } from '../../../src/store/errors.js';
+import { StoreError, type StoreErrorKind } from '../../../src/store/store-error.js';
 import { errnoName, type ErrnoName } from '../../../src/fs/errno.js';
 import { MemoryStore, ramp } from '../helpers/memory-store.js';
 import { type Fault, FaultStore, Gate, type InjectedFault } from '../helpers/fault-store.js';

@@ -2,7 +2,7 @@ import t from 'tap';
 import { UsageTracker, statfsFor } from '../../../src/fs/usage.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 import { ManualClock } from '../../../src/clock.js';
-import { StoreError } from '../../../src/store/errors.js';
+import { StoreError } from '../../../src/store/store-error.js';
 
 const usedOf = (s: { blocks: number; bfree: number; frsize: number }): number => (s.blocks - s.bfree) * s.frsize;
 

@@ -9,7 +9,7 @@
  * it did not.
  */
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from '../../../src/store/object-store.js';
-import { StoreError } from '../../../src/store/errors.js';
+import { StoreError } from '../../../src/store/store-error.js';
 
 export type StoreOp = 'head' | 'peek' | 'list' | 'readRange';
 
@@ -133,10 +133,10 @@ export class FaultStore implements ObjectStore {
     return this.inner.head(key);
   }
 
-  async peek(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
+  async getFirstBytes(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
     const call = this.callOf('peek', key);
     await this.before(call, this.choose(call));
-    return this.inner.peek(key, bytes);
+    return this.inner.getFirstBytes(key, bytes);
   }
 
   async list(req: ListRequest): Promise<ListPage> {

@@ -3,7 +3,7 @@
  * synthetic store that serves a huge folder page by page without holding its keys.
  */
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from '../../../src/store/object-store.js';
-import { StoreError } from '../../../src/store/errors.js';
+import { StoreError } from '../../../src/store/store-error.js';
 import { MemoryStore } from './memory-store.js';
 
 /** A MemoryStore whose LIST requests fail when `failList` says so (it sees each request and its number, from 1). */
@@ -64,7 +64,7 @@ export class SyntheticFolderStore implements ObjectStore {
     return key === 'top.txt' || this.indexOf(key) !== undefined ? this.info(key) : undefined;
   }
 
-  async peek(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
+  async getFirstBytes(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
     this.calls.get++;
     const info = await this.head(key);
     this.calls.head--;

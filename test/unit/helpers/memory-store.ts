@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from '../../../src/store/object-store.js';
-import { StoreError } from '../../../src/store/errors.js';
+import { StoreError } from '../../../src/store/store-error.js';
 
 interface Stored {
   readonly data: Buffer;
@@ -53,7 +53,7 @@ export class MemoryStore implements ObjectStore {
     return o ? { key, size: o.data.length, etag: o.etag, mtimeMs: o.mtimeMs } : undefined;
   }
 
-  async peek(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
+  async getFirstBytes(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
     this.calls.get++;
     const o = this.objects.get(key);
     if (!o) return undefined;

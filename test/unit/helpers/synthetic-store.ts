@@ -5,7 +5,7 @@
  * MemoryStore (sorted listings in pages, If-Match, fresh buffers for first bytes).
  */
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from '../../../src/store/object-store.js';
-import { StoreError } from '../../../src/store/errors.js';
+import { StoreError } from '../../../src/store/store-error.js';
 
 export class SyntheticFolderStore implements ObjectStore {
   readonly label = 's3://synthetic';
@@ -39,7 +39,7 @@ export class SyntheticFolderStore implements ObjectStore {
     return this.indexOf(key) === undefined ? undefined : this.info(key);
   }
 
-  async peek(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
+  async getFirstBytes(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
     this.calls.peek++;
     if (this.indexOf(key) === undefined) return undefined;
     // Fresh memory per call, as a real store's body is.

@@ -3,7 +3,7 @@ import { BlockCache } from '../../../src/read/block-cache.js';
 import { BlockFetcher } from '../../../src/read/block-fetcher.js';
 import { ObjectReader, ReaderContext } from '../../../src/read/object-reader.js';
 import { objectRef } from '../../../src/read/object-ref.js';
-import { StoreError } from '../../../src/store/errors.js';
+import { StoreError } from '../../../src/store/store-error.js';
 import { MemoryStore, ramp } from '../helpers/memory-store.js';
 
 const MiB = 1024 * 1024;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { RotatingCredentials } from '../../../src/store/credentials.js';
+import { RotatingCredentials } from '../../../src/store/rotating-credentials.js';
 
 t.test('secrets are read once per refresh period, and again at once after a refusal', async (t) => {
   let now = 0;

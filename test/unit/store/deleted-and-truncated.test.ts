@@ -21,11 +21,11 @@ t.test('a ranged GET of an open object answered 404: precondition-failed, "delet
   }
 });
 
-t.test('HEAD and peek of a missing object still answer "no such object"', async (t) => {
+t.test('HEAD and getFirstBytes of a missing object still answer "no such object"', async (t) => {
   const fake = await startFakeS3(t, (_req, res, seen) => (seen.method === 'HEAD' ? serveEmpty(res, 404) : serveError(res, 404, 'NoSuchKey')));
   const store = storeFor(t, fake, { requestTimeoutMs: 5_000 });
   t.equal(await store.head('nope'), undefined);
-  t.equal(await store.peek('nope', 100), undefined);
+  t.equal(await store.getFirstBytes('nope', 100), undefined);
 });
 
 t.test('a truncated listing page without a continuation token: invalid-response', async (t) => {

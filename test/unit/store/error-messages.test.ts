@@ -13,7 +13,7 @@ t.test('errors with an empty body carry the HTTP status, never "Unknown"', async
     const ops: [string, () => Promise<unknown>][] = [
       ['HEAD', () => store.head('k')],
       ['LIST', () => store.list({ prefix: '' })],
-      ['peek', () => store.peek('k', 100)],
+      ['getFirstBytes', () => store.getFirstBytes('k', 100)],
       ['readRange', () => readAll(store, 'k', 0, 100)],
     ];
     for (const [what, op] of ops) {

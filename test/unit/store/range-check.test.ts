@@ -57,34 +57,34 @@ t.test('a 200 that is exactly the range asked for (from 0, the whole object): ac
   t.ok((await readAll(store, 'k', 0, 5000)).equals(small));
 });
 
-t.test('peek answered with a 200 and a large object: invalid-response, the body not buffered', async (t) => {
+t.test('getFirstBytes answered with a 200 and a large object: invalid-response, the body not buffered', async (t) => {
   const fake = await startFakeS3(t, wholeObject(big));
   const counters = createCounters();
   const store = storeFor(t, fake, { requestTimeoutMs: 5_000, counters });
-  const e = await rejection(t, store.peek('k', 64 * 1024));
+  const e = await rejection(t, store.getFirstBytes('k', 64 * 1024));
   t.equal(e.kind, 'invalid-response', e.message);
   t.equal(counters.s3BytesFetched, 0, 'no byte of the body was taken');
   t.equal(fake.count(), 1, 'not retried');
 });
 
-t.test('peek of a small object answered with a 200: accepted (it is the whole object)', async (t) => {
+t.test('getFirstBytes of a small object answered with a 200: accepted (it is the whole object)', async (t) => {
   const small = pattern(3000);
   const fake = await startFakeS3(t, wholeObject(small));
   const store = storeFor(t, fake, { requestTimeoutMs: 5_000 });
-  const r = await store.peek('k', 64 * 1024);
+  const r = await store.getFirstBytes('k', 64 * 1024);
   t.equal(r?.info.size, 3000);
   t.ok(r?.data.equals(small));
 });
 
-t.test('peek answered as S3 does: the first bytes and the total size', async (t) => {
+t.test('getFirstBytes answered as S3 does: the first bytes and the total size', async (t) => {
   const fake = await startFakeS3(t, (_req, res, seen) => serveObject(res, seen, big));
   const store = storeFor(t, fake, { requestTimeoutMs: 5_000 });
-  const r = await store.peek('k', 1000);
+  const r = await store.getFirstBytes('k', 1000);
   t.equal(r?.info.size, big.length);
   t.ok(r?.data.equals(big.subarray(0, 1000)));
 });
 
-t.test('peek whose 206 body is longer than its Content-Range: invalid-response, at most the range buffered', async (t) => {
+t.test('getFirstBytes whose 206 body is longer than its Content-Range: invalid-response, at most the range buffered', async (t) => {
   const fake = await startFakeS3(t, (_req, res) => {
     // Claims 1000 bytes, sends a whole object without Content-Length (chunked).
     res.writeHead(206, { ETag: ETAG, 'Content-Range': `bytes 0-999/${big.length}` });
@@ -92,7 +92,7 @@ t.test('peek whose 206 body is longer than its Content-Range: invalid-response, 
   });
   const counters = createCounters();
   const store = storeFor(t, fake, { requestTimeoutMs: 5_000, counters });
-  const e = await rejection(t, store.peek('k', 1000));
+  const e = await rejection(t, store.getFirstBytes('k', 1000));
   t.equal(e.kind, 'invalid-response', e.message);
   t.ok(counters.s3BytesFetched <= 1000, `${counters.s3BytesFetched} bytes taken`);
 });

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { ETAG, neverAnswer, pattern, readAll, rejection, serveEmpty, serveError, serveHead, serveList, serveObject, startFakeS3, storeFor } from './helpers/fake-s3.js';
 import { DEFAULT_MAX_ATTEMPTS, RetryPolicy, retrySettings } from '../../../src/store/retry-policy.js';
-import { StoreError } from '../../../src/store/errors.js';
+import { StoreError } from '../../../src/store/store-error.js';
 
 const data = pattern(64 * 1024);
 
@@ -16,7 +16,7 @@ t.test('a server that always answers 503: at most maxAttempts requests per store
   const cases: [string, () => Promise<unknown>][] = [
     ['HEAD', () => store.head('k')],
     ['LIST', () => store.list({ prefix: '' })],
-    ['peek', () => store.peek('k', 1024)],
+    ['getFirstBytes', () => store.getFirstBytes('k', 1024)],
     ['readRange', () => readAll(store, 'k', 0, 1000)],
   ];
   for (const [what, op] of cases) {
@@ -96,10 +96,10 @@ t.test('a LIST refused with an empty 500, then listed: retried by the one policy
   t.equal(fake.count(), 2);
 });
 
-t.test('HEAD and peek of an empty object (416 on the range) share one budget', async (t) => {
+t.test('HEAD and getFirstBytes of an empty object (416 on the range) share one budget', async (t) => {
   const fake = await startFakeS3(t, (_req, res, seen) => (seen.method === 'HEAD' ? serveHead(res, 0) : serveObject(res, seen, Buffer.alloc(0))));
   const store = storeFor(t, fake, { requestTimeoutMs: 5_000 });
-  const r = await store.peek('empty', 1024);
+  const r = await store.getFirstBytes('empty', 1024);
   t.equal(r?.info.size, 0);
   t.equal(r?.data.length, 0);
   t.same(fake.requests.map((x) => x.method), ['GET', 'HEAD']);

@@ -14,7 +14,7 @@ t.test('a server that never answers: timeout, not aborted', async (t) => {
   const cases: [string, () => Promise<unknown>][] = [
     ['HEAD', () => store.head('k')],
     ['LIST', () => store.list({ prefix: '', delimiter: '/' })],
-    ['peek', () => store.peek('k', 4096)],
+    ['getFirstBytes', () => store.getFirstBytes('k', 4096)],
     ['ranged GET (headers)', () => readAll(store, 'k', 100, 200)],
   ];
   for (const [what, op] of cases) {

@@ -3,7 +3,7 @@
  * Each kind has a stable code and an errno in the catalogue (src/error-catalogue.ts); fs/errno.ts
  * applies the errno, this file knows nothing of FUSE.
  */
-import { AgentError } from '../errors.js';
+import { AgentError } from '../agent-error.js';
 import { STORE_ERRORS } from '../error-catalogue.js';
 
 export type StoreErrorKind =
