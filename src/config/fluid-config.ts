@@ -3,6 +3,7 @@
  * (`pkg/ddc/thin/type.go` in Fluid). No option is interpreted here.
  */
 import { readFile } from 'node:fs/promises';
+import * as v from 'valibot';
 import { configError, ConfigErrorCode, q } from './config-error.js';
 import { errnoCode } from './secrets.js';
 
@@ -22,7 +23,6 @@ export interface FluidMountConfig {
   /** `path` as given; undefined when absent. */
   readonly path?: string;
   readonly readOnly: boolean;
-  readonly shared: boolean;
 }
 
 export interface FluidConfig {
@@ -136,65 +136,71 @@ export async function readConfigFile(
   );
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function kindOf(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
-/** A string map; `where` prefixes errors, `field` names it. Never shows values. */
-function stringPairs(v: unknown, where: string, field: string): StringPairs {
-  if (v === undefined || v === null) return [];
-  if (!isObject(v)) throw configError(ConfigErrorCode.CONFIG_SHAPE, `${where}: ${q(field)} must be an object of strings, not ${kindOf(v)}`);
-  const pairs: (readonly [string, string])[] = [];
-  for (const [key, value] of Object.entries(v)) {
-    if (value === null || value === undefined) continue;
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
-      pairs.push([key, String(value)]);
-    } else {
-      throw configError(ConfigErrorCode.CONFIG_SHAPE, `${where}: ${field}[${q(key)}] must be a string, not ${kindOf(value)}`);
-    }
+/**
+ * The shape of config.json. Each message says what the field must be; the issue's path and the
+ * kind of value found are added when the problems are reported (never the value: it may be a
+ * secret). Go writes absent fields as null, so null is "absent" everywhere.
+ */
+const objectOf = <T extends v.ObjectEntries>(entries: T, message: string) =>
+  v.pipe(v.custom<Record<string, unknown>>(isObject, message), v.looseObject(entries, 'is required'));
+const stringMap = v.pipe(
+  v.custom<Record<string, unknown>>(isObject, 'must be an object of strings'),
+  v.record(v.string(), v.nullish(v.union([v.string(), v.number(), v.boolean()], 'must be a string'))),
+  v.transform((map): StringPairs => Object.entries(map).flatMap(([key, value]) => (value == null ? [] : [[key, String(value)] as const]))),
+);
+const MOUNT = objectOf(
+  {
+    name: v.nullish(v.string('must be a string')),
+    mountPoint: v.pipe(v.custom<unknown>((x) => x != null && x !== '', 'is required'), v.string('must be a string')),
+    options: v.nullish(stringMap, {}),
+    path: v.nullish(v.string('must be a string')),
+    readOnly: v.nullish(v.boolean('must be true or false'), false),
+    shared: v.nullish(v.boolean('must be true or false')),
+  },
+  'must be an object',
+);
+const CONFIG = objectOf(
+  {
+    mounts: v.nullish(v.array(MOUNT, 'must be an array')),
+    targetPath: v.nullish(v.string('must be a string')),
+    runtimeOptions: v.nullish(stringMap, {}),
+    accessModes: v.nullish(v.array(v.string(), 'must be an array of strings')),
+    persistentVolumeAttrs: v.nullish(v.custom(isObject, 'must be an object')),
+    persistentVolumeMountOptions: v.nullish(v.custom(isObject, 'must be an object')),
+  },
+  'must be a JSON object',
+);
+
+/** `mounts[i]`, or `mount "NAME"` once the mount's name is known. */
+function mountLabel(root: unknown, index: number): { label: string; name?: string } {
+  const raw = isObject(root) && Array.isArray(root['mounts']) ? (root['mounts'][index] as unknown) : undefined;
+  const name = isObject(raw) ? raw['name'] : undefined;
+  if (name != null && typeof name !== 'string') return { label: `mounts[${index}]` };
+  const known = typeof name === 'string' && name !== '' ? name : `mount${index}`;
+  return { label: `mount ${q(known)}`, name: known };
+}
+
+/** One problem: `mount "NAME": options["k"] must be a string, not an object`. */
+function describe(root: unknown, issue: v.BaseIssue<unknown>): string {
+  let keys = (issue.path ?? []).map((item) => item.key as string | number);
+  let prefix = '';
+  if (keys[0] === 'mounts' && typeof keys[1] === 'number' && keys.length > 2) {
+    prefix = `${mountLabel(root, keys[1]).label}: `;
+    keys = keys.slice(2);
   }
-  return pairs;
+  const [first, ...rest] = keys;
+  const field =
+    first === undefined ? '' : rest.length === 0 ? `${q(String(first))} ` : `${first}${rest.map((k) => `[${typeof k === 'number' ? k : q(k)}]`).join('')} `;
+  return `${prefix}${field}${issue.message}${issue.message === 'is required' ? '' : `, not ${kindOf(issue.input)}`}`;
 }
 
-function optionalString(v: unknown, where: string, field: string): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw configError(ConfigErrorCode.CONFIG_SHAPE, `${where}: ${q(field)} must be a string, not ${kindOf(v)}`);
-  return v;
-}
-
-function optionalBool(v: unknown, where: string, field: string): boolean {
-  if (v === undefined || v === null) return false;
-  if (typeof v !== 'boolean') throw configError(ConfigErrorCode.CONFIG_SHAPE, `${where}: ${q(field)} must be true or false, not ${kindOf(v)}`);
-  return v;
-}
-
-function parseMount(raw: unknown, index: number, file: string): FluidMountConfig {
-  const cfg = `config ${file}`;
-  if (!isObject(raw)) throw configError(ConfigErrorCode.CONFIG_SHAPE, `${cfg}: mounts[${index}] must be an object, not ${kindOf(raw)}`);
-  const givenName = optionalString(raw['name'], `${cfg}: mounts[${index}]`, 'name');
-  const name = givenName === undefined || givenName === '' ? `mount${index}` : givenName;
-  const where = `mount ${q(name)}`;
-  const mountPoint = optionalString(raw['mountPoint'], where, 'mountPoint');
-  if (mountPoint === undefined || mountPoint === '') {
-    throw configError(ConfigErrorCode.CONFIG_SHAPE, `${where}: "mountPoint" is required (${cfg})`);
-  }
-  const path = optionalString(raw['path'], where, 'path');
-  return {
-    index,
-    name,
-    mountPoint,
-    options: stringPairs(raw['options'], where, 'options'),
-    ...(path !== undefined ? { path } : {}),
-    readOnly: optionalBool(raw['readOnly'], where, 'readOnly'),
-    shared: optionalBool(raw['shared'], where, 'shared'),
-  };
-}
-
-/** Parses and shape-checks the text of config.json. */
+/** Parses and shape-checks the text of config.json; every shape problem is reported at once. */
 export function parseFluidConfig(file: string, text: string): FluidConfig {
   const cfg = `config ${file}`;
   const parsed = parseJson(text);
@@ -202,42 +208,28 @@ export function parseFluidConfig(file: string, text: string): FluidConfig {
     const { line, column, reason } = parsed.error;
     throw configError(ConfigErrorCode.CONFIG_JSON, `${cfg}: invalid JSON at line ${line} column ${column}: ${reason}`);
   }
-  const root = parsed.value;
-  if (!isObject(root)) throw configError(ConfigErrorCode.CONFIG_SHAPE, `${cfg}: must be a JSON object, not ${kindOf(root)}`);
-
-  const rawMounts = root['mounts'];
-  if (rawMounts !== undefined && rawMounts !== null && !Array.isArray(rawMounts)) {
-    throw configError(ConfigErrorCode.CONFIG_SHAPE, `${cfg}: "mounts" must be an array, not ${kindOf(rawMounts)}`);
+  const checked = v.safeParse(CONFIG, parsed.value);
+  if (!checked.success) {
+    const problems = checked.issues.map((issue) => describe(parsed.value, issue));
+    throw configError(ConfigErrorCode.CONFIG_SHAPE, `${cfg}: ${[...new Set(problems)].join('; ')}`);
   }
-  if (!Array.isArray(rawMounts) || rawMounts.length === 0) {
-    throw configError(ConfigErrorCode.NO_MOUNTS, `${cfg}: no mounts: "mounts" is ${Array.isArray(rawMounts) ? 'empty' : 'missing'}; add a mount to the dataset`);
+  const root = checked.output;
+  if (!root.mounts?.length) {
+    throw configError(ConfigErrorCode.NO_MOUNTS, `${cfg}: no mounts: "mounts" is ${root.mounts ? 'empty' : 'missing'}; add a mount to the dataset`);
   }
-  const mounts = rawMounts.map((m: unknown, i: number) => parseMount(m, i, file));
-
-  const targetPath = optionalString(root['targetPath'], cfg, 'targetPath');
-
-  const rawModes = root['accessModes'];
-  let accessModes: readonly string[] = DEFAULT_ACCESS_MODES;
-  if (rawModes !== undefined && rawModes !== null) {
-    if (!Array.isArray(rawModes) || !rawModes.every((m) => typeof m === 'string')) {
-      throw configError(ConfigErrorCode.CONFIG_SHAPE, `${cfg}: "accessModes" must be an array of strings`);
-    }
-    if (rawModes.length > 0) accessModes = rawModes as string[];
-  }
-
-  for (const field of ['persistentVolumeAttrs', 'persistentVolumeMountOptions']) {
-    const v = root[field];
-    if (v !== undefined && v !== null && !isObject(v)) {
-      throw configError(ConfigErrorCode.CONFIG_SHAPE, `${cfg}: ${q(field)} must be an object, not ${kindOf(v)}`);
-    }
-  }
-
   return {
     file,
-    mounts,
-    ...(targetPath !== undefined && targetPath !== '' ? { targetPath } : {}),
-    runtimeOptions: stringPairs(root['runtimeOptions'], cfg, 'runtimeOptions'),
-    accessModes,
+    mounts: root.mounts.map((m, index) => ({
+      index,
+      name: mountLabel(root, index).name as string,
+      mountPoint: m.mountPoint,
+      options: m.options,
+      ...(m.path != null ? { path: m.path } : {}),
+      readOnly: m.readOnly,
+    })),
+    ...(root.targetPath ? { targetPath: root.targetPath } : {}),
+    runtimeOptions: root.runtimeOptions,
+    accessModes: root.accessModes?.length ? root.accessModes : DEFAULT_ACCESS_MODES,
   };
 }
 

@@ -95,3 +95,28 @@ t.test('Go nulls, numbers and booleans, extra fields are accepted', async (t) =>
   t.equal(plan.settings.allowOther, false);
   t.equal(plan.buckets[0]?.readOnly, true);
 });
+
+t.test('every shape problem is reported at once, each with its path, in one line', async (t) => {
+  const { file, run } = await load(t, {
+    mounts: [{ mountPoint: 7, options: { 'secret-key': ['hunter2'] } }, { name: 3 }, { name: 'ok', readOnly: 'yes' }],
+    targetPath: 5,
+    runtimeOptions: { uid: {} },
+    accessModes: 'ReadWriteMany',
+  });
+  const err = await rejectsConfig(t, run, { code: 'CONFIG_SHAPE', hasNot: ['hunter2'] });
+  t.equal(
+    err?.message,
+    `config ${file}: ` +
+      [
+        'mount "mount0": "mountPoint" must be a string, not a number',
+        'mount "mount0": options["secret-key"] must be a string, not an array',
+        'mounts[1]: "name" must be a string, not a number',
+        'mounts[1]: "mountPoint" is required',
+        'mount "ok": "mountPoint" is required',
+        'mount "ok": "readOnly" must be true or false, not a string',
+        '"targetPath" must be a string, not a number',
+        'runtimeOptions["uid"] must be a string, not an object',
+        '"accessModes" must be an array of strings, not a string',
+      ].join('; '),
+  );
+});
