@@ -2,7 +2,8 @@
  * The filesystem operations, named after FUSE's, with typed answers and typed failures
  * (FsError / StoreError). Nothing here knows fuse-native: the adapter decodes, calls, replies.
  *
- * Read-only for now: every operation that would change the bucket answers EROFS.
+ * Read-only for now: the mount is `ro`, so the kernel answers EROFS to every write, create,
+ * delete, rename or attribute change without asking; `open` still refuses write flags itself.
  */
 import { constants } from 'node:fs';
 import type { BucketMount, ProcessSettings } from '../config/plan.js';
@@ -10,7 +11,6 @@ import type { ObjectStore } from '../store/object-store.js';
 import { BucketNamespace } from './bucket-namespace.js';
 import type { Entry, FileEntry } from './entry.js';
 import { FsError } from './errno.js';
-import { StoreError } from '../store/store-error.js';
 import { Layout } from './layout.js';
 import { type StatFs, UsageTracker, type UsageOptions } from './usage.js';
 import { type Clock, systemClock } from '../clock.js';
@@ -19,6 +19,7 @@ import { BlockFetcher } from '../read/block-fetcher.js';
 import { ObjectReader, ReaderContext, type ReadAheadPolicy } from '../read/object-reader.js';
 import { type ObjectRef, objectRef } from '../read/object-ref.js';
 import { FirstBytesPolicy } from '../read/first-bytes-policy.js';
+import type { Chunks } from '../read/block.js';
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -196,23 +197,22 @@ export class Filesystem {
   }
 
   /**
-   * A byte count when the bytes were cached and are already in `buf`; otherwise a promise of
-   * the bytes, which the caller copies into `buf` if the request is still alive.
+   * Bytes [pos, pos+len) of an open file, clipped at EOF: at once when they are cached, else
+   * when they arrive. Views of cached data, to be copied by the caller, never kept.
    */
-  read(fd: number, buf: Buffer, len: number, pos: number): number | Promise<Buffer> {
+  read(fd: number, pos: number, len: number): Chunks | Promise<Chunks> {
     const h = this.handles.get(fd);
     if (!h) throw new FsError('EBADF', `handle ${fd} is not open`);
-    return h.read(pos, len, buf);
+    return h.read(pos, len);
   }
 
   /**
-   * A read of `fd` got no answer in time: ETIMEDOUT (never EINTR, which callers retry forever),
-   * and its next reads fail fast the same way for a moment.
+   * A read of `fd` got no answer within the caller's deadline: its next reads fail at once
+   * with `error` for a moment, since the kernel retries a failed page immediately and the
+   * caller would otherwise wait a second deadline.
    */
-  readTimedOut(fd: number, path: string, ms: number): FsError {
-    const err = new StoreError('timeout', `${path}: no answer from S3 within ${ms} ms`);
-    this.handles.get(fd)?.noteFailure(err);
-    return new FsError('ETIMEDOUT', err.message, { cause: err });
+  noteReadTimeout(fd: number, error: Error): void {
+    this.handles.get(fd)?.noteFailure(error);
   }
 
   release(fd: number): void {
@@ -231,11 +231,6 @@ export class Filesystem {
   /** Used bytes are the objects' total size (see usage.ts). */
   statfs(): Promise<StatFs> {
     return this.usage.statfs();
-  }
-
-  /** Any operation that would modify the bucket. */
-  readOnly(path: string): never {
-    throw new FsError('EROFS', `${path}: read-only file system`);
   }
 
   close(): void {

@@ -14,7 +14,7 @@ import Fuse from 'fuse-native';
 import type { MountPlan } from '../config/plan.js';
 import type { Logger } from '../observe/logger.js';
 import { Filesystem } from '../fs/filesystem.js';
-import { fuseOps } from '../fs/fuse-adapter.js';
+import { fuseOps } from '../fuse/fuse-ops.js';
 import { createStore, describe, probeAll } from './buckets.js';
 import { mountsAt } from './mountinfo.js';
 import { StartupErrorCode } from '../error-catalogue.js';

@@ -6,7 +6,7 @@
  * Each download belongs to the readers that asked for it or waited on it; when the last of them
  * goes away (release), the GET is aborted: nobody will read those bytes.
  */
-import type { Block } from './block.js';
+import type { Block, Chunks } from './block.js';
 import type { BlockCache } from './block-cache.js';
 import type { ObjectRef } from './object-ref.js';
 import { StoreError } from '../store/store-error.js';
@@ -162,26 +162,25 @@ export class BlockFetcher {
   }
 
   /**
-   * Fetches [start, end) into a new buffer, bypassing the cache: for random access, where a
-   * whole block per small read would fetch many times the bytes asked for.
+   * Fetches [start, end), bypassing the cache: for random access, where a whole block per
+   * small read would fetch many times the bytes asked for. Answers the body's own chunks.
    */
-  readRange(obj: ObjectRef, start: number, end: number, owner: Owner): Promise<Buffer> {
+  readRange(obj: ObjectRef, start: number, end: number, owner: Owner): Promise<Chunks> {
     // A read waits on it from the start, so a seek never aborts it.
     const d = this.track({ abort: new AbortController(), owners: new Set([owner]), bytes: end - start, waiting: 1, filling: new Map() });
-    const out = Buffer.allocUnsafe(end - start);
-    let off = 0;
-    let overflow = 0;
+    const chunks: Buffer[] = [];
+    let received = 0;
     return obj.store
       .readRange({ key: obj.key, start, end, etag: obj.etag, signal: d.abort.signal }, (chunk) => {
-        const n = chunk.copy(out, off);
-        off += n;
-        overflow += chunk.length - n;
+        received += chunk.length;
+        // Bytes past the range asked for: a broken answer, failed when the call settles.
+        if (received <= end - start) chunks.push(chunk);
       })
       .then(() => {
         // A body of another length than asked is a broken answer: a short read would look like
         // EOF to the kernel, extra bytes are not the range asked for.
-        if (off !== out.length || overflow > 0) throw wrongLength(obj, start, end, off + overflow);
-        return out;
+        if (received !== end - start) throw wrongLength(obj, start, end, received);
+        return chunks;
       })
       .catch((err: unknown) => {
         throw openObjectError(err, obj);

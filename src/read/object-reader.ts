@@ -11,7 +11,7 @@
  */
 import type { BlockFetcher, Owner } from './block-fetcher.js';
 import type { ObjectRef } from './object-ref.js';
-import { type Block, copyFromBlock } from './block.js';
+import { type Block, type Chunks, viewsOfBlock } from './block.js';
 import { StoreError } from '../store/store-error.js';
 import { type Clock, systemClock } from '../clock.js';
 
@@ -37,6 +37,8 @@ const GETS_PER_WINDOW = 16;
 const FAIL_FAST_MS = 2_000;
 /** Consecutive near reads before read-ahead starts (a read at offset 0 starts it at once). */
 const SEQUENTIAL_AFTER = 2;
+/** The answer to a read at or past EOF. */
+const NO_BYTES: Chunks = Object.freeze([]);
 
 /** Where the first bytes a lookup fetched are kept: a bounded cache shared by all readers. */
 export interface FirstBytes {
@@ -76,7 +78,7 @@ export class ObjectReader {
   /** Reads in a row that landed near the previous one. */
   private streak = 0;
   /** The last read that failed because the server did not answer, for FAIL_FAST_MS. */
-  private lastFailure: { error: StoreError; at: number } | undefined;
+  private lastFailure: { error: Error; at: number } | undefined;
   /** A sequential read had to wait for the network since the last refill. */
   private starved = false;
   private window: number;
@@ -92,53 +94,52 @@ export class ObjectReader {
   }
 
   /**
-   * Copies bytes [pos, pos+len) (clipped at EOF) into `dst` and returns how many, when every
-   * block needed is cached (most reads of a stream are; a Promise costs microseconds).
-   * Otherwise resolves with a new buffer holding the bytes: `dst` belongs to the kernel request
-   * and must not be written after that request may have timed out, so the caller copies.
+   * Bytes [pos, pos+len) (clipped at EOF), at once when every block needed is cached (most
+   * reads of a stream are; a Promise costs microseconds), else when they arrive. They are views
+   * of cached chunks, never copied here: the caller copies them where they must go.
    */
-  read(pos: number, len: number, dst: Buffer): number | Promise<Buffer> {
+  read(pos: number, len: number): Chunks | Promise<Chunks> {
     // The kernel asks again at once for a page whose read failed; when the server did not
     // answer, answering that retry at once keeps the caller's wait at one deadline, not two.
     if (this.lastFailure && this.ctx.clock.now() - this.lastFailure.at < FAIL_FAST_MS) throw this.lastFailure.error;
-    const out = this.readNow(pos, len, dst);
-    if (typeof out === 'number') return out;
+    const out = this.readNow(pos, len);
+    if (!(out instanceof Promise)) return out;
     return out.catch((err: unknown) => {
       // Aborts are the read path's own (a seek, a release): one that reaches a read of an open
-      // handle means its download went away under it. Fetch again, once, into a buffer of
-      // our own (`dst` may no longer be the kernel's).
+      // handle means its download went away under it. Fetch again, once.
       if (isAbort(err) && !this.closed) return this.readAgain(pos, len);
       if (err instanceof StoreError && (err.kind === 'timeout' || err.kind === 'unreachable')) this.noteFailure(err);
       throw err;
     });
   }
 
-  private async readAgain(pos: number, len: number): Promise<Buffer> {
-    const scratch = Buffer.allocUnsafe(Math.max(0, Math.min(len, this.obj.size - pos)));
+  private async readAgain(pos: number, len: number): Promise<Chunks> {
     try {
-      const out = this.readNow(pos, len, scratch);
-      return typeof out === 'number' ? scratch.subarray(0, out) : await out;
+      return await this.readNow(pos, len);
     } catch (err) {
       if (!isAbort(err) || this.closed) throw err;
       throw new StoreError('other', `GET ${this.obj.key}: the download was aborted twice under an open handle`, { cause: err });
     }
   }
 
-  /** A read of this handle failed for want of an answer (also: its deadline passed). */
-  noteFailure(error: StoreError): void {
+  /**
+   * A read of this handle failed for want of an answer (the store's timeout, or the caller's
+   * deadline): its next reads fail at once with `error` for FAIL_FAST_MS.
+   */
+  noteFailure(error: Error): void {
     this.lastFailure = { error, at: this.ctx.clock.now() };
   }
 
-  private readNow(pos: number, len: number, dst: Buffer): number | Promise<Buffer> {
+  private readNow(pos: number, len: number): Chunks | Promise<Chunks> {
     const size = this.obj.size;
-    if (pos >= size || len <= 0) return 0;
+    if (pos >= size || len <= 0) return NO_BYTES;
     const end = Math.min(size, pos + len);
     const fb = this.ctx.firstBytes;
     const head = fb !== undefined && end <= fb.maxBytes ? fb.get(this.obj) : undefined;
     if (head && end <= head.length) {
       // The first bytes came with the lookup: answer now, and start read-ahead as usual.
       this.planReadAhead(pos, end);
-      return head.copy(dst, 0, pos, end);
+      return [head.subarray(pos, end)];
     }
     if (this.lastEnd < 0 && pos === 0 && end === size && !this.ctx.fetcher.known(this.obj, 0)) {
       // A small file read whole by its first read: one exact GET, no blocks, no read-ahead.
@@ -156,18 +157,16 @@ export class ObjectReader {
         if (!this.ctx.fetcher.known(this.obj, i)) return this.ctx.fetcher.readRange(this.obj, pos, end, this.owner);
       }
     }
-    let copied = 0;
+    const views: Buffer[] = [];
     for (let i = first; i <= last; i++) {
       const b = this.ctx.fetcher.block(this.obj, i, Math.min(bs, end - i * bs), this.owner);
       if (b instanceof Promise) {
         if (this.sequential) this.starved = true;
-        const out = Buffer.allocUnsafe(end - pos);
-        dst.copy(out, 0, 0, copied);
-        return this.readSlow(pos, end, out, i, copied, b);
+        return this.readSlow(pos, end, views, i, b);
       }
-      copied += copyFromBlock(b, i * bs, pos, end, dst);
+      viewsOfBlock(b, i * bs, pos, end, views);
     }
-    return copied;
+    return views;
   }
 
   close(): void {
@@ -175,16 +174,16 @@ export class ObjectReader {
     this.ctx.fetcher.release(this.owner);
   }
 
-  private async readSlow(pos: number, end: number, out: Buffer, from: number, copied: number, waiting: Promise<Block>): Promise<Buffer> {
+  /** Goes on from block `from`, which is on its way, adding views to those of the blocks before it. */
+  private async readSlow(pos: number, end: number, views: Buffer[], from: number, waiting: Promise<Block>): Promise<Chunks> {
     const bs = this.ctx.blockSize;
     const last = Math.floor((end - 1) / bs);
     let next: Block | Promise<Block> = waiting;
     for (let i = from; i <= last; i++) {
       if (i !== from) next = this.ctx.fetcher.block(this.obj, i, Math.min(bs, end - i * bs), this.owner);
-      const b = await next;
-      copied += copyFromBlock(b, i * bs, pos, end, out);
+      viewsOfBlock(await next, i * bs, pos, end, views);
     }
-    return out.subarray(0, copied);
+    return views;
   }
 
   private planReadAhead(pos: number, end: number): void {

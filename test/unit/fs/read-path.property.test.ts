@@ -142,16 +142,15 @@ async function runProgram(sizes: number[], faultSeed: number, faultRate: number,
     const failFast = h.failFast && clock.now() < h.failFast.until ? h.failFast.errno : undefined;
     const want = model.subarray(Math.min(pos, model.length), Math.min(model.length, pos + len));
     const where = `o${h.obj} (${model.length} bytes) fd ${h.fd} read ${pos}+${len}`;
-    const buf = Buffer.alloc(len);
-    let out: number | Promise<Buffer>;
+    let out: ReturnType<typeof fs.read>;
     try {
-      out = fs.read(h.fd, buf, len, pos);
+      out = fs.read(h.fd, pos, len);
     } catch (err) {
       out = Promise.reject(err);
     }
     return Promise.resolve(out).then(
       (got) => {
-        const bytes = typeof got === 'number' ? buf.subarray(0, got) : got;
+        const bytes = Buffer.concat(got);
         totals.reads++;
         totals.bytes += bytes.length;
         if (!bytes.equals(want)) problems.push(`${where}: ${bytes.length} bytes, not the model's ${want.length}${bytes.length === want.length ? ' (wrong bytes)' : ''}`);

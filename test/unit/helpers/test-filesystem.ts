@@ -28,7 +28,7 @@ export interface TestFilesystem {
   readonly fs: Filesystem;
   readonly clock: ManualClock;
   readonly backgroundErrors: { what: string; err: unknown }[];
-  /** A read as the adapter does it: the bytes, whether they came at once or later. */
+  /** A read's bytes in one buffer, whether they came at once or later. */
   read(fd: number, pos: number, len: number): Promise<Buffer>;
   /** A read's bytes, or the errno it would answer. */
   readOutcome(fd: number, pos: number, len: number): Promise<{ bytes: Buffer } | { errno: ErrnoName; error: unknown }>;
@@ -83,11 +83,7 @@ export function testFilesystem(opts: TestFilesystemOptions = {}): TestFilesystem
       opts.onBackgroundError?.(what, err);
     },
   });
-  const read = async (fd: number, pos: number, len: number): Promise<Buffer> => {
-    const buf = Buffer.alloc(len);
-    const out = fs.read(fd, buf, len, pos);
-    return typeof out === 'number' ? buf.subarray(0, out) : out;
-  };
+  const read = async (fd: number, pos: number, len: number): Promise<Buffer> => Buffer.concat(await fs.read(fd, pos, len));
   const readOutcome = async (fd: number, pos: number, len: number) => {
     try {
       return { bytes: await read(fd, pos, len) };

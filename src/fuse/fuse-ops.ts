@@ -1,16 +1,22 @@
 /**
  * The thin layer between fuse-native and the Filesystem: decode arguments, call, reply.
  *
- * fuse-native's rules (DESIGN.md §6): the first callback argument must always be a number
- * (0, -errno or a byte count) or the FUSE thread hangs for good; the read buffer is valid only
- * until the callback. This is also the one place that turns failures into errnos, logs them at
- * their level, and times every operation.
+ * fuse-native's rules: the first callback argument must always be a number (0, -errno or a
+ * byte count) or the FUSE thread hangs for good; the read buffer is the kernel request's and
+ * valid only until the callback. This is also the one place that turns failures into errnos
+ * (the table in docs/SEMANTICS.md, "Errors"), logs them at their level, times every operation,
+ * and holds the read deadline.
+ *
+ * No write handler: the mount is `ro`, so the kernel answers EROFS to writes, creates,
+ * deletes, renames and attribute changes without asking; an operation missing here would get
+ * ENOSYS from libfuse, never EROFS, if it ever came.
  */
 import { constants } from 'node:os';
 import type { Logger } from '../observe/logger.js';
 import type { Counters } from '../observe/counters.js';
-import type { Filesystem } from './filesystem.js';
-import { errnoName, FsError, logLevelOf, toErrno } from './errno.js';
+import type { Filesystem } from '../fs/filesystem.js';
+import { errnoName, FsError, logLevelOf, toErrno } from '../fs/errno.js';
+import { copyChunks } from '../read/block.js';
 
 type Cb = (code: number, ...rest: unknown[]) => void;
 
@@ -99,15 +105,6 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
     );
   };
 
-  const readOnly = (op: string) => (path: string, ...args: unknown[]): void => {
-    const cb = timed(op, args[args.length - 1] as Cb);
-    try {
-      fs.readOnly(path);
-    } catch (err) {
-      fail(op, path, err, cb);
-    }
-  };
-
   return {
     init: (cb: Cb) => cb(0),
     getattr: (path: string, cb: Cb) => reply('getattr', path, cb, () => fs.getattr(path)),
@@ -129,17 +126,18 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
     },
     read: (path: string, fd: number, buf: Buffer, len: number, pos: number, rawCb: Cb) => {
       const cb = timed('read', rawCb);
-      let out: number | Promise<Buffer>;
+      let out: ReturnType<Filesystem['read']>;
       try {
-        out = fs.read(fd, buf, len, pos);
+        out = fs.read(fd, pos, len);
       } catch (err) {
         fail('read', path, err, cb);
         return;
       }
       counters.fuseReads++;
-      if (typeof out === 'number') {
-        counters.fuseBytesRead += out;
-        cb(out);
+      if (!(out instanceof Promise)) {
+        const n = copyChunks(out, buf);
+        counters.fuseBytesRead += n;
+        cb(n);
         return;
       }
       // Our own deadline, inside fuse-native's: once we answered, `buf` may already carry the
@@ -147,14 +145,16 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
       let live = true;
       const deadline = setTimeout(() => {
         live = false;
-        fail('read', path, fs.readTimedOut(fd, path, readDeadlineMs), cb);
+        const err = new FsError('ETIMEDOUT', `${path}: no answer from S3 within ${readDeadlineMs} ms`);
+        fs.noteReadTimeout(fd, err);
+        fail('read', path, err, cb);
       }, readDeadlineMs);
       out.then(
-        (data) => {
+        (chunks) => {
           if (!live) return;
           live = false;
           clearTimeout(deadline);
-          const n = data.copy(buf, 0, 0, Math.min(len, data.length));
+          const n = copyChunks(chunks, buf);
           counters.fuseBytesRead += n;
           cb(n);
         },
@@ -166,21 +166,5 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
         },
       );
     },
-    write: readOnly('write'),
-    create: readOnly('create'),
-    unlink: readOnly('unlink'),
-    mkdir: readOnly('mkdir'),
-    rmdir: readOnly('rmdir'),
-    rename: readOnly('rename'),
-    truncate: readOnly('truncate'),
-    ftruncate: readOnly('ftruncate'),
-    chmod: readOnly('chmod'),
-    chown: readOnly('chown'),
-    utimens: readOnly('utimens'),
-    symlink: readOnly('symlink'),
-    link: readOnly('link'),
-    mknod: readOnly('mknod'),
-    setxattr: readOnly('setxattr'),
-    removexattr: readOnly('removexattr'),
   };
 }
