@@ -20,7 +20,7 @@ import { mountsAt } from './mountinfo.js';
 import { StartupErrorCode } from '../error-catalogue.js';
 import { StartupError } from './startup-error.js';
 import { type Counters, createCounters } from '../observe/counters.js';
-import { Metrics } from '../observe/metrics.js';
+import { Metrics, type MountState } from '../observe/metrics.js';
 import { startHttpServer } from '../observe/http-server.js';
 import { probeMount, sharedHealthProbe } from './health.js';
 import { prepareTarget } from './target-path.js';
@@ -39,8 +39,6 @@ const UNMOUNT_TIMEOUT_MS = 10_000;
 const READY_TIMEOUT_MS = 5_000;
 const WATCH_INTERVAL_MS = 500;
 const PROBE_TIMEOUT_MS = 20_000;
-
-export type MountState = 'starting' | 'mounted' | 'draining' | 'stopped' | 'failed';
 
 export class MountLifecycle {
   private readonly plan: MountPlan;
@@ -75,10 +73,6 @@ export class MountLifecycle {
       openHandles: () => this.fs?.openHandles ?? 0,
       inflightBytes: () => this.fs?.fetcher.inflightBytes ?? 0,
     });
-  }
-
-  get currentState(): MountState {
-    return this.state;
   }
 
   async start(): Promise<void> {

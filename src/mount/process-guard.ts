@@ -23,8 +23,7 @@ export interface GuardOptions {
 }
 
 export interface ProcessGuard {
-  /** What the handlers do; exposed for tests. */
-  handle(kind: InternalErrorKind, err: unknown): void;
+  /** Takes the handlers off `target` again. */
   uninstall(): void;
 }
 
@@ -52,7 +51,6 @@ export function guardProcess(opts: GuardOptions, target: NodeJS.EventEmitter = p
   target.on('unhandledRejection', onRejection);
   target.on('uncaughtException', onException);
   return {
-    handle,
     uninstall: () => {
       target.off('unhandledRejection', onRejection);
       target.off('uncaughtException', onException);

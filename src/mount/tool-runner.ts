@@ -20,8 +20,8 @@ export interface ToolResult {
 }
 
 /** PATH only (and the C locale): never the agent's credentials. */
-export function toolEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  return { PATH: env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
+function toolEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 }
 
 export function runTool(cmd: string, args: readonly string[], timeoutMs = 5_000): Promise<ToolResult> {

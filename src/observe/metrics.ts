@@ -9,12 +9,13 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Counters } from './counters.js';
 
-export type MountStateName = 'starting' | 'mounted' | 'draining' | 'stopped' | 'failed';
-const STATES: readonly MountStateName[] = ['starting', 'mounted', 'draining', 'stopped', 'failed'];
+/** The states of the mount lifecycle (mount/lifecycle.ts), one label each in the state gauge. */
+const MOUNT_STATES = ['starting', 'mounted', 'draining', 'stopped', 'failed'] as const;
+export type MountState = (typeof MOUNT_STATES)[number];
 
 export interface MetricSources {
   readonly counters: Counters;
-  readonly state: () => MountStateName;
+  readonly state: () => MountState;
   readonly cache: () => { cachedBytes: number; reservedBytes: number; hits: number; misses: number };
   readonly openHandles: () => number;
   readonly inflightBytes: () => number;
@@ -25,12 +26,7 @@ export interface RequestObserver {
   request(op: string, status: string): void;
 }
 
-/** What the read path reports when a read-ahead window is (re)sized. */
-export interface WindowObserver {
-  window(bytes: number): void;
-}
-
-export class Metrics implements RequestObserver, WindowObserver {
+export class Metrics implements RequestObserver {
   readonly registry = new Registry();
   private readonly s3Requests: Counter<'op' | 'status'>;
   private readonly fuseErrors: Counter<'op' | 'errno'>;
@@ -82,7 +78,7 @@ export class Metrics implements RequestObserver, WindowObserver {
       registers: [r],
       collect() {
         const now = src.state();
-        for (const s of STATES) this.set({ state: s }, s === now ? 1 : 0);
+        for (const s of MOUNT_STATES) this.set({ state: s }, s === now ? 1 : 0);
       },
     });
   }

@@ -126,7 +126,7 @@ function redact(u: URL): string {
   return `${u.protocol}//${u.host}`;
 }
 
-export function endpointUrl(opts: Pick<TransportOptions, 'endpoint' | 'region'>): URL {
+function endpointUrl(opts: Pick<TransportOptions, 'endpoint' | 'region'>): URL {
   return new URL(opts.endpoint ?? `https://s3.${opts.region}.amazonaws.com`);
 }
 
