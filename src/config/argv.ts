@@ -1,6 +1,7 @@
 /** Command line → Command. Syntax only: option values are checked when the plan is built. */
 import { configError, ConfigErrorCode, q } from './config-error.js';
-import { lookupOption, normalizeKey, parseOptionList } from './options.js';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { lookupOption, normalizeKey, parseOptionList, VOCABULARY } from './options.js';
 
 export type Command =
   | { kind: 'fluid'; configPath?: string; flags: Readonly<Record<string, string>> }
@@ -10,92 +11,77 @@ export type Command =
   | { kind: 'version' };
 
 const SEE_HELP = 'see --help';
+export const SOURCE_CLI = 'command line';
 
 function argvError(message: string): never {
-  throw configError(ConfigErrorCode.ARGV, `command line: ${message}; ${SEE_HELP}`);
+  throw configError(ConfigErrorCode.ARGV, `${SOURCE_CLI}: ${message}; ${SEE_HELP}`);
 }
 
-/** True when a flag never takes the next argument as its value (booleans, unknown keys). */
-function isBareFlag(key: string): boolean {
-  const spec = lookupOption(key);
-  return spec === undefined || spec.type === 'bool';
-}
+/** Flags that take the next argument as their value; any other long flag is a bare boolean. */
+const VALUE_FLAGS: NonNullable<ParseArgsConfig['options']> = Object.fromEntries([
+  ...[...VOCABULARY.filter((s) => s.type !== 'bool').flatMap((s) => [s.key, ...s.aliases]), 'config'].map((n) => [n, { type: 'string' }] as const),
+  ['option-list', { type: 'string', short: 'o' }],
+  ['foreground', { type: 'boolean', short: 'f' }],
+]);
 
 /**
  * `argv` = process.argv.slice(2). Forms:
  * - no subcommand: Fluid entrypoint mode, `[--config PATH] [flags]`;
  * - `mount SOURCE MOUNTPOINT [flags]` (flags before or after the positionals);
  * - `--help`/`-h`/`help`, `--version`/`-V`/`version`.
- * Flags: `--key value`, `--key=value`, bare boolean `--key` (a boolean takes a value only as
- * `--key=value`), `-o k=v,k2`, `-f`; `--` ends the flags. Flag keys are normalized (lowercase,
- * `_` → `-`); aliases are kept as written. A repeated key: the last one wins.
+ * Flags: `--key value`, `--key=value`, bare boolean `--key` (a boolean, or an unknown key, takes
+ * a value only as `--key=value`), `-o k=v,k2`, `-f`; `--` ends the flags. Flag keys are
+ * normalized (lowercase, `_` → `-`); aliases are kept as written. A repeated key: the last wins.
  */
 export function parseArgv(argv: string[]): Command {
-  const endOfFlags = argv.indexOf('--');
-  const flagPart = endOfFlags < 0 ? argv : argv.slice(0, endOfFlags);
+  const end = argv.indexOf('--');
+  const flagPart = end < 0 ? argv : argv.slice(0, end);
   if (flagPart.some((a) => a === '--help' || a === '-h')) return { kind: 'help' };
   if (flagPart.some((a) => a === '--version' || a === '-V')) return { kind: 'version' };
 
+  // parseArgs matches flag names exactly: spell each one as the vocabulary does first.
+  const args = argv.map((a, i) => (a.startsWith('--') && (end < 0 || i < end) ? `--${normalizeKey(a.slice(2).split('=')[0] as string)}${a.slice(a.indexOf('=') < 0 ? a.length : a.indexOf('='))}` : a));
+  const { tokens } = parseArgs({ args, options: VALUE_FLAGS, strict: false, allowPositionals: true, tokens: true });
   const flags: Record<string, string> = Object.create(null) as Record<string, string>;
   const set = (key: string, value: string) => {
     delete flags[key]; // keep insertion order = order given, so the last alias given wins
     flags[key] = value;
   };
   const positionals: string[] = [];
-  /** Unknown bare flag right before each positional (its value was probably meant): hides it. */
+  /** The unknown bare flag right before each positional (its value was probably meant): hides it. */
   const afterUnknownFlag: (string | undefined)[] = [];
   let lastUnknownBare: string | undefined;
   let configPath: string | undefined;
 
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
+  for (const token of tokens) {
     const previousUnknownBare = lastUnknownBare;
     lastUnknownBare = undefined;
-    if (endOfFlags >= 0 && i >= endOfFlags) {
-      if (i > endOfFlags) {
-        positionals.push(arg);
-        afterUnknownFlag.push(undefined);
-      }
+    if (token.kind === 'option-terminator') continue;
+    if (token.kind === 'positional') {
+      positionals.push(token.value);
+      afterUnknownFlag.push(previousUnknownBare);
       continue;
     }
-    if (arg.startsWith('--')) {
-      const body = arg.slice(2);
-      const eq = body.indexOf('=');
-      const written = eq < 0 ? body : body.slice(0, eq);
-      const key = normalizeKey(written);
-      if (key === '') argvError(`malformed flag ${q(arg)}`);
-      let value: string | undefined = eq < 0 ? undefined : body.slice(eq + 1);
-      if (value === undefined && (key === 'config' || !isBareFlag(key))) {
-        const next = argv[i + 1];
-        if (next === undefined || next.startsWith('--') || (endOfFlags >= 0 && i + 1 >= endOfFlags)) {
-          argvError(`--${written} needs a value (use --${written}=VALUE for a value that starts with --)`);
-        }
-        value = next;
-        i++;
-      }
-      if (key === 'config') {
-        if (value === '') argvError('--config needs a file path');
-        configPath = value;
-      } else {
-        if (value === undefined && lookupOption(key) === undefined) lastUnknownBare = `--${written}`;
-        set(key, value ?? 'true');
-      }
-    } else if (arg === '-o' || (arg.startsWith('-o') && arg.length > 2)) {
-      let list = arg.slice(2);
-      if (list === '') {
-        const next = argv[i + 1];
-        if (next === undefined || (endOfFlags >= 0 && i + 1 >= endOfFlags)) argvError('-o needs a value: -o key=value,key2');
-        list = next;
-        i++;
-      }
-      for (const entry of parseOptionList(list, 'command line')) set(entry.key, entry.value);
-    } else if (arg === '-f') {
+    const raw = argv[token.index] as string;
+    const written = raw.slice(2).split('=')[0] as string;
+    const value = token.value;
+    if (token.rawName === '-o') {
+      if (value === undefined || (value === '--' && !token.inlineValue)) argvError('-o needs a value: -o key=value,key2');
+      for (const entry of parseOptionList(value, SOURCE_CLI)) set(entry.key, entry.value);
+    } else if (token.rawName === '-f') {
       set('foreground', 'true');
-    } else if (arg.startsWith('-') && arg !== '-') {
-      argvError(`unknown flag ${q(arg)} (long options take two dashes)`);
+    } else if (!token.rawName.startsWith('--')) {
+      argvError(`unknown flag ${q(raw)} (long options take two dashes)`);
+    } else if (written === '') {
+      argvError(`malformed flag ${q(raw)}`);
+    } else if (VALUE_FLAGS[token.name]?.type === 'string' && (value === undefined || (!token.inlineValue && value.startsWith('--')))) {
+      argvError(`--${written} needs a value (use --${written}=VALUE for a value that starts with --)`);
+    } else if (token.name === 'config') {
+      if (value === '') argvError('--config needs a file path');
+      configPath = value;
     } else {
-      positionals.push(arg);
-      afterUnknownFlag.push(previousUnknownBare);
+      if (value === undefined && lookupOption(token.name) === undefined) lastUnknownBare = `--${written}`;
+      set(token.name, value ?? 'true');
     }
   }
   /** A positional for a message: not shown when it may be the value of an unknown flag. */

@@ -1,6 +1,6 @@
 /** Debug mode: `mount SOURCE MOUNTPOINT [flags]` → a one-bucket MountPlan. */
 import path from 'node:path';
-import type { Command } from './argv.js';
+import { SOURCE_CLI, type Command } from './argv.js';
 import type { LoadContext } from './context.js';
 import { cgroupMemoryLimit, defaultCacheSize } from './memory-limit.js';
 import { configError, ConfigErrorCode } from './config-error.js';
@@ -11,8 +11,6 @@ import { refuseSecretsIn, UnknownOptions, winners, type Context } from './resolv
 import { DEFAULT_SECRETS_ROOT } from './secrets.js';
 import type { MountPlan } from './plan.js';
 
-const SOURCE_CLI = 'command line';
-
 /**
  * Only the command line counts here (plus AWS_* env credentials): MOUNT_OPTIONS and
  * MOUNT_POINT belong to the Fluid entrypoint mode.
@@ -21,7 +19,7 @@ export async function loadDebugPlan(cmd: Extract<Command, { kind: 'mount' }>, ct
   const context: Context = { where: SOURCE_CLI, showSource: false, secretsRoot: ctx.secretsRoot ?? DEFAULT_SECRETS_ROOT };
   if (cmd.mountpoint === '') throw configError(ConfigErrorCode.ARGV, `${SOURCE_CLI}: MOUNTPOINT is empty; see --help`);
   const source = parseMountSource(cmd.source, `${SOURCE_CLI}: SOURCE`);
-  const layer = entriesOf(cmd.flags, SOURCE_CLI);
+  const layer = entriesOf(Object.entries(cmd.flags), SOURCE_CLI);
   refuseSecretsIn(layer, SOURCE_CLI);
 
   const unknown = new UnknownOptions();

@@ -1,11 +1,11 @@
 /** Fluid entrypoint mode: config.json + MOUNT_OPTIONS + runtimeOptions + flags → MountPlan. */
 import path from 'node:path';
-import type { Command } from './argv.js';
+import { SOURCE_CLI, type Command } from './argv.js';
 import { configError, ConfigErrorCode, q } from './config-error.js';
-import { DEFAULT_CONFIG_PATHS, loadFluidConfig, type StringPairs } from './fluid-config.js';
+import { DEFAULT_CONFIG_PATHS, loadFluidConfig } from './fluid-config.js';
 import { layoutFolders } from './mount-folders.js';
 import { parseMountSource, type MountSource } from './mount-source.js';
-import { entriesOf, lookupOption, normalizeKey, parseOptionList, type OptionEntry, type OptionSpec } from './options.js';
+import { entriesOf, lookupOption, parseOptionList, type OptionEntry, type OptionSpec } from './options.js';
 import { acceptFor, buildBucket, buildSettings, deepFreeze, isProcessKey } from './plan-builder.js';
 import { refuseSecretsIn, UnknownOptions, winners, type Context, type KnownEntry } from './resolve.js';
 import { DEFAULT_SECRETS_ROOT } from './secrets.js';
@@ -18,12 +18,7 @@ const WRITE_MODES = new Set(['ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod
 
 export const SOURCE_MOUNT_OPTIONS = 'MOUNT_OPTIONS';
 export const SOURCE_RUNTIME = 'runtimeOptions';
-export const SOURCE_CLI = 'command line';
 export const mountSourceLabel = (name: string): string => `mount ${q(name)}`;
-
-function pairsToEntries(pairs: StringPairs, source: string): OptionEntry[] {
-  return pairs.map(([key, value]) => ({ key: normalizeKey(key), value, source }));
-}
 
 function targetPathOf(configured: string | undefined, env: LoadContext['env'], file: string): string {
   const fromEnv = env['MOUNT_POINT'];
@@ -48,10 +43,10 @@ export async function loadFluidPlan(cmd: Extract<Command, { kind: 'fluid' }>, ct
   const sources = config.mounts.map((m) => parseMountSource(m.mountPoint, `mount ${q(m.name)}: mountPoint`));
 
   const envLayer = parseOptionList(ctx.env['MOUNT_OPTIONS'] ?? '', SOURCE_MOUNT_OPTIONS);
-  const runtimeLayer = pairsToEntries(config.runtimeOptions, SOURCE_RUNTIME);
-  const cliLayer = entriesOf(cmd.flags, SOURCE_CLI);
+  const runtimeLayer = entriesOf(config.runtimeOptions, SOURCE_RUNTIME);
+  const cliLayer = entriesOf(Object.entries(cmd.flags), SOURCE_CLI);
   refuseSecretsIn(cliLayer, SOURCE_CLI);
-  const mountLayers = config.mounts.map((m) => pairsToEntries(m.options, mountSourceLabel(m.name)));
+  const mountLayers = config.mounts.map((m) => entriesOf(m.options, mountSourceLabel(m.name)));
   const single = config.mounts.length === 1;
 
   const accept = acceptFor('fluid', 'options');

@@ -241,7 +241,7 @@ export function parseOptionList(text: string, source: string): OptionEntry[] {
   return entries;
 }
 
-/** Entries of a string map (runtimeOptions, a mount's options, CLI flags), keys normalized. */
-export function entriesOf(map: Readonly<Record<string, string>>, source: string): OptionEntry[] {
-  return Object.entries(map).map(([key, value]) => ({ key: normalizeKey(key), value, source }));
+/** Entries of key/value pairs (runtimeOptions, a mount's options, CLI flags), keys normalized. */
+export function entriesOf(pairs: Iterable<readonly [string, string]>, source: string): OptionEntry[] {
+  return [...pairs].map(([key, value]) => ({ key: normalizeKey(key), value, source }));
 }
