@@ -18,8 +18,7 @@ import type { StoreErrorKind } from './store/store-error.js';
 
 /** The errnos the mount answers with. */
 export type ErrnoName =
-  | 'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EROFS' | 'EACCES' | 'EIO' | 'ESTALE' | 'EBADF'
-  | 'ENAMETOOLONG' | 'EINVAL' | 'ETIMEDOUT' | 'ENOTSUP' | 'ENOMEM';
+  'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EROFS' | 'EACCES' | 'EIO' | 'ESTALE' | 'EBADF' | 'ENAMETOOLONG' | 'EINVAL' | 'ETIMEDOUT' | 'ENOTSUP' | 'ENOMEM';
 
 /** Exit statuses of the CLI for a failure before the mount serves. */
 export const EXIT_BAD_INPUT = 2;
@@ -71,7 +70,11 @@ export const STORE_ERRORS: Readonly<Record<StoreErrorKind, { readonly code: stri
   timeout: { code: 'STORE_TIMEOUT', errno: 'ETIMEDOUT', meaning: 'A server that accepted the request did not answer within request-timeout.' },
   // Aborts are ours (a reader moved on); one that reaches a caller is a bug, not a signal.
   aborted: { code: 'STORE_ABORTED', errno: 'EIO', meaning: 'The agent itself cancelled the request; reaching a reader is a bug.' },
-  'invalid-response': { code: 'STORE_INVALID_RESPONSE', errno: 'EIO', meaning: 'S3 answered with something that breaks the protocol (wrong range, short body).' },
+  'invalid-response': {
+    code: 'STORE_INVALID_RESPONSE',
+    errno: 'EIO',
+    meaning: 'S3 answered with something that breaks the protocol (wrong range, short body).',
+  },
   other: { code: 'STORE_OTHER', errno: 'EIO', meaning: 'Any other S3 failure, e.g. an untrusted TLS certificate; the message says which.' },
 };
 

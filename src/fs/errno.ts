@@ -34,9 +34,17 @@ export function toErrno(err: unknown): number {
 /** Which log level a failure deserves: expected answers stay at debug. */
 export function logLevelOf(name: ErrnoName): 'debug' | 'warn' | 'error' {
   switch (name) {
-    case 'ENOENT': case 'EROFS': case 'ENOTDIR': case 'EISDIR': case 'ENAMETOOLONG': case 'EINVAL': case 'ENOTSUP':
+    case 'ENOENT':
+    case 'EROFS':
+    case 'ENOTDIR':
+    case 'EISDIR':
+    case 'ENAMETOOLONG':
+    case 'EINVAL':
+    case 'ENOTSUP':
       return 'debug';
-    case 'ESTALE': case 'EACCES': case 'ETIMEDOUT':
+    case 'ESTALE':
+    case 'EACCES':
+    case 'ETIMEDOUT':
       return 'warn';
     default:
       return 'error';

@@ -58,7 +58,10 @@ export function createStore(
           credentials: rotating.provider,
           onAccessDenied: async () => {
             const changed = await rotating.refresh();
-            log?.info({ mount: m.name, option: creds?.accessKeyId.option, changed }, changed ? 'S3 refused the keys; the secret has changed, retrying with the new keys' : 'S3 refused the keys; the secret is unchanged');
+            log?.info(
+              { mount: m.name, option: creds?.accessKeyId.option, changed },
+              changed ? 'S3 refused the keys; the secret has changed, retrying with the new keys' : 'S3 refused the keys; the secret is unchanged',
+            );
             return changed;
           },
         }
@@ -117,7 +120,9 @@ function reasonOf(m: BucketMount, err: unknown): string {
 function pathLikeHint(m: BucketMount): string {
   const c = m.credentials;
   if (!c) return '';
-  const literalPaths = [c.accessKeyId, c.secretAccessKey, ...(c.sessionToken ? [c.sessionToken] : [])].filter((s) => s.file === undefined && s.value.startsWith('/'));
+  const literalPaths = [c.accessKeyId, c.secretAccessKey, ...(c.sessionToken ? [c.sessionToken] : [])].filter(
+    (s) => s.file === undefined && s.value.startsWith('/'),
+  );
   if (literalPaths.length === 0) return '';
   const names = literalPaths.map((s) => `"${s.option}"`).join(' and ');
   return `; the value of option ${names} looks like a file path but was used as the key itself: only files under the secrets folder (/etc/fluid/secrets, or FLUID_S3_FUSE_SECRETS_ROOT) are read`;

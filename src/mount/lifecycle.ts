@@ -94,7 +94,12 @@ export class MountLifecycle {
     }
     const buckets = plan.buckets.map((mount) => {
       try {
-        return { mount, store: createStore(mount, plan.settings.requestTimeoutMs, this.counters, this.metrics, log, (err) => this.backgroundError(`${mount.name}: secret re-read`, err)) };
+        return {
+          mount,
+          store: createStore(mount, plan.settings.requestTimeoutMs, this.counters, this.metrics, log, (err) =>
+            this.backgroundError(`${mount.name}: secret re-read`, err),
+          ),
+        };
       } catch (err) {
         // e.g. an unreadable AWS_CA_BUNDLE: one line naming the mount.
         this.state = 'failed';
@@ -155,7 +160,9 @@ export class MountLifecycle {
     this.fuseStarted = true;
     try {
       await new Promise<void>((resolve, reject) => {
-        fuse.mount((err) => (err ? reject(new StartupError(StartupErrorCode.FUSE, `targetPath ${target}: FUSE mount failed: ${err.message}`, { cause: err })) : resolve()));
+        fuse.mount((err) =>
+          err ? reject(new StartupError(StartupErrorCode.FUSE, `targetPath ${target}: FUSE mount failed: ${err.message}`, { cause: err })) : resolve(),
+        );
       });
       await this.waitForMountInfo(target);
     } catch (err) {
@@ -227,7 +234,10 @@ export class MountLifecycle {
 
   /** Our mount at `target`, if it is still there: detach it, lazily when a file is still open. */
   private async unmount(target: string, reason: string): Promise<void> {
-    const ours = await mountsAt(target).then((m) => m.some(isOurs), () => true);
+    const ours = await mountsAt(target).then(
+      (m) => m.some(isOurs),
+      () => true,
+    );
     if (!ours) return;
     const plain = await runTool('fusermount', ['-u', '--', target], UNMOUNT_TIMEOUT_MS);
     if (plain.ok) return;

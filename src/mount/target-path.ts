@@ -51,7 +51,8 @@ export async function prepareTarget(target: string, check: TargetCheck): Promise
     const st = await runTool('stat', ['-c', '%i', '--', real], timeoutMs);
     if (st.ok) throw targetError(shown, 'another fluid-s3-fuse agent is serving a live mount there; refusing to start over it');
     if (st.timedOut) throw targetError(shown, `a fluid-s3-fuse mount there does not answer within ${timeoutMs} ms (a hung agent?); refusing to touch it`);
-    if (!st.stderr.includes(NOT_CONNECTED)) throw targetError(shown, `a fluid-s3-fuse mount there answers with an error other than ENOTCONN (${toolFailure('stat', st)}); refusing to touch it`);
+    if (!st.stderr.includes(NOT_CONNECTED))
+      throw targetError(shown, `a fluid-s3-fuse mount there answers with an error other than ENOTCONN (${toolFailure('stat', st)}); refusing to touch it`);
     if (cleared >= MAX_STALE_MOUNTS) throw targetError(shown, `still mounted after clearing ${MAX_STALE_MOUNTS} stale mounts`);
     check.log.warn({ targetPath: real, fsType: top.fsType }, 'clearing a stale mount of a dead agent at targetPath (ENOTCONN)');
     const um = await runTool('fusermount', ['-uz', '--', real], timeoutMs);

@@ -23,12 +23,18 @@ export async function startHttpServer(address: { host: string; port: number }, s
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n');
     switch (path) {
       case '/metrics':
-        src.metrics.text().then((text) => send(200, text, src.metrics.contentType), (err: unknown) => send(500, `${String(err)}\n`));
+        src.metrics.text().then(
+          (text) => send(200, text, src.metrics.contentType),
+          (err: unknown) => send(500, `${String(err)}\n`),
+        );
         return;
       case '/readyz':
         return src.ready() ? send(200, 'ready\n') : send(503, 'not ready\n');
       case '/healthz':
-        src.healthy().then((h) => send(h.ok ? 200 : 503, `${h.detail}\n`), (err: unknown) => send(503, `${String(err)}\n`));
+        src.healthy().then(
+          (h) => send(h.ok ? 200 : 503, `${h.detail}\n`),
+          (err: unknown) => send(503, `${String(err)}\n`),
+        );
         return;
       default:
         return send(404, 'not found: try /healthz, /readyz or /metrics\n');

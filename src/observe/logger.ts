@@ -8,9 +8,18 @@ import type { LogLevel } from '../config/plan.js';
 export type { Logger };
 
 const REDACT = [
-  'secretAccessKey', 'accessKeyId', 'sessionToken', 'credentials', 'password',
-  '*.secretAccessKey', '*.accessKeyId', '*.sessionToken', '*.credentials', '*.password',
-  'headers.authorization', '*.headers.authorization',
+  'secretAccessKey',
+  'accessKeyId',
+  'sessionToken',
+  'credentials',
+  'password',
+  '*.secretAccessKey',
+  '*.accessKeyId',
+  '*.sessionToken',
+  '*.credentials',
+  '*.password',
+  'headers.authorization',
+  '*.headers.authorization',
 ];
 
 export function createLogger(level: LogLevel): Logger {

@@ -38,8 +38,18 @@ export class Metrics implements RequestObserver {
   constructor(src: MetricSources) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'fluid_s3_fuse_' });
-    this.s3Requests = new Counter({ name: 'fluid_s3_fuse_s3_requests_total', help: 'S3 requests by operation and outcome (HTTP status or error kind)', labelNames: ['op', 'status'], registers: [r] });
-    this.fuseErrors = new Counter({ name: 'fluid_s3_fuse_fuse_errors_total', help: 'FUSE operations answered with an error, by operation and errno', labelNames: ['op', 'errno'], registers: [r] });
+    this.s3Requests = new Counter({
+      name: 'fluid_s3_fuse_s3_requests_total',
+      help: 'S3 requests by operation and outcome (HTTP status or error kind)',
+      labelNames: ['op', 'status'],
+      registers: [r],
+    });
+    this.fuseErrors = new Counter({
+      name: 'fluid_s3_fuse_fuse_errors_total',
+      help: 'FUSE operations answered with an error, by operation and errno',
+      labelNames: ['op', 'errno'],
+      registers: [r],
+    });
     this.fuseLatency = new Histogram({
       name: 'fluid_s3_fuse_fuse_op_duration_seconds',
       help: 'Time from a FUSE request to its answer, by operation',
@@ -53,13 +63,38 @@ export class Metrics implements RequestObserver {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256].map((m) => m * 1024 * 1024),
       registers: [r],
     });
-    this.internalErrors = new Counter({ name: 'fluid_s3_fuse_internal_errors_total', help: 'Errors nobody handled (the mount kept serving), by kind', labelNames: ['kind'], registers: [r] });
-    this.backgroundErrors = new Counter({ name: 'fluid_s3_fuse_background_errors_total', help: 'Failures of work no request waits for (df scans, listing prefetch, secret re-reads), by task', labelNames: ['task'], registers: [r] });
+    this.internalErrors = new Counter({
+      name: 'fluid_s3_fuse_internal_errors_total',
+      help: 'Errors nobody handled (the mount kept serving), by kind',
+      labelNames: ['kind'],
+      registers: [r],
+    });
+    this.backgroundErrors = new Counter({
+      name: 'fluid_s3_fuse_background_errors_total',
+      help: 'Failures of work no request waits for (df scans, listing prefetch, secret re-reads), by task',
+      labelNames: ['task'],
+      registers: [r],
+    });
     const total = (name: string, help: string, value: () => number): void => {
-      new Counter({ name, help, registers: [r], collect() { this.reset(); this.inc(value()); } });
+      new Counter({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          this.reset();
+          this.inc(value());
+        },
+      });
     };
     const gauge = (name: string, help: string, value: () => number): void => {
-      new Gauge({ name, help, registers: [r], collect() { this.set(value()); } });
+      new Gauge({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          this.set(value());
+        },
+      });
     };
     const c = src.counters;
     total('fluid_s3_fuse_s3_fetched_bytes_total', 'Object bytes received from S3', () => c.s3BytesFetched);

@@ -75,7 +75,7 @@ export function createTransport(opts: TransportOptions): Transport {
   const https = endpoint.protocol === 'https:';
   const httpAgent = proxy.url && !https ? new HttpProxyAgent(proxy.url, base) : new HttpAgent(base);
   // The CA list serves both the endpoint (through the tunnel) and an https:// proxy itself.
-  const httpsAgent: HttpsAgent = proxy.url && https ? (new TunnelAgent(proxy.url, tls, secureContext) as unknown as HttpsAgent) : new HttpsAgent(tls);
+  const httpsAgent: HttpsAgent = proxy.url && https ? new TunnelAgent(proxy.url, tls, secureContext) : new HttpsAgent(tls);
   return { httpAgent, httpsAgent, description: describe(endpoint, ca, proxy, https) };
 }
 
@@ -92,7 +92,10 @@ class TunnelAgent extends HttpsProxyAgent<string> {
     this.target = secureContext ? { secureContext } : {};
   }
 
-  override connect(req: Parameters<HttpsProxyAgent<string>['connect']>[0], opts: Parameters<HttpsProxyAgent<string>['connect']>[1]): ReturnType<HttpsProxyAgent<string>['connect']> {
+  override connect(
+    req: Parameters<HttpsProxyAgent<string>['connect']>[0],
+    opts: Parameters<HttpsProxyAgent<string>['connect']>[1],
+  ): ReturnType<HttpsProxyAgent<string>['connect']> {
     // The certificate is checked against the endpoint's host: the tunnel's TLS options lose
     // it, and an IP address (no SNI) would then be checked as "localhost".
     if (!opts.secureEndpoint) return super.connect(req, opts);

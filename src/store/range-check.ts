@@ -28,7 +28,8 @@ export interface RangeAnswer {
   readonly contentLength?: number;
 }
 
-export type RangeVerdict = { ok: true; /** Body bytes to expect. */ length: number; /** Object size, when the answer says. */ total?: number } | { ok: false; reason: string };
+export type RangeVerdict =
+  { ok: true; /** Body bytes to expect. */ length: number; /** Object size, when the answer says. */ total?: number } | { ok: false; reason: string };
 
 const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+|\*)$/;
 

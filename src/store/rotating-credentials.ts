@@ -37,7 +37,8 @@ export class RotatingCredentials {
   async refresh(): Promise<boolean> {
     const before = this.current;
     const after = await this.reload();
-    const changed = !before || before.accessKeyId !== after.accessKeyId || before.secretAccessKey !== after.secretAccessKey || before.sessionToken !== after.sessionToken;
+    const changed =
+      !before || before.accessKeyId !== after.accessKeyId || before.secretAccessKey !== after.secretAccessKey || before.sessionToken !== after.sessionToken;
     if (changed) this.changedAt = this.now();
     return this.now() - this.changedAt < RECENT_MS;
   }

@@ -78,7 +78,7 @@ export class S3Store implements ObjectStore {
 
   constructor(opts: S3StoreOptions) {
     this.observer = opts.observer;
-    this.onAccessDenied = opts.onAccessDenied ?? (async () => false);
+    this.onAccessDenied = opts.onAccessDenied ?? (() => Promise.resolve(false));
     this.onCredentialError = opts.onCredentialError;
     this.bucket = opts.bucket;
     this.counters = opts.counters ?? createCounters();
@@ -106,7 +106,7 @@ export class S3Store implements ObjectStore {
       forcePathStyle: opts.pathStyle,
       ...(opts.credentials !== undefined
         ? { credentials: opts.credentials }
-        : { credentials: { accessKeyId: '', secretAccessKey: '' }, signer: { sign: async (request: IHttpRequest) => request } }),
+        : { credentials: { accessKeyId: '', secretAccessKey: '' }, signer: { sign: (request: IHttpRequest) => Promise.resolve(request) } }),
       // Third-party servers (RGW, MinIO) reject or mishandle the SDK's newer checksum defaults.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -170,7 +170,11 @@ export class S3Store implements ObjectStore {
     const body = res.Body as Readable | undefined;
     const verdict = checkRangeAnswer(
       { start: 0, end: bytes, objectMayEnd: true },
-      { ...statusOf(res), ...(res.ContentRange !== undefined ? { contentRange: res.ContentRange } : {}), ...(res.ContentLength !== undefined ? { contentLength: res.ContentLength } : {}) },
+      {
+        ...statusOf(res),
+        ...(res.ContentRange !== undefined ? { contentRange: res.ContentRange } : {}),
+        ...(res.ContentLength !== undefined ? { contentLength: res.ContentLength } : {}),
+      },
     );
     if (!verdict.ok) {
       body?.destroy();
@@ -178,7 +182,8 @@ export class S3Store implements ObjectStore {
     }
     const data = body ? await readAtMost(body, verdict.length, what) : Buffer.alloc(0);
     this.counters.s3BytesFetched += data.length;
-    if (data.length !== verdict.length) throw new StoreError('invalid-response', `${what}: the answer ended after ${data.length} of ${verdict.length} bytes`, { transient: true });
+    if (data.length !== verdict.length)
+      throw new StoreError('invalid-response', `${what}: the answer ended after ${data.length} of ${verdict.length} bytes`, { transient: true });
     const size = verdict.total ?? data.length;
     return { info: { key, size, etag: res.ETag ?? '', mtimeMs: res.LastModified?.getTime() ?? 0 }, data };
   }
@@ -240,7 +245,10 @@ export class S3Store implements ObjectStore {
           const e = attempt.classify(err, what);
           // The handle saw the object at open; with If-Match a 404 means it was deleted since.
           if (e.kind === 'not-found') {
-            throw new StoreError('precondition-failed', `${what}: the object was deleted since it was opened`, { cause: e, ...(e.status !== undefined ? { status: e.status } : {}) });
+            throw new StoreError('precondition-failed', `${what}: the object was deleted since it was opened`, {
+              cause: e,
+              ...(e.status !== undefined ? { status: e.status } : {}),
+            });
           }
           throw e;
         }
@@ -254,10 +262,9 @@ export class S3Store implements ObjectStore {
   private async readAttempt(req: RangeRequest, from: number, attempt: Attempt, onChunk: (chunk: Buffer) => void): Promise<void> {
     this.counters.s3Get++;
     const what = `GET ${this.label}/${req.key} bytes ${from}-${req.end - 1}`;
-    const res = await this.client.send(
-      new GetObjectCommand({ Bucket: this.bucket, Key: req.key, Range: `bytes=${from}-${req.end - 1}`, IfMatch: req.etag }),
-      { abortSignal: attempt.signal },
-    );
+    const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: req.key, Range: `bytes=${from}-${req.end - 1}`, IfMatch: req.etag }), {
+      abortSignal: attempt.signal,
+    });
     // No deadline on the whole body (a slow link may take long to deliver a part): the idle
     // timer below bounds a stalled one. The caller's abort still ends it.
     attempt.headersReceived();
@@ -265,7 +272,11 @@ export class S3Store implements ObjectStore {
     const body = res.Body as Readable | undefined;
     const verdict = checkRangeAnswer(
       { start: from, end: req.end },
-      { ...statusOf(res), ...(res.ContentRange !== undefined ? { contentRange: res.ContentRange } : {}), ...(res.ContentLength !== undefined ? { contentLength: res.ContentLength } : {}) },
+      {
+        ...statusOf(res),
+        ...(res.ContentRange !== undefined ? { contentRange: res.ContentRange } : {}),
+        ...(res.ContentLength !== undefined ? { contentLength: res.ContentLength } : {}),
+      },
     );
     if (!verdict.ok) {
       // Not one byte of it is used, nor read: the same proxy would answer the same, no retry.
@@ -280,7 +291,7 @@ export class S3Store implements ObjectStore {
     return new Promise<void>((resolve, reject) => {
       let idle: NodeJS.Timeout | undefined;
       let settled = false;
-      const finish = (err?: unknown): void => {
+      const finish = (err?: Error): void => {
         if (settled) return;
         settled = true;
         clearTimeout(idle);
@@ -307,7 +318,7 @@ export class S3Store implements ObjectStore {
           try {
             onChunk(take === chunk.length ? chunk : chunk.subarray(0, take));
           } catch (err) {
-            finish(err);
+            finish(err instanceof Error ? err : new Error(String(err)));
             return;
           }
         }

@@ -45,8 +45,17 @@ export class StoreError extends AgentError {
 }
 
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
-  'ETIMEDOUT', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'ECONNABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
 ]);
 
 /** OpenSSL's verification failures as Node reports them (SELF_SIGNED_CERT_IN_CHAIN, …). */
@@ -93,11 +102,14 @@ export function toStoreError(err: unknown, what: string): StoreError {
   if (code === 'SlowDown' || code === 'ThrottlingException' || status === 429 || status === 503)
     return new StoreError('throttled', msg('server asks to slow down'), base);
   if (status !== undefined && status >= 500) return new StoreError('server', msg('server error'), base);
-  if (code === 'TimeoutError' || code === 'RequestTimeout' || e.code === 'ETIMEDOUT')
-    return new StoreError('timeout', msg('timed out'), base);
+  if (code === 'TimeoutError' || code === 'RequestTimeout' || e.code === 'ETIMEDOUT') return new StoreError('timeout', msg('timed out'), base);
   // The server's certificate is not trusted: no retry will change that, the CA must be given.
   if (e.code && TLS_CODES.test(e.code))
-    return new StoreError('other', `${what}: the server's TLS certificate is not trusted: ${e.message ?? e.code} (${e.code}); give its CA with the ca-file option or AWS_CA_BUNDLE`, base);
+    return new StoreError(
+      'other',
+      `${what}: the server's TLS certificate is not trusted: ${e.message ?? e.code} (${e.code}); give its CA with the ca-file option or AWS_CA_BUNDLE`,
+      base,
+    );
   if ((e.code && NETWORK_CODES.has(e.code)) || (code && NETWORK_CODES.has(code)))
     return new StoreError('unreachable', msg(`cannot reach the server: ${e.message ?? code}`), base);
   const text = meaningful(e.message) ?? (err instanceof Error ? undefined : meaningful(String(err)));

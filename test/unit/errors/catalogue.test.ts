@@ -15,7 +15,12 @@ const DOC = new URL('../../../docs/ERRORS.md', import.meta.url);
 
 /** A table row as its cells, trimmed and without code quotes, so column padding does not matter. */
 function cells(line: string): string[] {
-  return line.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((c) => c.trim().replace(/^`(.*)`$/, '$1'));
+  return line
+    .trim()
+    .replace(/^\|/, '')
+    .replace(/\|$/, '')
+    .split('|')
+    .map((c) => c.trim().replace(/^`(.*)`$/, '$1'));
 }
 
 /** One catalogue entry in the form a documented row is compared in. */
@@ -38,8 +43,16 @@ function documentedRows(): string[] {
 t.test('every catalogued code is documented as it is, and every documented code is catalogued', async (t) => {
   const documented = documentedRows();
   const expected = ERROR_CATALOGUE.map(row);
-  t.same(expected.filter((r) => !documented.includes(r)), [], 'catalogued but not documented (or documented differently)');
-  t.same(documented.filter((r) => !expected.includes(r)), [], 'documented but not in the catalogue');
+  t.same(
+    expected.filter((r) => !documented.includes(r)),
+    [],
+    'catalogued but not documented (or documented differently)',
+  );
+  t.same(
+    documented.filter((r) => !expected.includes(r)),
+    [],
+    'documented but not in the catalogue',
+  );
   t.equal(documented.length, expected.length, 'no row documented twice');
 });
 
@@ -54,7 +67,10 @@ t.test('codes are unique, and each class has its exit status or errno', async (t
 });
 
 t.test('the catalogue holds every ConfigErrorCode and StartupErrorCode', async (t) => {
-  const of = (error: CatalogueEntry['error']): string[] => ERROR_CATALOGUE.filter((e) => e.error === error).map((e) => e.code).sort();
+  const of = (error: CatalogueEntry['error']): string[] =>
+    ERROR_CATALOGUE.filter((e) => e.error === error)
+      .map((e) => e.code)
+      .sort();
   t.same(of('ConfigError'), Object.values(ConfigErrorCode).sort());
   t.same(of('StartupError'), Object.values(StartupErrorCode).sort());
 });

@@ -9,7 +9,14 @@ function setup(maxErrors: number, windowMs: number) {
   const counted: InternalErrorKind[] = [];
   const stops: { reason: string; code: number }[] = [];
   const guard = guardProcess(
-    { log: pino({ level: 'silent' }), count: (kind) => counted.push(kind), stop: (reason, code) => stops.push({ reason, code }), maxErrors, windowMs, now: () => now },
+    {
+      log: pino({ level: 'silent' }),
+      count: (kind) => counted.push(kind),
+      stop: (reason, code) => stops.push({ reason, code }),
+      maxErrors,
+      windowMs,
+      now: () => now,
+    },
     target,
   );
   return { target, counted, stops, guard, advance: (ms: number) => (now += ms) };

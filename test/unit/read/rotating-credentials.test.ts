@@ -5,10 +5,14 @@ t.test('secrets are read once per refresh period, and again at once after a refu
   let now = 0;
   let reads = 0;
   let key = 'old';
-  const c = new RotatingCredentials(async () => {
-    reads++;
-    return { accessKeyId: key, secretAccessKey: `${key}-secret` };
-  }, 60_000, () => now);
+  const c = new RotatingCredentials(
+    async () => {
+      reads++;
+      return { accessKeyId: key, secretAccessKey: `${key}-secret` };
+    },
+    60_000,
+    () => now,
+  );
   for (let i = 0; i < 100; i++) t.equal((await c.provider()).accessKeyId, 'old');
   t.equal(reads, 1, 'one read for 100 requests');
   now = 61_000;

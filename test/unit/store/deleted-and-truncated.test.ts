@@ -38,12 +38,17 @@ t.test('a truncated listing page without a continuation token: invalid-response'
 
 t.test('a truncated page with a token, and a last page: as S3 sends them', async (t) => {
   const fake = await startFakeS3(t, (_req, res, seen) =>
-    seen.query.get('continuation-token') === 'tok2' ? serveList(res, { keys: [{ key: 'b', size: 2 }] }) : serveList(res, { keys: [{ key: 'a', size: 1 }], truncated: true, nextToken: 'tok2' }),
+    seen.query.get('continuation-token') === 'tok2'
+      ? serveList(res, { keys: [{ key: 'b', size: 2 }] })
+      : serveList(res, { keys: [{ key: 'a', size: 1 }], truncated: true, nextToken: 'tok2' }),
   );
   const store = storeFor(t, fake, { requestTimeoutMs: 5_000 });
   const p1 = await store.list({ prefix: '' });
   t.equal(p1.nextToken, 'tok2');
   const p2 = await store.list({ prefix: '', continuationToken: 'tok2' });
   t.equal(p2.nextToken, undefined);
-  t.same(p2.objects.map((o) => o.key), ['b']);
+  t.same(
+    p2.objects.map((o) => o.key),
+    ['b'],
+  );
 });

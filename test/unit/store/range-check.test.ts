@@ -23,7 +23,10 @@ t.test('readRange at an offset answered with a 200 and the whole object: invalid
   const counters = createCounters();
   const store = storeFor(t, fake, { requestTimeoutMs: 5_000, counters });
   const parts: Buffer[] = [];
-  const e = await rejection(t, store.readRange({ key: 'k', start: 4096, end: 8192, etag: ETAG }, (c) => parts.push(c)));
+  const e = await rejection(
+    t,
+    store.readRange({ key: 'k', start: 4096, end: 8192, etag: ETAG }, (c) => parts.push(c)),
+  );
   t.equal(e.kind, 'invalid-response', e.message);
   t.match(e.message, /200/, 'the message names what was wrong');
   t.equal(parts.length, 0, 'no byte reached the reader');

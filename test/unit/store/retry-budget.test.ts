@@ -4,7 +4,20 @@
  * included, and the SDK does not retry underneath. Counted at the fake server.
  */
 import t from 'tap';
-import { ETAG, neverAnswer, pattern, readAll, rejection, serveEmpty, serveError, serveHead, serveList, serveObject, startFakeS3, storeFor } from './helpers/fake-s3.js';
+import {
+  ETAG,
+  neverAnswer,
+  pattern,
+  readAll,
+  rejection,
+  serveEmpty,
+  serveError,
+  serveHead,
+  serveList,
+  serveObject,
+  startFakeS3,
+  storeFor,
+} from './helpers/fake-s3.js';
 import { DEFAULT_MAX_ATTEMPTS, RetryPolicy, retrySettings } from '../../../src/store/retry-policy.js';
 import { StoreError } from '../../../src/store/store-error.js';
 
@@ -72,10 +85,17 @@ t.test('a body cut short every time: each resume is an attempt, from the first b
   });
   const store = storeFor(t, fake, { requestTimeoutMs: 5_000, maxAttempts: 3 });
   const parts: Buffer[] = [];
-  const e = await rejection(t, store.readRange({ key: 'k', start: 0, end: 20_000, etag: ETAG }, (c) => parts.push(Buffer.from(c))));
+  const e = await rejection(
+    t,
+    store.readRange({ key: 'k', start: 0, end: 20_000, etag: ETAG }, (c) => parts.push(Buffer.from(c))),
+  );
   t.comment(`${fake.count()} GETs (${fake.requests.map((r) => r.range).join(', ')}), then ${e.kind}: ${e.message}`);
   t.equal(fake.count(), 3, 'maxAttempts GETs (3 here), not attempts × body retries');
-  t.same(fake.requests.map((r) => r.range), ['bytes=0-19999', 'bytes=1000-19999', 'bytes=2000-19999'], 'each resume asks for the bytes not yet received');
+  t.same(
+    fake.requests.map((r) => r.range),
+    ['bytes=0-19999', 'bytes=1000-19999', 'bytes=2000-19999'],
+    'each resume asks for the bytes not yet received',
+  );
   t.ok(Buffer.concat(parts).equals(data.subarray(0, 3 * CUT)), 'the bytes delivered are right, each once');
   t.equal(e.kind, 'invalid-response');
 });
@@ -92,7 +112,10 @@ t.test('a LIST refused with an empty 500, then listed: retried by the one policy
   const fake = await startFakeS3(t, (_req, res, _seen, n) => (n === 1 ? serveEmpty(res, 500) : serveList(res, { keys: [{ key: 'a', size: 1 }] })));
   const store = storeFor(t, fake, { requestTimeoutMs: 5_000 });
   const page = await store.list({ prefix: '' });
-  t.same(page.objects.map((o) => o.key), ['a']);
+  t.same(
+    page.objects.map((o) => o.key),
+    ['a'],
+  );
   t.equal(fake.count(), 2);
 });
 
@@ -102,14 +125,17 @@ t.test('HEAD and getFirstBytes of an empty object (416 on the range) share one b
   const r = await store.getFirstBytes('empty', 1024);
   t.equal(r?.info.size, 0);
   t.equal(r?.data.length, 0);
-  t.same(fake.requests.map((x) => x.method), ['GET', 'HEAD']);
+  t.same(
+    fake.requests.map((x) => x.method),
+    ['GET', 'HEAD'],
+  );
 });
 
 t.test('the policy: jittered backoff inside the deadline, attempts bounded (seeded)', async (t) => {
   const seed = Number(process.env.SEED ?? Date.now() % 1_000_000);
   t.comment(`seed ${seed}`);
   let s = seed;
-  const random = (): number => ((s = (s * 48271) % 2147483647) / 2147483647);
+  const random = (): number => (s = (s * 48271) % 2147483647) / 2147483647;
   let now = 0;
   const policy = new RetryPolicy(retrySettings(10_000, { random, now: () => now }));
   const call = policy.begin();
@@ -151,5 +177,8 @@ t.test('a body that stalls is abandoned after the idle timeout and resumed where
   const store = storeFor(t, fake, { requestTimeoutMs: 5_000, bodyIdleTimeoutMs: 200 });
   const got = await readAll(store, 'k', 0, 20_000);
   t.ok(got.equals(data.subarray(0, 20_000)), 'every byte, once, in order');
-  t.same(fake.requests.map((r) => r.range), ['bytes=0-19999', 'bytes=1500-19999']);
+  t.same(
+    fake.requests.map((r) => r.range),
+    ['bytes=0-19999', 'bytes=1500-19999'],
+  );
 });

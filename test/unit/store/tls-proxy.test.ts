@@ -18,8 +18,23 @@ function throwAwayCa(): { dir: string; caFile: string; ca: string; key: string; 
   const dir = mkdtempSync(join(tmpdir(), 'store-ca-'));
   const run = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=throw-away test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  run(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=throw-away test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
   run('req', ...ec, '-keyout', 'srv.key', '-out', 'srv.csr', '-subj', '/CN=127.0.0.1');
   writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
   run('x509', '-req', '-in', 'srv.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'srv.pem', '-days', '2', '-extfile', 'ext.cnf');
@@ -43,12 +58,18 @@ t.test('HTTPS endpoint with a private CA', async (t) => {
   });
   await t.test('with caBundle: served', async (t) => {
     const store = storeFor(t, fake, { requestTimeoutMs: 3_000, caBundle: pki.ca });
-    t.same((await store.list({ prefix: '' })).objects.map((o) => o.key), ['a.txt']);
+    t.same(
+      (await store.list({ prefix: '' })).objects.map((o) => o.key),
+      ['a.txt'],
+    );
     t.match(store.transport, /1 certificate from ca-file/);
   });
   await t.test('with AWS_CA_BUNDLE: served', async (t) => {
     const store = storeFor(t, fake, { requestTimeoutMs: 3_000, env: { AWS_CA_BUNDLE: pki.caFile } });
-    t.same((await store.list({ prefix: '' })).objects.map((o) => o.key), ['a.txt']);
+    t.same(
+      (await store.list({ prefix: '' })).objects.map((o) => o.key),
+      ['a.txt'],
+    );
     t.match(store.transport, /AWS_CA_BUNDLE/);
   });
   await t.test('a caBundle that is not PEM: refused at construction, saying so', async (t) => {
@@ -61,7 +82,10 @@ t.test('HTTP_PROXY: an http endpoint is reached through the proxy; NO_PROXY bypa
   const proxy = await startCountingProxy(t);
 
   const via = storeFor(t, fake, { requestTimeoutMs: 3_000, env: { HTTP_PROXY: proxy.url } });
-  t.same((await via.list({ prefix: '' })).objects.map((o) => o.key), ['a.txt']);
+  t.same(
+    (await via.list({ prefix: '' })).objects.map((o) => o.key),
+    ['a.txt'],
+  );
   t.equal(proxy.forwarded.length, 1, `through the proxy: ${proxy.forwarded.join(', ')}`);
   t.match(via.transport, /proxy: http:\/\/127\.0\.0\.1:\d+ \(from HTTP_PROXY\)/);
 
@@ -95,7 +119,10 @@ t.test('HTTPS_PROXY with credentials: CONNECT tunnel, the private CA still verif
   const proxy = await startCountingProxy(t);
   const withAuth = proxy.url.replace('http://', 'http://user:s3cr%40t@');
   const store = storeFor(t, fake, { requestTimeoutMs: 3_000, caBundle: pki.ca, env: { HTTPS_PROXY: withAuth } });
-  t.same((await store.list({ prefix: '' })).objects.map((o) => o.key), ['a.txt']);
+  t.same(
+    (await store.list({ prefix: '' })).objects.map((o) => o.key),
+    ['a.txt'],
+  );
   t.same(proxy.connects, [`127.0.0.1:${fake.port}`], 'one CONNECT to the endpoint');
   t.equal(proxy.auth.length, 1, 'credentials sent to the proxy');
   t.notMatch(store.transport, /user|s3cr/, `the description hides them: ${store.transport}`);
@@ -107,7 +134,10 @@ t.test('HTTPS_PROXY with credentials: CONNECT tunnel, the private CA still verif
 });
 
 t.test('a proxy variable that is not http(s): refused at construction', async (t) => {
-  t.throws(() => storeFor(t, { url: 'http://127.0.0.1:9' }, { requestTimeoutMs: 1_000, env: { HTTP_PROXY: 'socks5://127.0.0.1:1080' } }), /only http:\/\/ and https:\/\/ proxies/);
+  t.throws(
+    () => storeFor(t, { url: 'http://127.0.0.1:9' }, { requestTimeoutMs: 1_000, env: { HTTP_PROXY: 'socks5://127.0.0.1:1080' } }),
+    /only http:\/\/ and https:\/\/ proxies/,
+  );
 });
 
 t.test('noProxyMatch and describeTransport', async (t) => {
@@ -120,10 +150,37 @@ t.test('noProxyMatch and describeTransport', async (t) => {
   t.equal(noProxyMatch('[::1]', 9000, '::1'), '::1');
   t.equal(noProxyMatch('s3.local', 9000, 's3.local:9001'), undefined);
   t.equal(noProxyMatch('s3.local', 9000, ' a.b  s3.local:9000 '), 's3.local:9000');
-  const aws = describeTransport({ bucket: 'data', region: 'eu-west-1', pathStyle: false, env: { HTTPS_PROXY: 'http://u:p@proxy.corp:3128', NO_PROXY: 'data.s3.eu-west-1.amazonaws.com' } });
-  t.equal(aws, 'endpoint https://s3.eu-west-1.amazonaws.com; TLS: Node\'s CA list; proxy: none (NO_PROXY entry "data.s3.eu-west-1.amazonaws.com" matches s3.eu-west-1.amazonaws.com)', aws);
-  const line = describeTransport({ bucket: 'b', endpoint: 'https://minio.corp:9000', region: 'x', pathStyle: true, caBundle: pki.ca, env: { https_proxy: 'http://u:p@proxy.corp:3128' } });
-  t.equal(line, "endpoint https://minio.corp:9000; TLS: Node's CA list + 1 certificate from ca-file; proxy: http://proxy.corp:3128 (from https_proxy, with credentials)", line);
-  t.equal(describeTransport({ bucket: 'b', endpoint: 'http://127.0.0.1:9000', region: 'x', pathStyle: true, env: { AWS_CA_BUNDLE: '/nonexistent' } }), 'endpoint http://127.0.0.1:9000; TLS: none (http endpoint); proxy: none', 'AWS_CA_BUNDLE is not read for an http endpoint');
-  t.throws(() => describeTransport({ bucket: 'b', endpoint: 'https://x', region: 'x', pathStyle: true, env: { AWS_CA_BUNDLE: '/nonexistent/ca.pem' } }), /AWS_CA_BUNDLE=\/nonexistent\/ca.pem: cannot read it \(ENOENT\)/);
+  const aws = describeTransport({
+    bucket: 'data',
+    region: 'eu-west-1',
+    pathStyle: false,
+    env: { HTTPS_PROXY: 'http://u:p@proxy.corp:3128', NO_PROXY: 'data.s3.eu-west-1.amazonaws.com' },
+  });
+  t.equal(
+    aws,
+    'endpoint https://s3.eu-west-1.amazonaws.com; TLS: Node\'s CA list; proxy: none (NO_PROXY entry "data.s3.eu-west-1.amazonaws.com" matches s3.eu-west-1.amazonaws.com)',
+    aws,
+  );
+  const line = describeTransport({
+    bucket: 'b',
+    endpoint: 'https://minio.corp:9000',
+    region: 'x',
+    pathStyle: true,
+    caBundle: pki.ca,
+    env: { https_proxy: 'http://u:p@proxy.corp:3128' },
+  });
+  t.equal(
+    line,
+    "endpoint https://minio.corp:9000; TLS: Node's CA list + 1 certificate from ca-file; proxy: http://proxy.corp:3128 (from https_proxy, with credentials)",
+    line,
+  );
+  t.equal(
+    describeTransport({ bucket: 'b', endpoint: 'http://127.0.0.1:9000', region: 'x', pathStyle: true, env: { AWS_CA_BUNDLE: '/nonexistent' } }),
+    'endpoint http://127.0.0.1:9000; TLS: none (http endpoint); proxy: none',
+    'AWS_CA_BUNDLE is not read for an http endpoint',
+  );
+  t.throws(
+    () => describeTransport({ bucket: 'b', endpoint: 'https://x', region: 'x', pathStyle: true, env: { AWS_CA_BUNDLE: '/nonexistent/ca.pem' } }),
+    /AWS_CA_BUNDLE=\/nonexistent\/ca.pem: cannot read it \(ENOENT\)/,
+  );
 });

@@ -28,10 +28,13 @@ export async function startCountingProxy(t: Test): Promise<CountingProxy> {
     const headers = { ...req.headers };
     delete headers['proxy-authorization'];
     delete headers['proxy-connection'];
-    const up = request({ host: target.hostname, port: target.port, method: req.method, path: target.pathname + target.search, headers }, (upRes: IncomingMessage) => {
-      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-      upRes.pipe(res);
-    });
+    const up = request(
+      { host: target.hostname, port: target.port, method: req.method, path: target.pathname + target.search, headers },
+      (upRes: IncomingMessage) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      },
+    );
     up.on('error', () => res.destroy());
     req.pipe(up);
   });

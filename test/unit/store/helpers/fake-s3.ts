@@ -144,7 +144,10 @@ export interface ListAnswer {
 /** A ListObjectsV2 answer (the S3 namespace is required by the SDK's parser). */
 export function serveList(res: ServerResponse, a: ListAnswer): void {
   const contents = (a.keys ?? [])
-    .map((k) => `<Contents><Key>${k.key}</Key><LastModified>2025-01-01T00:00:00.000Z</LastModified><ETag>${ETAG.replace(/"/g, '&quot;')}</ETag><Size>${k.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`)
+    .map(
+      (k) =>
+        `<Contents><Key>${k.key}</Key><LastModified>2025-01-01T00:00:00.000Z</LastModified><ETag>${ETAG.replace(/"/g, '&quot;')}</ETag><Size>${k.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
+    )
     .join('');
   const prefixes = (a.prefixes ?? []).map((p) => `<CommonPrefixes><Prefix>${p}</Prefix></CommonPrefixes>`).join('');
   const body =
