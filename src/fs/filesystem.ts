@@ -11,8 +11,8 @@ import type { ObjectStore } from '../store/object-store.js';
 import { BucketNamespace } from './bucket-namespace.js';
 import type { Entry, FileEntry } from './entry.js';
 import { FsError } from './errno.js';
-import { Layout } from './layout.js';
-import { type StatFs, UsageTracker, type UsageOptions } from './usage.js';
+import { FolderTree } from './folder-tree.js';
+import { type StatFs, UsageTracker, type UsageOptions } from './disk-usage.js';
 import { type Clock, systemClock } from '../clock.js';
 import { BlockCache } from '../read/block-cache.js';
 import { BlockFetcher } from '../read/block-fetcher.js';
@@ -68,7 +68,7 @@ export interface FilesystemOptions {
   readonly observeWindow?: (bytes: number) => void;
   /** Time for TTLs, fail-fast windows and scan ages (tests inject a ManualClock). */
   readonly clock?: Clock;
-  /** How `df` scans (see usage.ts). */
+  /** How `df` scans (see disk-usage.ts). */
   readonly usage?: UsageOptions;
   /**
    * Told of every failure of work nobody waits for (background listings, df scans): it is
@@ -81,7 +81,7 @@ export interface FilesystemOptions {
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND;
 
 export class Filesystem {
-  private readonly layout: Layout<BucketView>;
+  private readonly folders: FolderTree<BucketView>;
   private readonly views: readonly BucketView[];
   private readonly settings: ProcessSettings;
   private readonly startedAtMs: number;
@@ -125,7 +125,7 @@ export class Filesystem {
       this.views.map((v) => ({ store: v.store, prefix: v.mount.prefix })),
       { ...opts.usage, clock, onError: (err) => onBackgroundError('df scan', err) },
     );
-    this.layout = new Layout(this.views.map((v) => ({ folder: v.mount.folder, value: v })));
+    this.folders = new FolderTree(this.views.map((v) => ({ folder: v.mount.folder, value: v })));
     this.cache = new BlockCache(blockBudget(opts.settings.cacheSizeBytes), BLOCK_SIZE);
     this.fetcher = new BlockFetcher(this.cache, opts.settings.partSizeBytes);
     const budget = this.cache.maxBytes;
@@ -147,7 +147,7 @@ export class Filesystem {
   }
 
   async getattr(path: string): Promise<Attr> {
-    const r = this.layout.resolve(path);
+    const r = this.folders.resolve(path);
     if (r.kind === 'none') throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (r.kind === 'virtual') return this.virtualDirAttr();
     const entry = await r.value.namespace.lookup(r.rel);
@@ -155,9 +155,13 @@ export class Filesystem {
     return this.attrOf(r.value.mount, entry);
   }
 
-  /** Names and attributes of a directory's children ('.' and '..' are added by the adapter). */
+  /**
+   * Names and attributes of a directory's children. No '.' or '..': nothing adds them (not the
+   * adapter, fuse-native or the kernel), so `ls -a` shows none; callers that skip them anyway
+   * (Node's fs.readdir, Python's os.listdir, find) see no difference.
+   */
   async readdir(path: string): Promise<{ names: string[]; attrs: Attr[] }> {
-    const r = this.layout.resolve(path);
+    const r = this.folders.resolve(path);
     if (r.kind === 'none') throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (r.kind === 'virtual') {
       const attr = this.virtualDirAttr();
@@ -182,7 +186,7 @@ export class Filesystem {
 
   async open(path: string, flags: number): Promise<number> {
     if ((flags & WRITE_FLAGS) !== 0) throw new FsError('EROFS', `${path}: read-only file system`);
-    const r = this.layout.resolve(path);
+    const r = this.folders.resolve(path);
     if (r.kind === 'none') throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (r.kind === 'virtual') throw new FsError('EISDIR', `${path}: is a directory`);
     const entry = await r.value.namespace.lookup(r.rel);
@@ -224,11 +228,11 @@ export class Filesystem {
 
   /** Forget cached metadata of the object behind a handle (its etag no longer matches). */
   invalidate(path: string): void {
-    const r = this.layout.resolve(path);
+    const r = this.folders.resolve(path);
     if (r.kind === 'bucket') r.value.namespace.invalidate(r.rel);
   }
 
-  /** Used bytes are the objects' total size (see usage.ts). */
+  /** Used bytes are the objects' total size (see disk-usage.ts). */
   statfs(): Promise<StatFs> {
     return this.usage.statfs();
   }

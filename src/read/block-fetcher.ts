@@ -81,7 +81,7 @@ export class BlockFetcher {
   }
 
   /** Whether block `index` is cached or on its way. */
-  known(obj: ObjectRef, index: number): boolean {
+  isCachedOrComing(obj: ObjectRef, index: number): boolean {
     const key = this.blockKey(obj, index);
     return this.cache.has(key) || this.filling.has(key);
   }
@@ -91,16 +91,16 @@ export class BlockFetcher {
    * one GET per run of at most `maxRunBlocks` (and the part size), while read-ahead in flight
    * stays within half the budget. Returns the first block it did not see to (last + 1: all).
    */
-  ensure(obj: ObjectRef, first: number, last: number, owner: Owner, maxRunBlocks = this.partBlocks): number {
+  prefetch(obj: ObjectRef, first: number, last: number, owner: Owner, maxRunBlocks = this.partBlocks): number {
     const runMax = Math.max(1, Math.min(maxRunBlocks, this.partBlocks));
     // Read-ahead of all readers together stays within half the budget: however many handles
     // start streaming at once, what is in flight for them is bounded (a read's own blocks are
-    // fetched by block(), never held back).
+    // fetched by blockAt(), never held back).
     const limit = this.cache.maxBytes / 2;
     const bs = this.cache.blockSize;
     let runStart = -1;
     for (let i = first; i <= last + 1; i++) {
-      const missing = i <= last && !this.known(obj, i);
+      const missing = i <= last && !this.isCachedOrComing(obj, i);
       if (missing && runStart < 0) {
         if (this.inflight + bs > limit) return i;
         runStart = i;
@@ -122,7 +122,7 @@ export class BlockFetcher {
    * Block `index` with at least its first `need` bytes: from the cache, from a download in
    * flight, or from a download started now. Synchronous when the bytes are already here.
    */
-  block(obj: ObjectRef, index: number, need: number, owner: Owner): Block | Promise<Block> {
+  blockAt(obj: ObjectRef, index: number, need: number, owner: Owner): Block | Promise<Block> {
     const key = this.blockKey(obj, index);
     const hit = this.cache.get(key);
     if (hit) {

@@ -141,7 +141,7 @@ export class ObjectReader {
       this.planReadAhead(pos, end);
       return [head.subarray(pos, end)];
     }
-    if (this.lastEnd < 0 && pos === 0 && end === size && !this.ctx.fetcher.known(this.obj, 0)) {
+    if (this.lastEnd < 0 && pos === 0 && end === size && !this.ctx.fetcher.isCachedOrComing(this.obj, 0)) {
       // A small file read whole by its first read: one exact GET, no blocks, no read-ahead.
       this.lastEnd = end;
       return this.ctx.fetcher.readRange(this.obj, 0, end, this.owner);
@@ -154,12 +154,12 @@ export class ObjectReader {
     if (!this.sequential) {
       // Random access: fetch what is asked, unless the cache has it or it is on its way.
       for (let i = first; i <= last; i++) {
-        if (!this.ctx.fetcher.known(this.obj, i)) return this.ctx.fetcher.readRange(this.obj, pos, end, this.owner);
+        if (!this.ctx.fetcher.isCachedOrComing(this.obj, i)) return this.ctx.fetcher.readRange(this.obj, pos, end, this.owner);
       }
     }
     const views: Buffer[] = [];
     for (let i = first; i <= last; i++) {
-      const b = this.ctx.fetcher.block(this.obj, i, Math.min(bs, end - i * bs), this.owner);
+      const b = this.ctx.fetcher.blockAt(this.obj, i, Math.min(bs, end - i * bs), this.owner);
       if (b instanceof Promise) {
         if (this.sequential) this.starved = true;
         return this.readSlow(pos, end, views, i, b);
@@ -180,7 +180,7 @@ export class ObjectReader {
     const last = Math.floor((end - 1) / bs);
     let next: Block | Promise<Block> = waiting;
     for (let i = from; i <= last; i++) {
-      if (i !== from) next = this.ctx.fetcher.block(this.obj, i, Math.min(bs, end - i * bs), this.owner);
+      if (i !== from) next = this.ctx.fetcher.blockAt(this.obj, i, Math.min(bs, end - i * bs), this.owner);
       viewsOfBlock(await next, i * bs, pos, end, views);
     }
     return views;
@@ -221,7 +221,7 @@ export class ObjectReader {
     // Several GETs per window from the start, so a link that caps each connection is used in
     // parallel even while the window is small.
     const runBlocks = Math.max(1, Math.floor(this.window / GETS_PER_WINDOW / bs));
-    const stopped = this.ctx.fetcher.ensure(this.obj, Math.floor(this.frontier / bs), Math.floor((target - 1) / bs), this.owner, runBlocks);
+    const stopped = this.ctx.fetcher.prefetch(this.obj, Math.floor(this.frontier / bs), Math.floor((target - 1) / bs), this.owner, runBlocks);
     // Where the budget stopped read-ahead, the next read tries again from there.
     this.frontier = Math.min(target, Math.max(this.frontier, stopped * bs));
   }

@@ -18,7 +18,7 @@ interface Node<T> {
   readonly children: Map<string, Node<T>>;
 }
 
-export class Layout<T> {
+export class FolderTree<T> {
   private readonly root: Node<T> = { children: new Map() };
 
   constructor(placed: readonly Placed<T>[]) {

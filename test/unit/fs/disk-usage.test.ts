@@ -1,5 +1,5 @@
 import t from 'tap';
-import { UsageTracker, statfsFor } from '../../../src/fs/usage.js';
+import { UsageTracker, statfsFor } from '../../../src/fs/disk-usage.js';
 import { MemoryStore } from '../helpers/memory-store.js';
 import { ManualClock } from '../../../src/clock.js';
 import { StoreError } from '../../../src/store/store-error.js';
