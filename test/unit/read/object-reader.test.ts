@@ -138,12 +138,26 @@ t.test('a failed GET rejects the read and a later read retries', async (t) => {
 
 t.test('two readers of one object share downloads', async (t) => {
   const size = 8 * MiB;
-  const { data, reader, store } = setup(size);
-  const a = reader();
-  const b = reader();
-  const [x, y] = await Promise.all([readAt(a, 0, 2 * MiB), readAt(b, 0, 2 * MiB)]);
-  t.ok(x.equals(data.subarray(0, 2 * MiB)) && y.equals(x));
-  t.ok(store.calls.getBytes <= size, `no block fetched twice (${store.calls.getBytes})`);
+  // The same reads by one reader, then by two at once: two fetch exactly what one does.
+  const fetchedBy = async (readers: number) => {
+    const { data, reader, store, fetcher } = setup(size);
+    const rs = Array.from({ length: readers }, reader);
+    const got = await Promise.all(rs.map((r) => readAt(r, 0, 2 * MiB)));
+    // Read-ahead started by the reads counts too: wait until it has all arrived.
+    for (let i = 0; fetcher.inflightBytes > 0; i++) {
+      if (i > 1000) throw new Error(`read-ahead still in flight: ${fetcher.inflightBytes} bytes`);
+      await new Promise((res) => setImmediate(res));
+    }
+    for (const r of rs) r.close();
+    return { data, got, gets: store.calls.get, bytes: store.calls.getBytes };
+  };
+  const one = await fetchedBy(1);
+  const two = await fetchedBy(2);
+  const [x, y] = two.got as [Buffer, Buffer];
+  t.ok(x.equals(two.data.subarray(0, 2 * MiB)) && y.equals(x));
+  t.ok(two.bytes <= size, `no block fetched twice (${two.bytes})`);
+  t.ok(one.bytes >= 2 * MiB, `one reader fetched what it read and its read-ahead (${one.bytes} bytes)`);
+  t.same({ gets: two.gets, bytes: two.bytes }, { gets: one.gets, bytes: one.bytes }, 'two readers: the same GETs and bytes as one');
 });
 
 t.test('a seek drops read-ahead nobody waits for; release drops the rest', async (t) => {
