@@ -3,9 +3,7 @@
  * secret files → one validated, deep-frozen MountPlan.
  */
 export { parseArgv, type Command } from './argv.js';
-export type { LoadContext } from './context.js';
-export { loadFluidPlan } from './fluid-plan.js';
-export { loadDebugPlan } from './debug-plan.js';
+export { loadDebugPlan, loadFluidPlan, type LoadContext } from './load-plan.js';
 export { readSecret } from './secrets.js';
 export { USAGE } from './help-text.js';
 export { ConfigError, ConfigErrorCode } from './config-error.js';

@@ -1,12 +1,15 @@
-/** Typed pieces of a MountPlan from resolved option winners. */
-import { configError, ConfigErrorCode } from './config-error.js';
-import { resolveCredentials } from './credential-options.js';
+/**
+ * Typed pieces of a MountPlan from resolved option winners: a bucket (with its credentials: key
+ * options, debug key files or the AWS_* environment variables; anonymous when none) and the
+ * process-wide settings.
+ */
+import { configError, ConfigErrorCode, q } from './config-error.js';
 import { DEFAULTS, parseListenAddress, type OptionSpec } from './options.js';
 import { readFile } from 'node:fs/promises';
-import { badOption, typedBool, typedNumber, typedString, type Context, type KnownEntry } from './resolve.js';
-import { errnoCode } from './secrets.js';
+import { badOption, rawValue, typedBool, typedNumber, typedString, type Context, type KnownEntry } from './resolve.js';
+import { errnoCode, readSecretFile, trimOneNewline } from './secrets.js';
 import type { MountSource } from './mount-source.js';
-import type { BucketMount, LogLevel, ProcessSettings } from './plan.js';
+import type { BucketMount, Credentials, LogLevel, ProcessSettings, SecretSource } from './plan.js';
 
 export type Mode = 'fluid' | 'debug';
 
@@ -43,17 +46,7 @@ export async function buildBucket(ctx: Context, input: BucketInput): Promise<Buc
       `${ctx.where}: option "minio-url" (or endpoint) is required for minio:// mounts`,
     );
   }
-  const credentials = await resolveCredentials(
-    ctx,
-    {
-      ...optional('accessKeyId', o.get('access-key-id')),
-      ...optional('secretAccessKey', o.get('secret-access-key')),
-      ...optional('sessionToken', o.get('session-token')),
-      ...optional('accessKeyFile', o.get('access-key-file')),
-      ...optional('secretKeyFile', o.get('secret-key-file')),
-    },
-    input.env,
-  );
+  const credentials = await resolveCredentials(ctx, o, input.env);
   const readOnlyOption = await typedBool(ctx, o.get('read-only'), false);
   const ca = await readCaFile(ctx, o.get('ca-file'));
   return {
@@ -90,10 +83,6 @@ async function readCaFile(ctx: Context, known: KnownEntry | undefined): Promise<
   }
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw badOption(ctx, known, 'not a PEM certificate file (no BEGIN CERTIFICATE line)');
   return { file, pem };
-}
-
-function optional<K extends string>(key: K, value: KnownEntry | undefined): { [P in K]?: KnownEntry } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: KnownEntry };
 }
 
 /**
@@ -151,4 +140,75 @@ export function isBucketKey(spec: OptionSpec): boolean {
 
 export function isProcessKey(spec: OptionSpec): boolean {
   return spec.scope === 'process';
+}
+
+/** A key option: a secret file's content, or the literal value; one trailing newline trimmed. */
+async function fromOption(ctx: Context, known: KnownEntry): Promise<SecretSource> {
+  const read = await rawValue(ctx, known);
+  const resolved = read.file === undefined ? { value: trimOneNewline(read.value) } : read;
+  if (resolved.value === '') throw badOption(ctx, known, resolved.file ? `secret file ${resolved.file} is empty` : 'empty value', resolved);
+  return { option: known.entry.key, value: resolved.value, ...(resolved.file !== undefined ? { file: resolved.file } : {}) };
+}
+
+async function fromKeyFile(ctx: Context, known: KnownEntry): Promise<SecretSource> {
+  const file = known.entry.value;
+  const value = await readSecretFile(file, `${ctx.where}: option ${q(known.entry.key)}: cannot read`);
+  if (value === '') throw configError(ConfigErrorCode.BAD_OPTION, `${ctx.where}: option ${q(known.entry.key)}: ${file} is empty`);
+  return { option: known.entry.key, value, file };
+}
+
+/** The name to suggest for a missing half, in the same family as the given half. */
+function missingName(given: string, missing: 'access-key-id' | 'secret-access-key'): string {
+  if (given.startsWith('minio-')) return missing === 'access-key-id' ? 'minio-access-key' : 'minio-access-secret';
+  if (given.endsWith('-file')) return missing === 'access-key-id' ? 'access-key-file' : 'secret-key-file';
+  return missing;
+}
+
+async function either(ctx: Context, key: KnownEntry | undefined, file: KnownEntry | undefined): Promise<SecretSource | undefined> {
+  if (key !== undefined && file !== undefined) {
+    throw configError(
+      ConfigErrorCode.BAD_OPTION,
+      `${ctx.where}: give either option ${q(key.entry.key)} or ${q(file.entry.key)}, not both`,
+    );
+  }
+  if (key !== undefined) return fromOption(ctx, key);
+  if (file !== undefined) return fromKeyFile(ctx, file);
+  return undefined;
+}
+
+/** `o`: the bucket's winners; the key files are given on the debug command line only. */
+async function resolveCredentials(ctx: Context, o: ReadonlyMap<string, KnownEntry>, env: BucketInput['env']): Promise<Credentials | undefined> {
+  const id = await either(ctx, o.get('access-key-id'), o.get('access-key-file'));
+  const secret = await either(ctx, o.get('secret-access-key'), o.get('secret-key-file'));
+  const sessionToken = o.get('session-token');
+  const token = sessionToken !== undefined ? await fromOption(ctx, sessionToken) : undefined;
+  const missing = (name: string, given: string) =>
+    configError(ConfigErrorCode.MISSING_CREDENTIAL, `${ctx.where}: option ${q(name)} is missing (option ${q(given)} is set)`);
+
+  if (id !== undefined && secret !== undefined) {
+    return { accessKeyId: id, secretAccessKey: secret, ...(token !== undefined ? { sessionToken: token } : {}) };
+  }
+  if (id !== undefined) throw missing(missingName(id.option, 'secret-access-key'), id.option);
+  if (secret !== undefined) throw missing(missingName(secret.option, 'access-key-id'), secret.option);
+  if (token !== undefined) throw missing('access-key-id', token.option);
+
+  const envId = env['AWS_ACCESS_KEY_ID'];
+  const envSecret = env['AWS_SECRET_ACCESS_KEY'];
+  const envToken = env['AWS_SESSION_TOKEN'];
+  const has = (v: string | undefined): v is string => v !== undefined && v !== '';
+  if (has(envId) && has(envSecret)) {
+    return {
+      accessKeyId: { option: 'AWS_ACCESS_KEY_ID', value: trimOneNewline(envId) },
+      secretAccessKey: { option: 'AWS_SECRET_ACCESS_KEY', value: trimOneNewline(envSecret) },
+      ...(has(envToken) ? { sessionToken: { option: 'AWS_SESSION_TOKEN', value: trimOneNewline(envToken) } } : {}),
+    };
+  }
+  if (has(envId) !== has(envSecret)) {
+    const [set, unset] = has(envId) ? ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] : ['AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID'];
+    throw configError(
+      ConfigErrorCode.MISSING_CREDENTIAL,
+      `${ctx.where}: environment variable ${unset} is missing (${set} is set, and no key option is given)`,
+    );
+  }
+  return undefined;
 }

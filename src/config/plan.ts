@@ -92,6 +92,4 @@ export interface MountPlan {
   readonly settings: ProcessSettings;
   /** Option keys nobody understood, with where they came from; warned about once at start. */
   readonly unknownOptions: readonly string[];
-  /** Which file the plan came from (Fluid mode), for messages. */
-  readonly configFile?: string;
 }

@@ -34,9 +34,16 @@ export function secretFileOf(value: string, secretsRoot: string): string | undef
   return value.startsWith(prefix) && file.startsWith(prefix) ? file : undefined;
 }
 
-/** Reads a secret file (following symlinks, as Kubernetes' `..data` layout needs). */
-export async function readSecretFile(file: string): Promise<string> {
-  return trimOneNewline(await readFile(file, 'utf8'));
+/**
+ * Reads a secret file (following symlinks, as Kubernetes' `..data` layout needs); `cannotRead`
+ * starts the one-line error, which ends with the file and the errno, never the content.
+ */
+export async function readSecretFile(file: string, cannotRead: string): Promise<string> {
+  try {
+    return trimOneNewline(await readFile(file, 'utf8'));
+  } catch (err) {
+    throw configError(ConfigErrorCode.SECRET_FILE, `${cannotRead} ${file}: ${errnoCode(err)}`);
+  }
 }
 
 /** A resolved option value, and the secret file it was read from if any. */
@@ -57,14 +64,7 @@ export async function resolveOptionValue(
 ): Promise<ResolvedValue> {
   const file = secretFileOf(value, secretsRoot);
   if (file === undefined) return { value };
-  try {
-    return { value: await readSecretFile(file), file };
-  } catch (err) {
-    throw configError(
-      ConfigErrorCode.SECRET_FILE,
-      `${where}: option ${q(key)}: cannot read secret file ${file}: ${errnoCode(err)}`,
-    );
-  }
+  return { value: await readSecretFile(file, `${where}: option ${q(key)}: cannot read secret file`), file };
 }
 
 /**
@@ -72,13 +72,5 @@ export async function resolveOptionValue(
  * secrets by swapping the `..data` symlink), else `src.value`.
  */
 export async function readSecret(src: SecretSource): Promise<string> {
-  if (src.file === undefined) return src.value;
-  try {
-    return await readSecretFile(src.file);
-  } catch (err) {
-    throw configError(
-      ConfigErrorCode.SECRET_FILE,
-      `secret option ${q(src.option)}: cannot read secret file ${src.file}: ${errnoCode(err)}`,
-    );
-  }
+  return src.file === undefined ? src.value : readSecretFile(src.file, `secret option ${q(src.option)}: cannot read secret file`);
 }

@@ -13,7 +13,6 @@ function load(argv: string[], env: Record<string, string> = {}) {
 t.test('defaults of the debug command', async (t) => {
   const plan = await load(['mount', 's3://public-bucket/some/prefix', 'mnt/x'], { MOUNT_OPTIONS: 'ro,uid=7', MOUNT_POINT: '/elsewhere' });
   t.equal(plan.targetPath, path.resolve('mnt/x'));
-  t.equal(plan.configFile, undefined);
   t.same(plan.unknownOptions, []);
   t.match(plan.buckets[0], { name: 'public-bucket', source: 's3://public-bucket/some/prefix', bucket: 'public-bucket', prefix: 'some/prefix/', folder: [], readOnly: false, pathStyle: false });
   t.equal(plan.buckets[0]?.uid, process.getuid!(), 'MOUNT_OPTIONS is for the Fluid mode only');

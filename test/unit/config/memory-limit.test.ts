@@ -2,7 +2,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { cgroupMemoryLimit, defaultCacheSize } from '../../../src/config/memory-limit.js';
+import { cgroupMemoryLimit, defaultCacheSize } from '../../../src/config/load-plan.js';
 
 const MiB = 1024 * 1024;
 

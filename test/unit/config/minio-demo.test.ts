@@ -16,7 +16,6 @@ t.test('the demo config → one read-only MinIO bucket with creds read from file
   const file = await writeConfig(dir, 'etc/fluid/config/config.json', demo(secretsRoot));
   const plan = await loadFluidPlan({ kind: 'fluid', flags: {} }, { env: {}, secretsRoot, memoryLimitBytes: null, defaultConfigPaths: [file, path.join(dir, 'etc/fluid/config.json')] });
 
-  t.equal(plan.configFile, file);
   t.equal(plan.targetPath, '/runtime-mnt/thin/default/minio-demo/thin-fuse');
   t.equal(plan.buckets.length, 1);
   const b = plan.buckets[0]!;

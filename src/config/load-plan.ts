@@ -1,17 +1,69 @@
-/** Fluid entrypoint mode: config.json + MOUNT_OPTIONS + runtimeOptions + flags → MountPlan. */
+/**
+ * Command → MountPlan. Fluid entrypoint mode: config.json + MOUNT_OPTIONS + runtimeOptions +
+ * flags; debug mode (`mount SOURCE MOUNTPOINT [flags]`): the command line alone, one bucket.
+ * The default cache size follows the container's memory limit (cgroup v2 `memory.max`, else v1
+ * `memory.limit_in_bytes`): a FUSE container killed for memory takes the application's mount
+ * with it, so the cache must fit the limit.
+ */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SOURCE_CLI, type Command } from './argv.js';
 import { configError, ConfigErrorCode, q } from './config-error.js';
 import { DEFAULT_CONFIG_PATHS, loadFluidConfig } from './fluid-config.js';
 import { layoutFolders } from './mount-folders.js';
 import { parseMountSource, type MountSource } from './mount-source.js';
-import { entriesOf, lookupOption, parseOptionList, type OptionEntry, type OptionSpec } from './options.js';
-import { acceptFor, buildBucket, buildSettings, deepFreeze, isProcessKey } from './plan-builder.js';
+import { DEFAULTS, entriesOf, lookupOption, parseOptionList, type OptionEntry, type OptionSpec } from './options.js';
+import { acceptFor, buildBucket, buildSettings, deepFreeze, isBucketKey, isProcessKey } from './plan-builder.js';
 import { refuseSecretsIn, UnknownOptions, winners, type Context, type KnownEntry } from './resolve.js';
 import { DEFAULT_SECRETS_ROOT } from './secrets.js';
-import type { LoadContext } from './context.js';
-import { cgroupMemoryLimit, defaultCacheSize } from './memory-limit.js';
 import type { BucketMount, MountPlan } from './plan.js';
+
+/** What the loaders may read from the outside world (injectable for tests). */
+export interface LoadContext {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Default `/etc/fluid/secrets`: option values that are paths under it are read from the file. */
+  readonly secretsRoot?: string;
+  /**
+   * The container's memory limit in bytes (null: none); read from the cgroup when undefined.
+   * The default cache size is derived from it.
+   */
+  readonly memoryLimitBytes?: number | null;
+  /** Default `['/etc/fluid/config/config.json', '/etc/fluid/config.json']`. */
+  readonly defaultConfigPaths?: readonly string[];
+}
+
+const MIB = 1024 * 1024;
+/** What the process needs besides the cache (measured: Node, the SDK, buffers in flight). */
+const PROCESS_OVERHEAD = 192 * MIB;
+const MIN_CACHE = 32 * MIB;
+const MAX_DERIVED_CACHE = 1024 * MIB;
+
+/** The limit in bytes, or undefined when there is none (or no cgroup file to read). */
+export async function cgroupMemoryLimit(root = '/sys/fs/cgroup'): Promise<number | undefined> {
+  for (const file of [`${root}/memory.max`, `${root}/memory/memory.limit_in_bytes`]) {
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    const value = Number(text.trim());
+    // v2 says "max"; v1 says a huge number (2^63 rounded to pages) when unlimited.
+    if (!Number.isFinite(value) || value <= 0 || value >= 2 ** 60) return undefined;
+    return value;
+  }
+  return undefined;
+}
+
+/**
+ * Without a limit: 256 MiB. With one: three quarters of what the limit leaves after the
+ * process's own needs, between 32 MiB and 1 GiB (e.g. 512 MiB → 240 MiB, 1 GiB → 624 MiB).
+ */
+export function defaultCacheSize(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULTS.cacheSizeBytes;
+  const derived = Math.floor(((limit - PROCESS_OVERHEAD) * 0.75) / MIB) * MIB;
+  return Math.min(MAX_DERIVED_CACHE, Math.max(MIN_CACHE, derived));
+}
+
+async function defaultCacheSizeOf(ctx: LoadContext): Promise<number> {
+  return defaultCacheSize(ctx.memoryLimitBytes === undefined ? await cgroupMemoryLimit() : (ctx.memoryLimitBytes ?? undefined));
+}
 
 /** Access modes that let the FUSE mount write. */
 const WRITE_MODES = new Set(['ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod']);
@@ -95,7 +147,7 @@ export async function loadFluidPlan(cmd: Extract<Command, { kind: 'fluid' }>, ct
       secretsRoot,
     }),
     'fluid',
-    defaultCacheSize(ctx.memoryLimitBytes === undefined ? await cgroupMemoryLimit() : (ctx.memoryLimitBytes ?? undefined)),
+    await defaultCacheSizeOf(ctx),
   );
 
   return deepFreeze<MountPlan>({
@@ -103,6 +155,38 @@ export async function loadFluidPlan(cmd: Extract<Command, { kind: 'fluid' }>, ct
     buckets,
     settings,
     unknownOptions: unknown.list(),
-    configFile: config.file,
+  });
+}
+
+/**
+ * Only the command line counts here (plus AWS_* env credentials): MOUNT_OPTIONS and
+ * MOUNT_POINT belong to the Fluid entrypoint mode.
+ */
+export async function loadDebugPlan(cmd: Extract<Command, { kind: 'mount' }>, ctx: LoadContext): Promise<MountPlan> {
+  const context: Context = { where: SOURCE_CLI, showSource: false, secretsRoot: ctx.secretsRoot ?? DEFAULT_SECRETS_ROOT };
+  if (cmd.mountpoint === '') throw configError(ConfigErrorCode.ARGV, `${SOURCE_CLI}: MOUNTPOINT is empty; see --help`);
+  const source = parseMountSource(cmd.source, `${SOURCE_CLI}: SOURCE`);
+  const layer = entriesOf(Object.entries(cmd.flags), SOURCE_CLI);
+  refuseSecretsIn(layer, SOURCE_CLI);
+
+  const unknown = new UnknownOptions();
+  unknown.addUnknownIn(layer, acceptFor('debug', 'cli'));
+
+  const bucket = await buildBucket(context, {
+    name: source.bucket,
+    sourceText: cmd.source,
+    source,
+    folder: [],
+    forcedReadOnly: false,
+    options: winners([layer], isBucketKey),
+    env: ctx.env,
+  });
+  const settings = await buildSettings(winners([layer], isProcessKey), () => context, 'debug', await defaultCacheSizeOf(ctx));
+
+  return deepFreeze<MountPlan>({
+    targetPath: path.resolve(cmd.mountpoint),
+    buckets: [bucket],
+    settings,
+    unknownOptions: unknown.list(),
   });
 }
