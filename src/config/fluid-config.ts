@@ -105,37 +105,6 @@ export function parseJson(text: string): { ok: true; value: unknown } | { ok: fa
   return error === undefined ? { ok: true, value: JSON.parse(text.replace(/^\ufeff/, '')) as unknown } : { ok: false, error };
 }
 
-/** Reads `configPath` when given, else the first existing of `defaults`. */
-export async function readConfigFile(
-  configPath: string | undefined,
-  defaults: readonly string[],
-): Promise<{ file: string; text: string }> {
-  if (configPath !== undefined) {
-    try {
-      return { file: configPath, text: await readFile(configPath, 'utf8') };
-    } catch (err) {
-      const code = errnoCode(err);
-      throw configError(
-        code === 'ENOENT' ? ConfigErrorCode.CONFIG_NOT_FOUND : ConfigErrorCode.CONFIG_READ,
-        `config ${configPath}: cannot read: ${code}`,
-      );
-    }
-  }
-  for (const file of defaults) {
-    try {
-      return { file, text: await readFile(file, 'utf8') };
-    } catch (err) {
-      const code = errnoCode(err);
-      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-      throw configError(ConfigErrorCode.CONFIG_READ, `config ${file}: cannot read: ${code}`);
-    }
-  }
-  throw configError(
-    ConfigErrorCode.CONFIG_NOT_FOUND,
-    `config: no Fluid config file at ${defaults.join(' or ')} (give one with --config PATH)`,
-  );
-}
-
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function kindOf(v: unknown): string {
@@ -233,8 +202,19 @@ export function parseFluidConfig(file: string, text: string): FluidConfig {
   };
 }
 
-/** Locates, reads and parses the Fluid config. */
+/** Reads and parses `configPath` when given, else the first existing of `defaults`. */
 export async function loadFluidConfig(configPath: string | undefined, defaults: readonly string[]): Promise<FluidConfig> {
-  const { file, text } = await readConfigFile(configPath, defaults);
-  return parseFluidConfig(file, text);
+  for (const file of configPath !== undefined ? [configPath] : defaults) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      const code = errnoCode(err);
+      // An absent default location is skipped; an absent --config is not replaced by a default.
+      if (configPath === undefined && (code === 'ENOENT' || code === 'ENOTDIR')) continue;
+      throw configError(code === 'ENOENT' ? ConfigErrorCode.CONFIG_NOT_FOUND : ConfigErrorCode.CONFIG_READ, `config ${file}: cannot read: ${code}`);
+    }
+    return parseFluidConfig(file, text);
+  }
+  throw configError(ConfigErrorCode.CONFIG_NOT_FOUND, `config: no Fluid config file at ${defaults.join(' or ')} (give one with --config PATH)`);
 }

@@ -143,40 +143,30 @@ export function lookupOption(normalizedKey: string): OptionSpec | undefined {
   return BY_NAME.get(normalizedKey);
 }
 
+const PARSERS: Readonly<Record<OptionType, (raw: string) => OptionValue>> = {
+  bool: parseBool,
+  uint: parseUint,
+  octal: parseOctalMode,
+  duration: parseDurationMs,
+  size: parseSizeBytes,
+  'log-level': (raw) => {
+    const level = raw.trim().toLowerCase();
+    if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ValueError(`not a log level (${LOG_LEVELS.join('|')})`);
+    return level;
+  },
+  url: (raw) => parseHttpUrl(raw),
+  string: nonEmpty,
+  path: nonEmpty,
+};
+
+function nonEmpty(raw: string): string {
+  if (raw === '') throw new ValueError('empty value');
+  return raw;
+}
+
 /** Parses a raw value according to the spec's type; throws ValueError. */
 export function parseOptionValue(s: OptionSpec, raw: string): OptionValue {
-  let value: OptionValue;
-  switch (s.type) {
-    case 'bool':
-      value = parseBool(raw);
-      break;
-    case 'uint':
-      value = parseUint(raw);
-      break;
-    case 'octal':
-      value = parseOctalMode(raw);
-      break;
-    case 'duration':
-      value = parseDurationMs(raw);
-      break;
-    case 'size':
-      value = parseSizeBytes(raw);
-      break;
-    case 'log-level': {
-      const level = raw.trim().toLowerCase();
-      if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ValueError(`not a log level (${LOG_LEVELS.join('|')})`);
-      value = level;
-      break;
-    }
-    case 'url':
-      value = parseHttpUrl(raw);
-      break;
-    case 'string':
-    case 'path':
-      if (raw === '') throw new ValueError('empty value');
-      value = raw;
-      break;
-  }
+  const value = PARSERS[s.type](raw);
   s.check?.(value);
   return value;
 }

@@ -6,7 +6,7 @@
 import { configError, ConfigErrorCode, q } from './config-error.js';
 import { DEFAULTS, parseListenAddress, type OptionSpec } from './options.js';
 import { readFile } from 'node:fs/promises';
-import { badOption, rawValue, typedBool, typedNumber, typedString, type Context, type KnownEntry } from './resolve.js';
+import { badOption, rawValue, typed, type Context, type KnownEntry } from './resolve.js';
 import { errnoCode, readSecretFile, trimOneNewline } from './secrets.js';
 import type { MountSource } from './mount-source.js';
 import type { BucketMount, Credentials, LogLevel, ProcessSettings, SecretSource } from './plan.js';
@@ -39,15 +39,12 @@ function processId(kind: 'uid' | 'gid'): number {
 
 export async function buildBucket(ctx: Context, input: BucketInput): Promise<BucketMount> {
   const o = input.options;
-  const endpoint = await typedString(ctx, o.get('endpoint'));
+  const endpoint = await typed<string>(ctx, o.get('endpoint'));
   if (input.source.scheme === 'minio' && endpoint === undefined) {
-    throw configError(
-      ConfigErrorCode.ENDPOINT_REQUIRED,
-      `${ctx.where}: option "minio-url" (or endpoint) is required for minio:// mounts`,
-    );
+    throw configError(ConfigErrorCode.ENDPOINT_REQUIRED, `${ctx.where}: option "minio-url" (or endpoint) is required for minio:// mounts`);
   }
   const credentials = await resolveCredentials(ctx, o, input.env);
-  const readOnlyOption = await typedBool(ctx, o.get('read-only'), false);
+  const readOnlyOption = (await typed<boolean>(ctx, o.get('read-only'))) ?? false;
   const ca = await readCaFile(ctx, o.get('ca-file'));
   return {
     name: input.name,
@@ -56,24 +53,24 @@ export async function buildBucket(ctx: Context, input: BucketInput): Promise<Buc
     prefix: input.source.prefix,
     folder: input.folder,
     ...(endpoint !== undefined ? { endpoint } : {}),
-    region: (await typedString(ctx, o.get('region'))) ?? DEFAULTS.region,
-    pathStyle: await typedBool(ctx, o.get('path-style'), endpoint !== undefined),
+    region: (await typed<string>(ctx, o.get('region'))) ?? DEFAULTS.region,
+    pathStyle: (await typed<boolean>(ctx, o.get('path-style'))) ?? endpoint !== undefined,
     ...(credentials !== undefined ? { credentials } : {}),
     readOnly: input.forcedReadOnly || readOnlyOption,
-    uid: await typedNumber(ctx, o.get('uid'), processId('uid')),
-    gid: await typedNumber(ctx, o.get('gid'), processId('gid')),
-    fileMode: await typedNumber(ctx, o.get('file-mode'), DEFAULTS.fileMode),
-    dirMode: await typedNumber(ctx, o.get('dir-mode'), DEFAULTS.dirMode),
-    statCacheTtlMs: await typedNumber(ctx, o.get('stat-cache-ttl'), DEFAULTS.statCacheTtlMs),
-    negativeCacheTtlMs: await typedNumber(ctx, o.get('negative-cache-ttl'), DEFAULTS.negativeCacheTtlMs),
+    uid: (await typed<number>(ctx, o.get('uid'))) ?? processId('uid'),
+    gid: (await typed<number>(ctx, o.get('gid'))) ?? processId('gid'),
+    fileMode: (await typed<number>(ctx, o.get('file-mode'))) ?? DEFAULTS.fileMode,
+    dirMode: (await typed<number>(ctx, o.get('dir-mode'))) ?? DEFAULTS.dirMode,
+    statCacheTtlMs: (await typed<number>(ctx, o.get('stat-cache-ttl'))) ?? DEFAULTS.statCacheTtlMs,
+    negativeCacheTtlMs: (await typed<number>(ctx, o.get('negative-cache-ttl'))) ?? DEFAULTS.negativeCacheTtlMs,
     ...(ca !== undefined ? { ca } : {}),
-    ...(o.get('max-folder-entries') !== undefined ? { maxFolderEntries: await typedNumber(ctx, o.get('max-folder-entries'), 50_000) } : {}),
+    ...(o.get('max-folder-entries') !== undefined ? { maxFolderEntries: (await typed<number>(ctx, o.get('max-folder-entries'))) as number } : {}),
   };
 }
 
 /** Read at start, so a wrong path is one line now rather than a TLS error on every request. */
 async function readCaFile(ctx: Context, known: KnownEntry | undefined): Promise<{ file: string; pem: string } | undefined> {
-  const file = await typedString(ctx, known);
+  const file = await typed<string>(ctx, known);
   if (known === undefined || file === undefined) return undefined;
   let pem: string;
   try {
@@ -96,19 +93,19 @@ export async function buildSettings(
 ): Promise<ProcessSettings> {
   const num = (key: string, fallback: number) => {
     const k = winners.get(key);
-    return k === undefined ? fallback : typedNumber(contextOf(k), k, fallback);
+    return k === undefined ? fallback : typed<number>(contextOf(k), k).then((v) => v ?? fallback);
   };
   const bool = (key: string, fallback: boolean) => {
     const k = winners.get(key);
-    return k === undefined ? fallback : typedBool(contextOf(k), k, fallback);
+    return k === undefined ? fallback : typed<boolean>(contextOf(k), k).then((v) => v ?? fallback);
   };
   const listenAddress = async (): Promise<{ host: string; port: number } | undefined> => {
     const k = winners.get('metrics-address');
-    const text = k === undefined ? (mode === 'fluid' ? DEFAULTS.metricsAddress : 'off') : await typedString(contextOf(k), k);
+    const text = k === undefined ? (mode === 'fluid' ? DEFAULTS.metricsAddress : 'off') : await typed<string>(contextOf(k), k);
     return text === undefined || text === 'off' ? undefined : (parseListenAddress(text) ?? undefined);
   };
   const level = winners.get('log-level');
-  const logLevel = ((level && (await typedString(contextOf(level), level))) ?? DEFAULTS.logLevel) as LogLevel;
+  const logLevel = ((level && (await typed<string>(contextOf(level), level))) ?? DEFAULTS.logLevel) as LogLevel;
   return {
     logLevel,
     cacheSizeBytes: await num('cache-size', defaultCacheSizeBytes),

@@ -99,29 +99,17 @@ export function rawValue(ctx: Context, known: KnownEntry): Promise<ResolvedValue
   return resolveOptionValue(ctx.where, known.entry.key, known.entry.value, ctx.secretsRoot);
 }
 
-/** The typed value of a winner (undefined when the key was not given). */
-export async function typed(ctx: Context, known: KnownEntry | undefined): Promise<OptionValue | undefined> {
+/**
+ * The typed value of a winner (undefined when the key was not given); `T` is what the spec's
+ * type parses to (number for uint, octal, duration and size; boolean for bool; else string).
+ */
+export async function typed<T extends OptionValue>(ctx: Context, known: KnownEntry | undefined): Promise<T | undefined> {
   if (known === undefined) return undefined;
   const resolved = await rawValue(ctx, known);
   try {
-    return parseOptionValue(known.spec, resolved.value);
+    return parseOptionValue(known.spec, resolved.value) as T;
   } catch (err) {
     if (err instanceof ValueError) throw badOption(ctx, known, err.message, resolved);
     throw err;
   }
-}
-
-export async function typedNumber(ctx: Context, known: KnownEntry | undefined, fallback: number): Promise<number> {
-  const v = await typed(ctx, known);
-  return typeof v === 'number' ? v : fallback;
-}
-
-export async function typedBool(ctx: Context, known: KnownEntry | undefined, fallback: boolean): Promise<boolean> {
-  const v = await typed(ctx, known);
-  return typeof v === 'boolean' ? v : fallback;
-}
-
-export async function typedString(ctx: Context, known: KnownEntry | undefined): Promise<string | undefined> {
-  const v = await typed(ctx, known);
-  return typeof v === 'string' ? v : undefined;
 }
