@@ -157,8 +157,22 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   }
 }
 
-/** The agent's log lines reach its stdout asynchronously: give them a moment. */
-const logsFlushed = (): Promise<void> => sleep(300);
+let barriers = 0;
+/**
+ * Resolves once every line the agent logged so far has reached this process. The agent writes
+ * its log synchronously to one pipe and logs a failed lookup (ENOENT, at debug, with its path)
+ * before answering it: once the line of a lookup made now shows, so has every line before it.
+ */
+async function logsFlushed(m: Mount, folder = ''): Promise<void> {
+  // In a folder already listed, the lookup costs no request (so it works while S3 is down).
+  const path = `${folder}/.log-barrier-${++barriers}`;
+  await run('stat', [`${m.dir}${path}`], { timeoutMs: 30_000 });
+  const deadline = Date.now() + 10_000;
+  while (!m.agent.stdout().includes(`"path":"${path}"`)) {
+    if (Date.now() > deadline) throw new Error(`the agent did not log the lookup of ${path} within 10 s`);
+    await sleep(20);
+  }
+}
 
 type ReadStep = { read: [number, number]; chunk?: number } | { wait: number };
 
@@ -485,8 +499,8 @@ t.test('transient faults (seeded 500/503, resets before and inside bodies) cost 
     const r = await readOnce(t, `${dir}/byname/second.bin`, 0, second.length, 60_000);
     slow.remove();
     broken.remove();
-    await logsFlushed();
-    for (const l of logLines(agent).filter((l) => l.errno !== undefined && logTime(l) >= since)) {
+    await logsFlushed({ agent, dir }, '/data');
+    for (const l of logLines(agent).filter((l) => l.errno !== undefined && logTime(l) >= since && !String(l.path).includes('.log-barrier-'))) {
       t.comment(`agent: ${String(l.op)} ${String(l.path)} -> ${String(l.errno)}: ${String(l.msg)}`);
     }
     t.equal(slow.faults + broken.faults, 2, 'the lookup\'s GETs were faulted (503, then a reset inside the body)');
@@ -495,7 +509,7 @@ t.test('transient faults (seeded 500/503, resets before and inside bodies) cost 
     t.equal(r.sha, sha256(second), 'bytes match');
   });
 
-  await logsFlushed();
+  await logsFlushed({ agent, dir }, '/data');
   // Where the agent resumed each body the proxy broke: from the first byte it did not get
   // (start + bytes received), never from the start again (that would deliver bytes twice).
   for (const line of resumeReport(proxy)) t.comment(line);
@@ -548,7 +562,7 @@ t.test('a server that stays down: EIO in bounded time, cached metadata answers, 
       const pos = mode === 'refuse' ? 12 * MiB + 5 : 8 * MiB + 333;
       const r = await readOnce(t, file, pos, 128 * KiB, 40_000);
       t.comment(`down (${mode}): read -> ${r.err ?? 'ok'} after ${r.ms} ms (reader wall ${r.wallMs} ms), ${proxy.stats.requests - before} requests reached the proxy`);
-      await logsFlushed();
+      await logsFlushed({ agent, dir }, '/data');
       for (const l of readErrors(agent).filter((l) => logTime(l) >= since)) {
         t.comment(`  agent (+${logTime(l) - since} ms): ${String(l.errno)} ${String(l.msg)}`);
       }
@@ -589,7 +603,7 @@ t.test('a server that stays down: EIO in bounded time, cached metadata answers, 
     t.equal(cat.stdout, small.toString());
   });
 
-  await logsFlushed();
+  await logsFlushed({ agent, dir }, '/data');
   const eio = [...readErrors(agent, 'EIO'), ...readErrors(agent, 'ETIMEDOUT')];
   t.ok(eio.length >= 2, `the agent logged ${eio.length} read EIO/ETIMEDOUT line(s): ${eio.map((l) => `${String(l.errno)} ${String(l.msg)}`).slice(0, 4).join(' | ')}`);
 });
@@ -633,7 +647,7 @@ t.test('an object overwritten under a reader: ESTALE or EIO, never bytes of two 
       t.ok(rest.got < SIZE - HEAD, 'and stops short');
       const changed = proxy.records.filter((r) => r.method === 'GET' && r.ifMatch !== undefined && r.status === 412).length;
       t.ok(changed >= 1, `RGW answered 412 to ${changed} If-Match GET(s)`);
-      await logsFlushed();
+      await logsFlushed({ agent, dir });
       const stale = logLines(agent).filter((l) => l.op === 'read' && (l.errno === 'ESTALE' || l.errno === 'EIO'));
       t.ok(stale.length >= 1, `agent logged: ${stale.map((l) => `${String(l.errno)} ${String(l.msg)}`).slice(0, 2).join(' | ')}`);
     }
@@ -709,10 +723,10 @@ t.test('a stalled body (headers, then nothing) never holds a FUSE read past requ
     t.equal(r.sha, sha256(data.subarray(0, r.got)), `the ${r.got} bytes got are right`);
     if (r.err !== undefined) t.ok(r.err === 'EIO' || r.err === 'ETIMEDOUT', `a failure is EIO or ETIMEDOUT (got ${r.err})`);
     else t.equal(r.got, data.length, 'whole object');
-    await logsFlushed();
+    await logsFlushed(m);
     t.comment(`agent read errors: ${readErrors(m.agent).map((l) => `${String(l.errno)} ${String(l.msg)}`).join(' | ') || 'none'}`);
   });
 
-  await logsFlushed();
+  await logsFlushed({ agent, dir });
   t.comment(`agent read errors: ${readErrors(agent).map((l) => `${String(l.errno)} ${String(l.msg)}`).join(' | ') || 'none'}`);
 });

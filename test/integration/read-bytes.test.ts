@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import t from 'tap';
 import { run } from './helpers/agent.js';
+import { seededRandom } from './helpers/fault-proxy.js';
 import { mountBucket } from './helpers/mount-bucket.js';
 import { createTestBucket, makeClient, putObjects } from './helpers/s3.js';
 
@@ -54,7 +55,12 @@ t.test('bytes through the mount equal the objects', async (t) => {
       [0, 1], [MiB - 10, 20], [3 * MiB + 5, 128 * 1024], [big.length - 100, 100], [big.length - 50, 4096],
       [big.length, 4096], [big.length + MiB, 10],
     ];
-    for (let i = 0; i < 40; i++) ranges.push([Math.floor(Math.random() * big.length), 1 + Math.floor(Math.random() * 300_000)]);
+    // Seeded, so a failing range can be read again: SEED=<the seed printed> replays the run.
+    const seed = process.env.SEED !== undefined ? Number(process.env.SEED) : Math.floor(Math.random() * 2 ** 32);
+    if (!Number.isInteger(seed)) throw new Error(`SEED must be an integer, not ${process.env.SEED}`);
+    t.comment(`random ranges from seed ${seed} (SEED=${seed} replays them)`);
+    const random = seededRandom(seed);
+    for (let i = 0; i < 40; i++) ranges.push([Math.floor(random() * big.length), 1 + Math.floor(random() * 300_000)]);
     const r = await run(process.execPath, ['-e', RANGE_READER, `${dir}/big.bin`, ...ranges.flat().map(String)]);
     t.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
