@@ -18,11 +18,14 @@ function argvError(message: string): never {
 }
 
 /** Flags that take the next argument as their value; any other long flag is a bare boolean. */
-const VALUE_FLAGS: NonNullable<ParseArgsConfig['options']> = Object.fromEntries([
-  ...[...VOCABULARY.filter((s) => s.type !== 'bool').flatMap((s) => [s.key, ...s.aliases]), 'config'].map((n) => [n, { type: 'string' }] as const),
-  ['option-list', { type: 'string', short: 'o' }],
-  ['foreground', { type: 'boolean', short: 'f' }],
-]);
+type FlagSpecs = NonNullable<ParseArgsConfig['options']>;
+const VALUE_FLAGS: FlagSpecs = {
+  ...Object.fromEntries<FlagSpecs[string]>(
+    [...VOCABULARY.filter((s) => s.type !== 'bool').flatMap((s) => [s.key, ...s.aliases]), 'config'].map((n) => [n, { type: 'string' }]),
+  ),
+  'option-list': { type: 'string', short: 'o' },
+  foreground: { type: 'boolean', short: 'f' },
+};
 
 /**
  * `argv` = process.argv.slice(2). Forms:
@@ -40,7 +43,11 @@ export function parseArgv(argv: string[]): Command {
   if (flagPart.some((a) => a === '--version' || a === '-V')) return { kind: 'version' };
 
   // parseArgs matches flag names exactly: spell each one as the vocabulary does first.
-  const args = argv.map((a, i) => (a.startsWith('--') && (end < 0 || i < end) ? `--${normalizeKey(a.slice(2).split('=')[0] as string)}${a.slice(a.indexOf('=') < 0 ? a.length : a.indexOf('='))}` : a));
+  const args = argv.map((a, i) =>
+    a.startsWith('--') && (end < 0 || i < end)
+      ? `--${normalizeKey(a.slice(2).split('=')[0] as string)}${a.slice(a.indexOf('=') < 0 ? a.length : a.indexOf('='))}`
+      : a,
+  );
   const { tokens } = parseArgs({ args, options: VALUE_FLAGS, strict: false, allowPositionals: true, tokens: true });
   const flags: Record<string, string> = Object.create(null) as Record<string, string>;
   const set = (key: string, value: string) => {
@@ -112,9 +119,7 @@ export function parseArgv(argv: string[]): Command {
   if (positionals.length > 3) {
     const extra = positionals[3] as string;
     const hint =
-      afterUnknownFlag[3] === undefined && /^(true|false|yes|no|on|off|[01])$/i.test(extra)
-        ? ' (a boolean flag takes a value only as --key=value)'
-        : '';
+      afterUnknownFlag[3] === undefined && /^(true|false|yes|no|on|off|[01])$/i.test(extra) ? ' (a boolean flag takes a value only as --key=value)' : '';
     argvError(`unexpected argument ${show(3)}${hint}`);
   }
   return { kind: 'mount', source: positionals[1] as string, mountpoint: positionals[2] as string, flags: { ...flags } };

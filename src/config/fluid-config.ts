@@ -126,7 +126,10 @@ const stringMap = v.pipe(
 const MOUNT = objectOf(
   {
     name: v.nullish(v.string('must be a string')),
-    mountPoint: v.pipe(v.custom<unknown>((x) => x != null && x !== '', 'is required'), v.string('must be a string')),
+    mountPoint: v.pipe(
+      v.custom<unknown>((x) => x != null && x !== '', 'is required'),
+      v.string('must be a string'),
+    ),
     options: v.nullish(stringMap, {}),
     path: v.nullish(v.string('must be a string')),
     readOnly: v.nullish(v.boolean('must be true or false'), false),

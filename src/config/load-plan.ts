@@ -136,9 +136,7 @@ export async function loadFluidPlan(cmd: Extract<Command, { kind: 'fluid' }>, ct
     );
   }
 
-  const processLayers = single
-    ? [envLayer, runtimeLayer, mountLayers[0] as OptionEntry[], cliLayer]
-    : [envLayer, runtimeLayer, cliLayer];
+  const processLayers = single ? [envLayer, runtimeLayer, mountLayers[0] as OptionEntry[], cliLayer] : [envLayer, runtimeLayer, cliLayer];
   const settings = await buildSettings(
     winners(processLayers, isProcessKey),
     (known: KnownEntry): Context => ({

@@ -17,10 +17,7 @@ function isRootPath(p: string | undefined): boolean {
 
 function checkSegment(mount: string, seg: string, field: string): void {
   if (seg === '.' || seg === '..' || seg === '' || seg.includes('\0') || seg.includes('/')) {
-    throw configError(
-      ConfigErrorCode.LAYOUT,
-      `mount ${q(mount)}: ${field} gives the unusable folder name ${q(seg)}`,
-    );
+    throw configError(ConfigErrorCode.LAYOUT, `mount ${q(mount)}: ${field} gives the unusable folder name ${q(seg)}`);
   }
 }
 

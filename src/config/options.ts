@@ -82,7 +82,15 @@ export const VOCABULARY: readonly OptionSpec[] = [
   spec('endpoint', ['url', 'minio-url'], 'bucket', 'url', 'AWS S3 (required for minio://)', 'S3 endpoint URL, http(s)://host[:port]'),
   spec('region', [], 'bucket', 'string', DEFAULTS.region, 'signing region'),
   spec('access-key-id', ['access-key', 'minio-access-key'], 'bucket', 'string', 'env AWS_ACCESS_KEY_ID, else anonymous', 'access key id', { credential: true }),
-  spec('secret-access-key', ['access-secret', 'secret-key', 'minio-access-secret'], 'bucket', 'string', 'env AWS_SECRET_ACCESS_KEY, or anonymous', 'secret access key (not on a command line)', { credential: true }),
+  spec(
+    'secret-access-key',
+    ['access-secret', 'secret-key', 'minio-access-secret'],
+    'bucket',
+    'string',
+    'env AWS_SECRET_ACCESS_KEY, or anonymous',
+    'secret access key (not on a command line)',
+    { credential: true },
+  ),
   spec('session-token', [], 'bucket', 'string', 'env AWS_SESSION_TOKEN', 'session token of temporary credentials', { credential: true }),
   spec('path-style', [], 'bucket', 'bool', 'true with an endpoint, else false', 'path-style addressing (endpoint/bucket/key)'),
   spec('read-only', ['ro'], 'bucket', 'bool', 'from accessModes (Fluid), false (mount)', 'read-only; `rw` in option lists means false'),
@@ -99,7 +107,14 @@ export const VOCABULARY: readonly OptionSpec[] = [
   spec('stat-cache-ttl', [], 'bucket', 'duration', '1m', 'how long file metadata and listings are trusted'),
   spec('negative-cache-ttl', [], 'bucket', 'duration', '5s', 'how long "no such file" is trusted'),
   // Process-wide.
-  spec('cache-size', [], 'process', 'size', `${formatBytes(DEFAULTS.cacheSizeBytes)}, or 3/4 of (cgroup memory.max - 192MiB)`, 'memory budget of the read path'),
+  spec(
+    'cache-size',
+    [],
+    'process',
+    'size',
+    `${formatBytes(DEFAULTS.cacheSizeBytes)}, or 3/4 of (cgroup memory.max - 192MiB)`,
+    'memory budget of the read path',
+  ),
   spec('read-ahead-max', [], 'process', 'size', formatBytes(DEFAULTS.readAheadMaxBytes), 'largest read-ahead window of one open file'),
   spec('read-ahead-initial', [], 'process', 'size', formatBytes(DEFAULTS.readAheadInitialBytes), 'first read-ahead window of a sequential reader'),
   spec('part-size', [], 'process', 'size', formatBytes(DEFAULTS.partSizeBytes), 'size of one ranged GET (at least 1MiB)', {
@@ -116,7 +131,7 @@ export const VOCABULARY: readonly OptionSpec[] = [
       if ((v as number) > 3_600_000) throw new ValueError('must be at most 1h');
     },
   }),
-  spec('df-scan-interval', [], 'process', 'duration', '1h', 'max age of df\'s Used before df lists the buckets again; 0: never'),
+  spec('df-scan-interval', [], 'process', 'duration', '1h', "max age of df's Used before df lists the buckets again; 0: never"),
   spec('log-level', [], 'process', 'log-level', DEFAULTS.logLevel, LOG_LEVELS.join('|')),
   spec('metrics-address', [], 'process', 'string', `${DEFAULTS.metricsAddress} (Fluid), off (mount)`, 'HOST:PORT of /healthz, /readyz, /metrics, or off', {
     check: (v) => {
@@ -129,9 +144,7 @@ export const VOCABULARY: readonly OptionSpec[] = [
   spec('foreground', ['f'], 'cli', 'bool', 'true', 'accepted for goofys compatibility; always in the foreground'),
 ];
 
-const BY_NAME: ReadonlyMap<string, OptionSpec> = new Map(
-  VOCABULARY.flatMap((s) => [s.key, ...s.aliases].map((name) => [name, s] as const)),
-);
+const BY_NAME: ReadonlyMap<string, OptionSpec> = new Map(VOCABULARY.flatMap((s) => [s.key, ...s.aliases].map((name) => [name, s] as const)));
 
 /** Key spelling: lowercase, `_` → `-`, surrounding blanks removed. */
 export function normalizeKey(key: string): string {

@@ -163,10 +163,7 @@ function missingName(given: string, missing: 'access-key-id' | 'secret-access-ke
 
 async function either(ctx: Context, key: KnownEntry | undefined, file: KnownEntry | undefined): Promise<SecretSource | undefined> {
   if (key !== undefined && file !== undefined) {
-    throw configError(
-      ConfigErrorCode.BAD_OPTION,
-      `${ctx.where}: give either option ${q(key.entry.key)} or ${q(file.entry.key)}, not both`,
-    );
+    throw configError(ConfigErrorCode.BAD_OPTION, `${ctx.where}: give either option ${q(key.entry.key)} or ${q(file.entry.key)}, not both`);
   }
   if (key !== undefined) return fromOption(ctx, key);
   if (file !== undefined) return fromKeyFile(ctx, file);
@@ -202,10 +199,7 @@ async function resolveCredentials(ctx: Context, o: ReadonlyMap<string, KnownEntr
   }
   if (has(envId) !== has(envSecret)) {
     const [set, unset] = has(envId) ? ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] : ['AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID'];
-    throw configError(
-      ConfigErrorCode.MISSING_CREDENTIAL,
-      `${ctx.where}: environment variable ${unset} is missing (${set} is set, and no key option is given)`,
-    );
+    throw configError(ConfigErrorCode.MISSING_CREDENTIAL, `${ctx.where}: environment variable ${unset} is missing (${set} is set, and no key option is given)`);
   }
   return undefined;
 }

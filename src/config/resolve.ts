@@ -88,10 +88,7 @@ function optionLabel(ctx: Context, known: KnownEntry): string {
 export function badOption(ctx: Context, known: KnownEntry, why: string, resolved?: ResolvedValue) {
   const value = resolved?.value ?? known.entry.value;
   const mayShow = !known.spec.credential && resolved?.file === undefined && !value.includes('@') && value.length <= 200;
-  return configError(
-    ConfigErrorCode.BAD_OPTION,
-    `${ctx.where}: ${optionLabel(ctx, known)}: ${why}${mayShow ? `: ${q(value)}` : ''}`,
-  );
+  return configError(ConfigErrorCode.BAD_OPTION, `${ctx.where}: ${optionLabel(ctx, known)}: ${why}${mayShow ? `: ${q(value)}` : ''}`);
 }
 
 /** Reads the value (a secret file when it points under the secrets root). */

@@ -56,12 +56,7 @@ export interface ResolvedValue {
  * Applies the secret rule to one option value. `where` starts the error message
  * (`mount "NAME"`, `config FILE`, `command line`).
  */
-export async function resolveOptionValue(
-  where: string,
-  key: string,
-  value: string,
-  secretsRoot: string,
-): Promise<ResolvedValue> {
+export async function resolveOptionValue(where: string, key: string, value: string, secretsRoot: string): Promise<ResolvedValue> {
   const file = secretFileOf(value, secretsRoot);
   if (file === undefined) return { value };
   return { value: await readSecretFile(file, `${where}: option ${q(key)}: cannot read secret file`), file };

@@ -114,7 +114,12 @@ export function parseOctalMode(raw: string): number {
 
 /** Human-readable byte count for help text: 268435456 → `256MiB`. */
 export function formatBytes(n: number): string {
-  for (const [unit, size] of [['TiB', KIB ** 4], ['GiB', KIB ** 3], ['MiB', KIB ** 2], ['KiB', KIB]] as const) {
+  for (const [unit, size] of [
+    ['TiB', KIB ** 4],
+    ['GiB', KIB ** 3],
+    ['MiB', KIB ** 2],
+    ['KiB', KIB],
+  ] as const) {
     if (n >= size && n % size === 0) return `${n / size}${unit}`;
   }
   return String(n);

@@ -26,17 +26,20 @@ t.test('help and version', async (t) => {
 t.test('mount: positionals and flags in any order, every flag form', async (t) => {
   t.same(parseArgv(['mount', 's3://bucket/pre', '/mnt/x']), { kind: 'mount', source: 's3://bucket/pre', mountpoint: '/mnt/x', flags: {} });
   const cmd = parseArgv([
-    '--endpoint', 'http://minio:9000',
+    '--endpoint',
+    'http://minio:9000',
     'mount',
     '--Region=eu-west-1',
     'minio://bucket',
     '-f',
     '--read-only',
     '/mnt/x',
-    '-o', 'uid=1000,allow_other,ro',
+    '-o',
+    'uid=1000,allow_other,ro',
     '-ogid=5',
     '--path-style=false',
-    '--secret_key', 'abc=def',
+    '--secret_key',
+    'abc=def',
     '--foreground',
   ]);
   t.same(cmd, {
@@ -83,7 +86,10 @@ t.test('syntax errors are one-line ARGV errors pointing to --help', async (t) =>
     [['mount'], ['SOURCE and MOUNTPOINT']],
     [['mount', 's3://bucket'], ['MOUNTPOINT']],
     [['mount', 's3://bucket', '/m', 'extra'], ['unexpected argument "extra"']],
-    [['mount', 's3://bucket', '/m', '--allow-other', 'false'], ['"false"', '--key=value']],
+    [
+      ['mount', 's3://bucket', '/m', '--allow-other', 'false'],
+      ['"false"', '--key=value'],
+    ],
     [['mount', 's3://bucket', '/m', '--endpoint'], ['--endpoint needs a value']],
     [['--config'], ['--config needs a value']],
     [['mount', 's3://bucket', '/m', '--region', '--uid', '5'], ['--region needs a value']],

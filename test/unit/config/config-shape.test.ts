@@ -80,7 +80,16 @@ t.test('targetPath falls back to env MOUNT_POINT; neither is an error', async (t
 
 t.test('Go nulls, numbers and booleans, extra fields are accepted', async (t) => {
   const { run } = await load(t, {
-    mounts: [{ mountPoint: 's3://good-bucket', name: '', path: null, readOnly: null, shared: false, options: { uid: 1000, 'allow-other': false, region: null, encryptOptions: undefined } }],
+    mounts: [
+      {
+        mountPoint: 's3://good-bucket',
+        name: '',
+        path: null,
+        readOnly: null,
+        shared: false,
+        options: { uid: 1000, 'allow-other': false, region: null, encryptOptions: undefined },
+      },
+    ],
     targetPath: '/t',
     runtimeOptions: null,
     accessModes: null,

@@ -14,7 +14,15 @@ t.test('defaults of the debug command', async (t) => {
   const plan = await load(['mount', 's3://public-bucket/some/prefix', 'mnt/x'], { MOUNT_OPTIONS: 'ro,uid=7', MOUNT_POINT: '/elsewhere' });
   t.equal(plan.targetPath, path.resolve('mnt/x'));
   t.same(plan.unknownOptions, []);
-  t.match(plan.buckets[0], { name: 'public-bucket', source: 's3://public-bucket/some/prefix', bucket: 'public-bucket', prefix: 'some/prefix/', folder: [], readOnly: false, pathStyle: false });
+  t.match(plan.buckets[0], {
+    name: 'public-bucket',
+    source: 's3://public-bucket/some/prefix',
+    bucket: 'public-bucket',
+    prefix: 'some/prefix/',
+    folder: [],
+    readOnly: false,
+    pathStyle: false,
+  });
   t.equal(plan.buckets[0]?.uid, process.getuid!(), 'MOUNT_OPTIONS is for the Fluid mode only');
   t.equal(plan.buckets[0]?.endpoint, undefined);
   t.equal(plan.buckets[0]?.credentials, undefined);
@@ -26,12 +34,29 @@ t.test('goofys-like flags', async (t) => {
   const dir = await tempDir(t);
   const secretFile = await writeConfig(dir, 'secret', 'SECRET\n');
   const plan = await load([
-    'mount', '--endpoint', 'http://127.0.0.1:9000', 'minio://bucket-a', '/mnt/a',
-    '--ro', '--uid=1000', '--gid', '1000', '-o', 'allow_other,file_mode=0600', '--log-level=debug', '-f',
-    '--access-key', 'AKIA', '--secret-key-file', secretFile,
+    'mount',
+    '--endpoint',
+    'http://127.0.0.1:9000',
+    'minio://bucket-a',
+    '/mnt/a',
+    '--ro',
+    '--uid=1000',
+    '--gid',
+    '1000',
+    '-o',
+    'allow_other,file_mode=0600',
+    '--log-level=debug',
+    '-f',
+    '--access-key',
+    'AKIA',
+    '--secret-key-file',
+    secretFile,
   ]);
   t.match(plan.buckets[0], { endpoint: 'http://127.0.0.1:9000', pathStyle: true, readOnly: true, uid: 1000, gid: 1000, fileMode: 0o600 });
-  t.same(plan.buckets[0]?.credentials, { accessKeyId: { option: 'access-key', value: 'AKIA' }, secretAccessKey: { option: 'secret-key-file', value: 'SECRET', file: secretFile } });
+  t.same(plan.buckets[0]?.credentials, {
+    accessKeyId: { option: 'access-key', value: 'AKIA' },
+    secretAccessKey: { option: 'secret-key-file', value: 'SECRET', file: secretFile },
+  });
   t.equal(plan.settings.allowOther, true);
   t.equal(plan.settings.logLevel, 'debug');
 });
@@ -75,8 +100,14 @@ t.test('errors start with "command line:" and never show secrets', async (t) => 
     code: 'ENDPOINT_REQUIRED',
     startsWith: 'command line: option "minio-url" (or endpoint) is required for minio:// mounts',
   });
-  await rejectsConfig(t, () => load(['mount', 'gs://bucket-a', '/mnt/a']), { code: 'BAD_MOUNT_POINT', startsWith: 'command line: SOURCE "gs://bucket-a": unsupported scheme' });
-  await rejectsConfig(t, () => load(['mount', 's3://bucket-a', '/mnt/a', '--uid', 'me']), { code: 'BAD_OPTION', startsWith: 'command line: option "uid": not a non-negative integer: "me"' });
+  await rejectsConfig(t, () => load(['mount', 'gs://bucket-a', '/mnt/a']), {
+    code: 'BAD_MOUNT_POINT',
+    startsWith: 'command line: SOURCE "gs://bucket-a": unsupported scheme',
+  });
+  await rejectsConfig(t, () => load(['mount', 's3://bucket-a', '/mnt/a', '--uid', 'me']), {
+    code: 'BAD_OPTION',
+    startsWith: 'command line: option "uid": not a non-negative integer: "me"',
+  });
   const dir = await tempDir(t);
   const onlySecret = await writeConfig(dir, 'secret', 'ONLYSECRET');
   await rejectsConfig(t, () => load(['mount', 's3://bucket-a', '/mnt/a', '--secret-key-file', onlySecret]), {

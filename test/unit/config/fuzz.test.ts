@@ -24,13 +24,27 @@ t.test('any bytes or JSON value as config.json: a plan or one ConfigError line',
       name: fc.oneof(fc.string(), fc.constant(undefined)),
       path: fc.oneof(fc.string(), fc.constantFrom('/', '/a/b', '..', ''), fc.constant(null)),
       readOnly: fc.oneof(fc.boolean(), fc.string()),
-      options: fc.oneof(fc.dictionary(fc.oneof(fc.string(), fc.constantFrom('minio-url', 'endpoint', 'cache-size', 'uid', 'file-mode', 'ro')), fc.oneof(fc.string(), fc.integer(), fc.boolean())), fc.anything()),
+      options: fc.oneof(
+        fc.dictionary(
+          fc.oneof(fc.string(), fc.constantFrom('minio-url', 'endpoint', 'cache-size', 'uid', 'file-mode', 'ro')),
+          fc.oneof(fc.string(), fc.integer(), fc.boolean()),
+        ),
+        fc.anything(),
+      ),
     },
     { requiredKeys: [] },
   );
   const config = fc.oneof(
     fc.anything(),
-    fc.record({ mounts: fc.oneof(fc.array(mount, { maxLength: 3 }), fc.anything()), targetPath: fc.oneof(fc.string(), fc.constant('/tmp/fuzz-target')), runtimeOptions: fc.oneof(fc.dictionary(fc.string(), fc.string()), fc.anything()), accessModes: fc.oneof(fc.array(fc.string()), fc.anything()) }, { requiredKeys: [] }),
+    fc.record(
+      {
+        mounts: fc.oneof(fc.array(mount, { maxLength: 3 }), fc.anything()),
+        targetPath: fc.oneof(fc.string(), fc.constant('/tmp/fuzz-target')),
+        runtimeOptions: fc.oneof(fc.dictionary(fc.string(), fc.string()), fc.anything()),
+        accessModes: fc.oneof(fc.array(fc.string()), fc.anything()),
+      },
+      { requiredKeys: [] },
+    ),
   );
   // Near-valid configs, so that option values and layouts get exercised past the shape checks.
   const nearValid = fc.record({
@@ -39,14 +53,23 @@ t.test('any bytes or JSON value as config.json: a plan or one ConfigError line',
         mountPoint: fc.constantFrom('minio://bucket', 's3://my-bucket/pre/fix', 's3://other'),
         name: fc.constantFrom('a', 'b', 'minio'),
         path: fc.constantFrom('', '/', '/x', '/x/y'),
-        options: fc.dictionary(fc.constantFrom('minio-url', 'endpoint', 'cache-size', 'uid', 'file-mode', 'ro', 'stat-cache-ttl', 'part-size', 'metrics-address', 'bogus'), fc.oneof(fc.string(), fc.constantFrom('http://127.0.0.1:9000', '1m', '64MiB', '0644', 'true', 'off', '0.0.0.0:1'))),
+        options: fc.dictionary(
+          fc.constantFrom('minio-url', 'endpoint', 'cache-size', 'uid', 'file-mode', 'ro', 'stat-cache-ttl', 'part-size', 'metrics-address', 'bogus'),
+          fc.oneof(fc.string(), fc.constantFrom('http://127.0.0.1:9000', '1m', '64MiB', '0644', 'true', 'off', '0.0.0.0:1')),
+        ),
       }),
       { minLength: 1, maxLength: 3 },
     ),
     targetPath: fc.constant('/tmp/fuzz-target'),
     accessModes: fc.constantFrom(['ReadOnlyMany'], ['ReadWriteMany'], []),
   });
-  const text = fc.oneof(nearValid.map((c) => JSON.stringify(c)), nearValid.map((c) => JSON.stringify(c)), config.map((c) => JSON.stringify(c) ?? 'undefined'), fc.string(), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('latin1')));
+  const text = fc.oneof(
+    nearValid.map((c) => JSON.stringify(c)),
+    nearValid.map((c) => JSON.stringify(c)),
+    config.map((c) => JSON.stringify(c) ?? 'undefined'),
+    fc.string(),
+    fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('latin1')),
+  );
   let plans = 0;
   let errors = 0;
   await fc.assert(
@@ -67,7 +90,10 @@ t.test('any bytes or JSON value as config.json: a plan or one ConfigError line',
 });
 
 t.test('any argv: a command or one ConfigError line', async (t) => {
-  const word = fc.oneof(fc.string(), fc.constantFrom('mount', 'check', '--config', '-o', '--endpoint', '--read-only', '--help', '-V', '--', 's3://b', '/mnt', '--uid=5', '-ouid=1,ro'));
+  const word = fc.oneof(
+    fc.string(),
+    fc.constantFrom('mount', 'check', '--config', '-o', '--endpoint', '--read-only', '--help', '-V', '--', 's3://b', '/mnt', '--uid=5', '-ouid=1,ro'),
+  );
   fc.assert(
     fc.property(fc.array(word, { maxLength: 8 }), (argv) => {
       try {

@@ -14,5 +14,8 @@ t.test('USAGE', async (t) => {
   for (const d of ['us-east-1', '0644', '0755', '1m', '5s', '256MiB', '64MiB', '1MiB', '8MiB', '30s', 'info']) {
     t.match(USAGE, `(default: ${d}`, `default ${d}`);
   }
-  t.ok(USAGE.split('\n').every((line) => line.length <= 100), 'lines fit a terminal');
+  t.ok(
+    USAGE.split('\n').every((line) => line.length <= 100),
+    'lines fit a terminal',
+  );
 });

@@ -38,6 +38,9 @@ t.test('a Fluid plan takes its default cache size from the memory limit; cache-s
   await writeFile(file, JSON.stringify({ mounts: [{ mountPoint: 's3://bucket', options: { endpoint: 'http://127.0.0.1:1' } }], targetPath: '/tmp/x' }));
   const limited = await loadFluidPlan({ kind: 'fluid', configPath: file, flags: {} }, { env: {}, memoryLimitBytes: 512 * MiB });
   t.equal(limited.settings.cacheSizeBytes, 240 * MiB);
-  const explicit = await loadFluidPlan({ kind: 'fluid', configPath: file, flags: {} }, { env: { MOUNT_OPTIONS: 'cache-size=100MiB' }, memoryLimitBytes: 512 * MiB });
+  const explicit = await loadFluidPlan(
+    { kind: 'fluid', configPath: file, flags: {} },
+    { env: { MOUNT_OPTIONS: 'cache-size=100MiB' }, memoryLimitBytes: 512 * MiB },
+  );
   t.equal(explicit.settings.cacheSizeBytes, 100 * MiB);
 });

@@ -14,7 +14,10 @@ t.test('the demo config → one read-only MinIO bucket with creds read from file
   const secretsRoot = path.join(dir, 'etc/fluid/secrets');
   await k8sSecret(secretsRoot, 'minio-secret', { 'minio-access-key': 'minioadmin\n', 'minio-access-secret': 'Sup3r-s3cret\r\n' });
   const file = await writeConfig(dir, 'etc/fluid/config/config.json', demo(secretsRoot));
-  const plan = await loadFluidPlan({ kind: 'fluid', flags: {} }, { env: {}, secretsRoot, memoryLimitBytes: null, defaultConfigPaths: [file, path.join(dir, 'etc/fluid/config.json')] });
+  const plan = await loadFluidPlan(
+    { kind: 'fluid', flags: {} },
+    { env: {}, secretsRoot, memoryLimitBytes: null, defaultConfigPaths: [file, path.join(dir, 'etc/fluid/config.json')] },
+  );
 
   t.equal(plan.targetPath, '/runtime-mnt/thin/default/minio-demo/thin-fuse');
   t.equal(plan.buckets.length, 1);

@@ -19,12 +19,39 @@ t.test('several mounts: path, else /<name>', async (t) => {
 
 t.test('conflicts name both mounts', async (t) => {
   const cases: [Parameters<typeof layoutFolders>[0], string[]][] = [
-    [[{ name: 'a' }, { name: 'b', path: '/a' }], ['mount "b"', 'mount "a"', 'both mounts use the folder "/a"']],
-    [[{ name: 'a', path: '/x' }, { name: 'b', path: '/x/y' }], ['mount "b"', 'mount "a"', 'inside']],
-    [[{ name: 'a', path: '/x/y' }, { name: 'b', path: 'x' }], ['mount "b"', 'mount "a"', 'inside']],
-    [[{ name: 'a', path: '/' }, { name: 'b' }], ['mount "b"', 'mount "a"', 'root']],
-    [[{ name: 'a' }, { name: 'b', path: '//' }], ['mount "b"', 'mount "a"', 'root']],
-    [[{ name: 'a', path: '/' }, { name: 'b', path: '/' }], ['mount "b"', 'mount "a"', 'folder "/"']],
+    [
+      [{ name: 'a' }, { name: 'b', path: '/a' }],
+      ['mount "b"', 'mount "a"', 'both mounts use the folder "/a"'],
+    ],
+    [
+      [
+        { name: 'a', path: '/x' },
+        { name: 'b', path: '/x/y' },
+      ],
+      ['mount "b"', 'mount "a"', 'inside'],
+    ],
+    [
+      [
+        { name: 'a', path: '/x/y' },
+        { name: 'b', path: 'x' },
+      ],
+      ['mount "b"', 'mount "a"', 'inside'],
+    ],
+    [
+      [{ name: 'a', path: '/' }, { name: 'b' }],
+      ['mount "b"', 'mount "a"', 'root'],
+    ],
+    [
+      [{ name: 'a' }, { name: 'b', path: '//' }],
+      ['mount "b"', 'mount "a"', 'root'],
+    ],
+    [
+      [
+        { name: 'a', path: '/' },
+        { name: 'b', path: '/' },
+      ],
+      ['mount "b"', 'mount "a"', 'folder "/"'],
+    ],
   ];
   for (const [inputs, has] of cases) {
     await rejectsConfig(t, () => layoutFolders(inputs), { code: 'LAYOUT', has });
@@ -33,9 +60,18 @@ t.test('conflicts name both mounts', async (t) => {
 
 t.test('unusable folder names', async (t) => {
   const cases: [Parameters<typeof layoutFolders>[0], string[]][] = [
-    [[{ name: 'a', path: '/x/../y' }, { name: 'b' }], ['mount "a"', '".."']],
-    [[{ name: 'a', path: './y' }, { name: 'b' }], ['mount "a"', '"."']],
-    [[{ name: 'a/b' }, { name: 'c' }], ['mount "a/b"', 'its name']],
+    [
+      [{ name: 'a', path: '/x/../y' }, { name: 'b' }],
+      ['mount "a"', '".."'],
+    ],
+    [
+      [{ name: 'a', path: './y' }, { name: 'b' }],
+      ['mount "a"', '"."'],
+    ],
+    [
+      [{ name: 'a/b' }, { name: 'c' }],
+      ['mount "a/b"', 'its name'],
+    ],
     [[{ name: '..' }, { name: 'c' }], ['mount ".."']],
   ];
   for (const [inputs, has] of cases) {
@@ -54,11 +90,14 @@ t.test('in a Fluid config: names default to mount<i>', async (t) => {
     targetPath: '/t',
   });
   const plan = await loadFluidPlan({ kind: 'fluid', configPath: file, flags: {} }, { env: {} });
-  t.same(plan.buckets.map((b) => [b.name, b.folder]), [
-    ['images', ['train', 'images']],
-    ['mount1', ['mount1']],
-    ['extra', ['extra']],
-  ]);
+  t.same(
+    plan.buckets.map((b) => [b.name, b.folder]),
+    [
+      ['images', ['train', 'images']],
+      ['mount1', ['mount1']],
+      ['extra', ['extra']],
+    ],
+  );
 
   const clash = await writeConfig(dir, 'clash.json', {
     mounts: [{ mountPoint: 's3://bucket-one', name: 'mount1' }, { mountPoint: 's3://bucket-two' }],

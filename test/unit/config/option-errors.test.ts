@@ -7,13 +7,21 @@ import path from 'node:path';
 
 async function loader(t: T, cfg: { options?: Record<string, string>; runtime?: Record<string, string>; mounts?: number }) {
   const dir = await tempDir(t);
-  const mounts = Array.from({ length: cfg.mounts ?? 1 }, (_, i) => ({ mountPoint: `s3://bucket-${i}`, name: `m${i}`, ...(i === 0 ? { options: cfg.options ?? {} } : {}) }));
+  const mounts = Array.from({ length: cfg.mounts ?? 1 }, (_, i) => ({
+    mountPoint: `s3://bucket-${i}`,
+    name: `m${i}`,
+    ...(i === 0 ? { options: cfg.options ?? {} } : {}),
+  }));
   const file = await writeConfig(dir, 'config.json', { mounts, targetPath: '/t', runtimeOptions: cfg.runtime ?? {} });
-  return { dir, file, load: (env: Record<string, string> = {}, argv: string[] = []) => {
-    const cmd = parseArgv(['--config', file, ...argv]);
-    if (cmd.kind !== 'fluid') throw new Error('fluid expected');
-    return loadFluidPlan(cmd, { env, secretsRoot: path.join(dir, 'secrets') });
-  } };
+  return {
+    dir,
+    file,
+    load: (env: Record<string, string> = {}, argv: string[] = []) => {
+      const cmd = parseArgv(['--config', file, ...argv]);
+      if (cmd.kind !== 'fluid') throw new Error('fluid expected');
+      return loadFluidPlan(cmd, { env, secretsRoot: path.join(dir, 'secrets') });
+    },
+  };
 }
 
 t.test('per-bucket keys', async (t) => {
@@ -43,7 +51,10 @@ t.test('bad values from MOUNT_OPTIONS and runtimeOptions name their source', asy
   await rejectsConfig(t, () => load({ MOUNT_OPTIONS: 'uid=root' }), { code: 'BAD_OPTION', startsWith: 'mount "m0": option "uid" (from MOUNT_OPTIONS): ' });
   const rt = await loader(t, { runtime: { 'dir-mode': 'rwx' } });
   await rejectsConfig(t, rt.load, { code: 'BAD_OPTION', startsWith: 'mount "m0": option "dir-mode" (from runtimeOptions): ' });
-  await rejectsConfig(t, () => rt.load({}, ['--dir-mode=0755', '--uid', 'x']), { code: 'BAD_OPTION', startsWith: 'mount "m0": option "uid" (from command line): ' });
+  await rejectsConfig(t, () => rt.load({}, ['--dir-mode=0755', '--uid', 'x']), {
+    code: 'BAD_OPTION',
+    startsWith: 'mount "m0": option "uid" (from command line): ',
+  });
 });
 
 t.test('process keys: the config, the mount or the command line', async (t) => {
@@ -79,14 +90,20 @@ t.test('credential values and secret-file contents are never shown', async (t) =
 
   // A non-credential option read from a secret file: its value is not shown either.
   const root = path.join(dir, 'secrets');
-  await k8sSecret(root, 'conn', { url: 'http://user:SECRETPASS@minio' , url2: 'not-a-url-SECRETISH' });
-  const file = await writeConfig(dir, 'c2.json', { mounts: [{ mountPoint: 's3://bucket-x', name: 'x', options: { endpoint: `${root}/conn/url2` } }], targetPath: '/t' });
+  await k8sSecret(root, 'conn', { url: 'http://user:SECRETPASS@minio', url2: 'not-a-url-SECRETISH' });
+  const file = await writeConfig(dir, 'c2.json', {
+    mounts: [{ mountPoint: 's3://bucket-x', name: 'x', options: { endpoint: `${root}/conn/url2` } }],
+    targetPath: '/t',
+  });
   await rejectsConfig(t, () => loadFluidPlan({ kind: 'fluid', configPath: file, flags: {} }, { env: {}, secretsRoot: root }), {
     code: 'BAD_OPTION',
     has: ['option "endpoint"', 'not a URL'],
     hasNot: ['SECRETISH'],
   });
-  const file3 = await writeConfig(dir, 'c3.json', { mounts: [{ mountPoint: 's3://bucket-x', name: 'x', options: { endpoint: 'http://user:SECRETPASS@minio:9000' } }], targetPath: '/t' });
+  const file3 = await writeConfig(dir, 'c3.json', {
+    mounts: [{ mountPoint: 's3://bucket-x', name: 'x', options: { endpoint: 'http://user:SECRETPASS@minio:9000' } }],
+    targetPath: '/t',
+  });
   await rejectsConfig(t, () => loadFluidPlan({ kind: 'fluid', configPath: file3, flags: {} }, { env: {}, secretsRoot: root }), {
     code: 'BAD_OPTION',
     has: ['option "endpoint"', 'user name or password'],

@@ -35,7 +35,11 @@ t.test('a per-bucket key (region, via aliases and spellings)', async (t) => {
     'command line',
   );
   const multi = await plan(t, { mounts: 2, runtime: { region: 'rt-1' }, mount: { region: 'mount-1' } });
-  t.same(multi.buckets.map((b) => b.region), ['mount-1', 'rt-1'], 'a mount option only affects its mount');
+  t.same(
+    multi.buckets.map((b) => b.region),
+    ['mount-1', 'rt-1'],
+    'a mount option only affects its mount',
+  );
 
   const aliases = await plan(t, { env: 'minio_url=http://env:9000', runtime: { url: 'http://rt:9000' }, mount: { endpoint: 'http://mount:9000/' } });
   t.equal(aliases.buckets[0]?.endpoint, 'http://mount:9000', 'aliases share one key; trailing slash dropped');
@@ -49,16 +53,21 @@ t.test('a process-wide key (cache-size)', async (t) => {
   t.equal((await plan(t, {})).settings.cacheSizeBytes, 256 * MiB, 'default');
   t.equal((await plan(t, { env: 'cache_size=1G' })).settings.cacheSizeBytes, 1024 * MiB, 'MOUNT_OPTIONS');
   t.equal((await plan(t, { env: 'cache-size=1G', runtime: { 'cache-size': '512M' } })).settings.cacheSizeBytes, 512 * MiB, 'runtimeOptions');
-  t.equal((await plan(t, { env: 'cache-size=1G', runtime: { 'cache-size': '512M' }, mount: { 'cache-size': '128MiB' } })).settings.cacheSizeBytes, 128 * MiB, 'the only mount');
   t.equal(
-    (await plan(t, { env: 'cache-size=1G', runtime: { 'cache-size': '512M' }, mount: { 'cache-size': '128MiB' }, argv: ['-o', 'cache-size=64M'] })).settings.cacheSizeBytes,
+    (await plan(t, { env: 'cache-size=1G', runtime: { 'cache-size': '512M' }, mount: { 'cache-size': '128MiB' } })).settings.cacheSizeBytes,
+    128 * MiB,
+    'the only mount',
+  );
+  t.equal(
+    (await plan(t, { env: 'cache-size=1G', runtime: { 'cache-size': '512M' }, mount: { 'cache-size': '128MiB' }, argv: ['-o', 'cache-size=64M'] })).settings
+      .cacheSizeBytes,
     64 * MiB,
     'command line',
   );
 });
 
 t.test('a process-wide key in one of several mounts is ignored with a warning', async (t) => {
-  const p = await plan(t, { mounts: 2, runtime: { 'cache-size': '512M' }, mount: { 'cache-size': '128MiB', 'log_level': 'debug' } });
+  const p = await plan(t, { mounts: 2, runtime: { 'cache-size': '512M' }, mount: { 'cache-size': '128MiB', log_level: 'debug' } });
   t.equal(p.settings.cacheSizeBytes, 512 * 1024 * 1024);
   t.equal(p.settings.logLevel, 'info');
   t.same(p.unknownOptions, [

@@ -6,7 +6,14 @@ import { tempDir, writeConfig, type T } from './fixtures/helpers.js';
 async function readOnly(t: T, cfg: { accessModes?: unknown; readOnly?: boolean; options?: Record<string, string>; env?: string }) {
   const dir = await tempDir(t);
   const file = await writeConfig(dir, 'config.json', {
-    mounts: [{ mountPoint: 's3://bucket-one', name: 'one', ...(cfg.readOnly !== undefined ? { readOnly: cfg.readOnly } : {}), ...(cfg.options ? { options: cfg.options } : {}) }],
+    mounts: [
+      {
+        mountPoint: 's3://bucket-one',
+        name: 'one',
+        ...(cfg.readOnly !== undefined ? { readOnly: cfg.readOnly } : {}),
+        ...(cfg.options ? { options: cfg.options } : {}),
+      },
+    ],
     targetPath: '/t',
     ...(cfg.accessModes !== undefined ? { accessModes: cfg.accessModes } : {}),
   });

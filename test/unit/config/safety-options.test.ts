@@ -40,7 +40,11 @@ t.test('#12 a secret on the command line is refused, with a pointer to the safe 
   }
   // Fluid mode too: flags on the entrypoint's command line show in ps just the same.
   const load = await fluid(t);
-  await rejectsConfig(t, () => load({}, [`--secret-access-key=${secret}`, '--access-key-id=AKID']), { code: 'BAD_OPTION', has: ['process list'], hasNot: [secret] });
+  await rejectsConfig(t, () => load({}, [`--secret-access-key=${secret}`, '--access-key-id=AKID']), {
+    code: 'BAD_OPTION',
+    has: ['process list'],
+    hasNot: [secret],
+  });
   // The key file and the environment stay fine.
   const plan = await debug([], { AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: secret });
   t.equal(plan.buckets[0]?.credentials?.secretAccessKey.value, secret);
@@ -51,7 +55,12 @@ t.test('#12 a secret with commas in MOUNT_OPTIONS is kept whole, and its tail is
   const entries = parseOptionList(`endpoint=http://h:1,secret-access-key=${secret},access-key-id=AKID,ro`, 'MOUNT_OPTIONS');
   t.same(
     entries.map((e) => [e.key, e.value]),
-    [['endpoint', 'http://h:1'], ['secret-access-key', secret], ['access-key-id', 'AKID'], ['ro', 'true']],
+    [
+      ['endpoint', 'http://h:1'],
+      ['secret-access-key', secret],
+      ['access-key-id', 'AKID'],
+      ['ro', 'true'],
+    ],
   );
   const load = await fluid(t);
   const plan = await load({ MOUNT_OPTIONS: `secret-access-key=${secret},access-key-id=AKID,uid=5` });
@@ -62,7 +71,11 @@ t.test('#12 a secret with commas in MOUNT_OPTIONS is kept whole, and its tail is
 
 t.test('#14 durations: request-timeout=0 and values past the timer limit are refused; 0 timeouts are honoured', async (t) => {
   const load = await fluid(t);
-  await rejectsConfig(t, () => load({ MOUNT_OPTIONS: 'request-timeout=0' }), { code: 'BAD_OPTION', startsWith: 'config ', has: ['"request-timeout"', 'at least'] });
+  await rejectsConfig(t, () => load({ MOUNT_OPTIONS: 'request-timeout=0' }), {
+    code: 'BAD_OPTION',
+    startsWith: 'config ',
+    has: ['"request-timeout"', 'at least'],
+  });
   await rejectsConfig(t, () => load({ MOUNT_OPTIONS: 'request-timeout=2h' }), { code: 'BAD_OPTION', has: ['"request-timeout"', 'at most 1h'] });
   for (const key of ['stat-cache-ttl', 'negative-cache-ttl', 'attr-timeout', 'entry-timeout']) {
     await rejectsConfig(t, () => load({ MOUNT_OPTIONS: `${key}=30d` }), { code: 'BAD_OPTION', has: [`"${key}"`, 'at most 24d'] });

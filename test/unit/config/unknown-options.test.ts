@@ -7,11 +7,11 @@ t.test('Fluid mode: every source, each key once, no values', async (t) => {
   const dir = await tempDir(t);
   const file = await writeConfig(dir, 'config.json', {
     mounts: [
-      { mountPoint: 's3://bucket-a', name: 'a', options: { 'Type_Cache_TTL': '5s', 'metrics-port': 'HIDDENVALUE', region: 'x' } },
+      { mountPoint: 's3://bucket-a', name: 'a', options: { Type_Cache_TTL: '5s', 'metrics-port': 'HIDDENVALUE', region: 'x' } },
       { mountPoint: 's3://bucket-b', name: 'b', options: { 'metrics-port': '9', 'access-key-file': '/k' } },
     ],
     targetPath: '/t',
-    runtimeOptions: { cheap: 'true', 'foreground': 'true' },
+    runtimeOptions: { cheap: 'true', foreground: 'true' },
   });
   const cmd = parseArgv(['--config', file, '--bogus-flag', '--metrics-port=1', '-f', '--secret-key-file=/x']);
   if (cmd.kind !== 'fluid') throw new Error('fluid expected');
@@ -34,7 +34,21 @@ t.test('debug mode: unknown flags are listed, debug-only flags are known', async
   const dir = await tempDir(t);
   const keyFile = await writeConfig(dir, 'id', 'AKIA');
   const secretFile = await writeConfig(dir, 'secret', 'S');
-  const cmd = parseArgv(['mount', 's3://bucket-a', '/mnt', '--foreground', '-f', '--access-key-file', keyFile, '--secret-key-file', secretFile, '--stat_cache_ttl=1s', '--type-cache-ttl=1s', '-o', 'nonempty']);
+  const cmd = parseArgv([
+    'mount',
+    's3://bucket-a',
+    '/mnt',
+    '--foreground',
+    '-f',
+    '--access-key-file',
+    keyFile,
+    '--secret-key-file',
+    secretFile,
+    '--stat_cache_ttl=1s',
+    '--type-cache-ttl=1s',
+    '-o',
+    'nonempty',
+  ]);
   if (cmd.kind !== 'mount') throw new Error('mount expected');
   const plan = await loadDebugPlan(cmd, { env: {} });
   t.same(plan.unknownOptions, ['type-cache-ttl (from command line)', 'nonempty (from command line)']);
