@@ -268,7 +268,11 @@ export class BucketNamespace {
     if (dirs.size > 0) names.sort();
     if (!complete || names.length > this.maxFolderEntries) {
       names.length = Math.min(names.length, this.maxFolderEntries);
-      this.warnOnce(`${dirPrefix}\0stream`, dirPrefix, `folder has more than ${names.length} entries: readdir shows the first ${names.length} (option max-folder-entries); other names can still be opened by path`);
+      this.warnOnce(
+        `${dirPrefix}\0stream`,
+        dirPrefix,
+        `folder has more than ${names.length} entries: readdir shows the first ${names.length} (option max-folder-entries); other names can still be opened by path`,
+      );
     }
     return names;
   }
@@ -437,9 +441,13 @@ export class BucketNamespace {
       this.largeDirs.set(rel, true);
       if (!keepPartial) return undefined;
       const shown = files.size + dirs.size;
-      this.warnOnce(`${dirPrefix}\0listing`, dirPrefix, this.maxFolderEntries > shown
+      this.warnOnce(
+        `${dirPrefix}\0listing`,
+        dirPrefix,
+        this.maxFolderEntries > shown
           ? `folder has more than ${shown} entries: readdir lists its names afresh each time, without attributes, up to max-folder-entries (${this.maxFolderEntries})`
-          : `folder has more than ${shown} entries: readdir shows the first ${shown}; set option max-folder-entries to show more (about 250 bytes of memory a name while listed); other names can still be opened by path`);
+          : `folder has more than ${shown} entries: readdir shows the first ${shown}; set option max-folder-entries to show more (about 250 bytes of memory a name while listed); other names can still be opened by path`,
+      );
     }
     return this.commitListing(rel, files, dirs, complete);
   }
@@ -535,7 +543,7 @@ function childNamed(listing: Listing, name: string): Entry | undefined {
 const LISTING_BYTES = 200;
 const STRING_HEADER = 24;
 function stringBytes(s: string): number {
-  return STRING_HEADER + (/[^\u0000-\u00ff]/.test(s) ? 2 : 1) * s.length;
+  return STRING_HEADER + (/[\u0100-\uffff]/.test(s) ? 2 : 1) * s.length;
 }
 /** A listing row: the DirChild (40) and its array slot (8), the name (a slice of the key, 32, or its own string), the entry. */
 function childBytes(name: string, entry: Entry): number {
@@ -570,7 +578,7 @@ function ownString(s: string): string {
 /** `a/b/c` → `a/b/c`, `a/b`, `a`, `` (the root). */
 function selfAndAncestors(rel: string): string[] {
   const out = [rel];
-  for (let dir = rel; dir !== ''; ) {
+  for (let dir = rel; dir !== '';) {
     const slash = dir.lastIndexOf('/');
     dir = slash < 0 ? '' : dir.slice(0, slash);
     out.push(dir);

@@ -31,6 +31,7 @@ const MAX_NAME_BYTES = 255;
 export function nameProblem(name: string): string | undefined {
   if (name === '') return 'empty path segment';
   if (name === '.' || name === '..') return `"${name}" is reserved`;
+  // eslint-disable-next-line no-control-regex -- control characters are what this looks for
   if (/[\u0000-\u001f\u007f]/.test(name)) return 'contains a control character';
   if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `longer than ${MAX_NAME_BYTES} bytes`;
   return undefined;

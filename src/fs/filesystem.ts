@@ -51,7 +51,6 @@ export interface Attr {
   readonly ctime: number;
 }
 
-
 export interface BucketView {
   readonly mount: BucketMount;
   readonly store: ObjectStore;
@@ -76,7 +75,6 @@ export interface FilesystemOptions {
    */
   readonly onBackgroundError?: (what: string, err: unknown) => void;
 }
-
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND;
 

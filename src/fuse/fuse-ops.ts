@@ -112,14 +112,26 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
     access: (_path: string, _mode: number, cb: Cb) => cb(0),
     statfs: (path: string, cb: Cb) => reply('statfs', path, cb, () => fs.statfs()),
     readdir: (path: string, rawCb: Cb) =>
-      reply('readdir', path, (code, listing) => {
-        const l = listing as { names: string[]; attrs: unknown[] } | undefined;
-        if (code === 0 && l) rawCb(0, l.names, l.attrs);
-        else rawCb(code);
-      }, () => fs.readdir(path)),
+      reply(
+        'readdir',
+        path,
+        (code, listing) => {
+          const l = listing as { names: string[]; attrs: unknown[] } | undefined;
+          if (code === 0 && l) rawCb(0, l.names, l.attrs);
+          else rawCb(code);
+        },
+        () => fs.readdir(path),
+      ),
     // An open answered after its deadline never reaches the kernel, which will never release
     // the handle: release it here.
-    open: (path: string, flags: number, cb: Cb) => reply('open', path, cb, () => fs.open(path, flags), (fd) => fs.release(fd)),
+    open: (path: string, flags: number, cb: Cb) =>
+      reply(
+        'open',
+        path,
+        cb,
+        () => fs.open(path, flags),
+        (fd) => fs.release(fd),
+      ),
     release: (_path: string, fd: number, cb: Cb) => {
       fs.release(fd);
       cb(0);

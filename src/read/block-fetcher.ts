@@ -9,6 +9,7 @@
 import type { Block, Chunks } from './block.js';
 import type { BlockCache } from './block-cache.js';
 import type { ObjectRef } from './object-ref.js';
+import assert from 'node:assert/strict';
 import { StoreError } from '../store/store-error.js';
 
 /** Something that reads: an open handle. */
@@ -28,7 +29,7 @@ interface Waiter {
   /** Bytes of the block (from its start) the reader needs. */
   readonly need: number;
   resolve(b: Block): void;
-  reject(e: unknown): void;
+  reject(e: Error): void;
 }
 
 /** A block on its way: the chunks so far, and readers waiting for more. */
@@ -50,7 +51,7 @@ class FillingBlock implements Block {
     this.waiters = still;
   }
 
-  settle(err?: unknown): void {
+  settle(err?: Error): void {
     for (const w of this.waiters) {
       if (err === undefined) w.resolve(this);
       else w.reject(err);
@@ -138,7 +139,8 @@ export class BlockFetcher {
     if (!f) {
       this.cache.stats.misses++;
       this.download(obj, index, 1, owner);
-      f = this.filling.get(key) as FillingBlock;
+      f = this.filling.get(key);
+      assert(f !== undefined, 'a block inside the object has a download once one started');
     } else {
       this.adopt(f.download, owner);
     }
@@ -299,7 +301,7 @@ export class BlockFetcher {
         if (index < count || delivered !== end - start) throw wrongLength(obj, start, end, delivered);
       })
       .catch((e: unknown) => {
-        const err = openObjectError(e, obj);
+        const err = asError(openObjectError(e, obj));
         for (let i = index; i < count; i++) {
           unfill(i);
           (blocks[i] as FillingBlock).settle(err);
@@ -330,4 +332,9 @@ function openObjectError(err: unknown, obj: ObjectRef): unknown {
     ...(err.status !== undefined ? { status: err.status } : {}),
     ...(err.s3Code !== undefined ? { s3Code: err.s3Code } : {}),
   });
+}
+
+/** Failures reach readers as Errors; anything else thrown below is wrapped, never lost. */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new StoreError('other', String(err), { cause: err });
 }

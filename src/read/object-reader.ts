@@ -188,7 +188,8 @@ export class ObjectReader {
 
   private planReadAhead(pos: number, end: number): void {
     const nearLast = this.lastEnd >= 0 && pos >= this.lastEnd - JUMP_TOLERANCE && pos <= this.lastEnd + JUMP_TOLERANCE;
-    if (this.lastEnd < 0 && pos === 0) this.streak = SEQUENTIAL_AFTER; // reading from the start
+    if (this.lastEnd < 0 && pos === 0)
+      this.streak = SEQUENTIAL_AFTER; // reading from the start
     else if (nearLast) this.streak++;
     else this.streak = 0;
     this.lastEnd = nearLast ? Math.max(this.lastEnd, end) : end;

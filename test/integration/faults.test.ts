@@ -285,7 +285,17 @@ async function readOnce(t: Test, file: string, pos: number, len: number, timeout
   const ev = events.find((e) => e.type === 'read');
   if (!ev) {
     const open = events.find((e) => e.type === 'open');
-    return { type: 'read', pos, len, got: 0, sha: '', err: open?.err ?? (killed ? `KILLED after ${timeoutMs} ms` : `no result (${stderr.trim()})`), ms: wallMs, maxMs: wallMs, wallMs };
+    return {
+      type: 'read',
+      pos,
+      len,
+      got: 0,
+      sha: '',
+      err: open?.err ?? (killed ? `KILLED after ${timeoutMs} ms` : `no result (${stderr.trim()})`),
+      ms: wallMs,
+      maxMs: wallMs,
+      wallMs,
+    };
   }
   return { ...ev, wallMs };
 }
@@ -314,8 +324,14 @@ function afterStall(proxy: FaultProxy, name: string): string[] {
     `+${r.receivedAt - stalled.receivedAt} ms GET bytes=${r.range?.start ?? ''}-${r.range?.end ?? ''} -> ${r.status ?? '-'} ${r.outcome}${r.fault ? ` (${r.fault.kind})` : ''}`;
   // The resume of the same range (same end), or another GET overlapping the stalled bytes.
   const overlaps = (r: (typeof recs)[number]): boolean =>
-    r.range !== undefined && stalled.range !== undefined && r.range.start <= (stalled.range.end ?? Infinity) && (r.range.end ?? Infinity) >= stalled.range.start;
-  const later = recs.slice(i + 1).filter((r) => r.path === stalled.path && r.method === 'GET' && overlaps(r)).slice(0, 6);
+    r.range !== undefined &&
+    stalled.range !== undefined &&
+    r.range.start <= (stalled.range.end ?? Infinity) &&
+    (r.range.end ?? Infinity) >= stalled.range.start;
+  const later = recs
+    .slice(i + 1)
+    .filter((r) => r.path === stalled.path && r.method === 'GET' && overlaps(r))
+    .slice(0, 6);
   return [`stalled: ${fmt(stalled)}`, ...later.map((r) => `then:    ${fmt(r)}`)];
 }
 
@@ -350,7 +366,14 @@ t.test('the fault proxy itself, with a plain S3 client (no mount)', async (t) =>
       return { data, ms: Date.now() - t0 };
     } catch (e) {
       const err = e as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
-      return { err: { ...(err.name ? { name: err.name } : {}), ...(err.code ? { code: err.code } : {}), ...(err.$metadata?.httpStatusCode ? { status: err.$metadata.httpStatusCode } : {}) }, ms: Date.now() - t0 };
+      return {
+        err: {
+          ...(err.name ? { name: err.name } : {}),
+          ...(err.code ? { code: err.code } : {}),
+          ...(err.$metadata?.httpStatusCode ? { status: err.$metadata.httpStatusCode } : {}),
+        },
+        ms: Date.now() - t0,
+      };
     }
   };
   const once = (fault: Fault): void => void proxy.addRule({ match: { method: 'GET', range: true }, times: 1, fault });
@@ -392,7 +415,11 @@ t.test('the fault proxy itself, with a plain S3 client (no mount)', async (t) =>
     p.addRule({ match: { method: 'GET' }, probability: 0.5, fault: [SLOW_DOWN, INTERNAL_ERROR] });
     const c = makeClient({ endpoint: p.url, maxAttempts: 1 });
     try {
-      for (let i = 0; i < 12; i++) await c.send(new GetObjectCommand({ Bucket: bucket, Key: 'o.bin', Range: 'bytes=0-0' })).then((r) => r.Body?.transformToByteArray()).catch(() => undefined);
+      for (let i = 0; i < 12; i++)
+        await c
+          .send(new GetObjectCommand({ Bucket: bucket, Key: 'o.bin', Range: 'bytes=0-0' }))
+          .then((r) => r.Body?.transformToByteArray())
+          .catch(() => undefined);
     } finally {
       c.destroy();
     }
@@ -450,7 +477,11 @@ t.test('transient faults (seeded 500/503, resets before and inside bodies) cost 
     const rnd = seededRandom(99);
     const ranges: [number, number][] = [];
     for (let i = 0; i < 12; i++) ranges.push([Math.floor(rnd() * (big.length - 600 * KiB)), 1 + Math.floor(rnd() * 600 * KiB)]);
-    const r = startReader(t, `${dir}/data/big.bin`, ranges.map(([pos, len]) => ({ read: [pos, len] as [number, number] })));
+    const r = startReader(
+      t,
+      `${dir}/data/big.bin`,
+      ranges.map(([pos, len]) => ({ read: [pos, len] as [number, number] })),
+    );
     const { events, stderr } = await r.finished(60_000);
     const reads = events.filter((e) => e.type === 'read');
     t.equal(reads.length, ranges.length, `all ranges read (${stderr.trim()})`);
@@ -476,7 +507,9 @@ t.test('transient faults (seeded 500/503, resets before and inside bodies) cost 
     const broken = proxy.records[i];
     const next = proxy.records.slice(i + 1).find((x) => x.path === broken?.path && x.range?.end === broken?.range?.end);
     t.equal(cut.faults, 1, 'one GET was cut');
-    t.comment(`cut: GET bytes=${broken?.range?.start}-${broken?.range?.end} after ${broken?.bodyBytes} bytes; next GET of that range: bytes=${next?.range?.start}-${next?.range?.end}`);
+    t.comment(
+      `cut: GET bytes=${broken?.range?.start}-${broken?.range?.end} after ${broken?.bodyBytes} bytes; next GET of that range: bytes=${next?.range?.start}-${next?.range?.end}`,
+    );
     t.equal(next?.range?.start, (broken?.range?.start ?? 0) + 256 * KiB, 'the range was resumed from the first byte not received');
     t.equal(r.err, undefined, `the read succeeds (${r.err ?? ''})`);
     t.equal(r.sha, sha256(cutData), 'bytes match');
@@ -489,12 +522,17 @@ t.test('transient faults (seeded 500/503, resets before and inside bodies) cost 
     t.equal(r.stdout.split(' ')[0], sha256(big), 'bytes match');
   });
 
-  await t.test('opened by path (no listing): the lookup\'s GET meets a 503, then a reset inside its body', async (t) => {
+  await t.test("opened by path (no listing): the lookup's GET meets a 503, then a reset inside its body", async (t) => {
     // A lookup by path fetches the first 128 KiB with a ranged GET without If-Match (the
     // "peek"); its answer also gives size and etag. Deterministic: the first such GET gets a
     // 503, the next one is reset after 64 KiB of body.
     const slow = proxy.addRule({ name: 'peek-503', match: { method: 'GET', range: true, ifMatch: false }, times: 1, fault: SLOW_DOWN });
-    const broken = proxy.addRule({ name: 'peek-reset', match: { method: 'GET', range: true, ifMatch: false }, times: 1, fault: { kind: 'reset-body', afterBytes: 64 * KiB } });
+    const broken = proxy.addRule({
+      name: 'peek-reset',
+      match: { method: 'GET', range: true, ifMatch: false },
+      times: 1,
+      fault: { kind: 'reset-body', afterBytes: 64 * KiB },
+    });
     const since = Date.now();
     const r = await readOnce(t, `${dir}/byname/second.bin`, 0, second.length, 60_000);
     slow.remove();
@@ -503,7 +541,7 @@ t.test('transient faults (seeded 500/503, resets before and inside bodies) cost 
     for (const l of logLines(agent).filter((l) => l.errno !== undefined && logTime(l) >= since && !String(l.path).includes('.log-barrier-'))) {
       t.comment(`agent: ${String(l.op)} ${String(l.path)} -> ${String(l.errno)}: ${String(l.msg)}`);
     }
-    t.equal(slow.faults + broken.faults, 2, 'the lookup\'s GETs were faulted (503, then a reset inside the body)');
+    t.equal(slow.faults + broken.faults, 2, "the lookup's GETs were faulted (503, then a reset inside the body)");
     t.equal(r.err, undefined, `open and read succeed (got ${r.err ?? 'no error'}${r.errAt !== undefined ? ` at ${r.errAt}` : ''})`);
     t.equal(r.got, second.length, 'whole object');
     t.equal(r.sha, sha256(second), 'bytes match');
@@ -516,11 +554,18 @@ t.test('transient faults (seeded 500/503, resets before and inside bodies) cost 
   t.ok(rule.faults >= 5, `the proxy injected ${rule.faults} faults into ${rule.matched} ranged GETs`);
   t.comment(`faults by kind: ${JSON.stringify(proxy.stats.faults)}`);
   t.ok(proxy.stats.faults.status >= 1, `S3 error answers: ${proxy.stats.faults.status}`);
-  t.ok(proxy.stats.faults['reset-body'] + proxy.stats.faults.reset >= 1, `resets: ${proxy.stats.faults.reset} before, ${proxy.stats.faults['reset-body']} inside bodies`);
+  t.ok(
+    proxy.stats.faults['reset-body'] + proxy.stats.faults.reset >= 1,
+    `resets: ${proxy.stats.faults.reset} before, ${proxy.stats.faults['reset-body']} inside bodies`,
+  );
   // EINTR answers are logged at debug: reads the kernel gave up on, or read-ahead nobody waits
   // for. Anything louder is a read that failed.
   const failed = readErrors(agent).filter((l) => l.errno !== 'EINTR');
-  t.same(failed.map((l) => `${String(l.errno)} ${String(l.msg)}`), [], 'no read failed (agent log: no EIO, ESTALE, …)');
+  t.same(
+    failed.map((l) => `${String(l.errno)} ${String(l.msg)}`),
+    [],
+    'no read failed (agent log: no EIO, ESTALE, …)',
+  );
   const interrupted = readErrors(agent, 'EINTR');
   if (interrupted.length > 0) t.comment(`agent answered ${interrupted.length} read(s) with EINTR: ${interrupted.map((l) => String(l.msg)).join(' | ')}`);
   t.comment(`requests: ${proxy.stats.requests}, forwarded ${proxy.stats.forwarded}, faults ${JSON.stringify(proxy.stats.faults)}`);
@@ -536,11 +581,7 @@ t.test('a server that stays down: EIO in bounded time, cached metadata answers, 
   const proxy = await proxyFor(t, 7);
   const REQUEST_TIMEOUT_MS = 5000;
   const MARGIN_MS = 2500;
-  const { agent, dir } = await mountViaProxy(t, bucket, proxy, [
-    '--request-timeout', '5s',
-    '--read-ahead-max', '2MiB',
-    '--stat-cache-ttl', '10m',
-  ]);
+  const { agent, dir } = await mountViaProxy(t, bucket, proxy, ['--request-timeout', '5s', '--read-ahead-max', '2MiB', '--stat-cache-ttl', '10m']);
   const pid = agent.child.pid;
   const file = `${dir}/data/big.bin`;
 
@@ -561,7 +602,9 @@ t.test('a server that stays down: EIO in bounded time, cached metadata answers, 
       // A fresh handle, far from anything read: random access, nothing cached.
       const pos = mode === 'refuse' ? 12 * MiB + 5 : 8 * MiB + 333;
       const r = await readOnce(t, file, pos, 128 * KiB, 40_000);
-      t.comment(`down (${mode}): read -> ${r.err ?? 'ok'} after ${r.ms} ms (reader wall ${r.wallMs} ms), ${proxy.stats.requests - before} requests reached the proxy`);
+      t.comment(
+        `down (${mode}): read -> ${r.err ?? 'ok'} after ${r.ms} ms (reader wall ${r.wallMs} ms), ${proxy.stats.requests - before} requests reached the proxy`,
+      );
       await logsFlushed({ agent, dir }, '/data');
       for (const l of readErrors(agent).filter((l) => logTime(l) >= since)) {
         t.comment(`  agent (+${logTime(l) - since} ms): ${String(l.errno)} ${String(l.msg)}`);
@@ -605,7 +648,13 @@ t.test('a server that stays down: EIO in bounded time, cached metadata answers, 
 
   await logsFlushed({ agent, dir }, '/data');
   const eio = [...readErrors(agent, 'EIO'), ...readErrors(agent, 'ETIMEDOUT')];
-  t.ok(eio.length >= 2, `the agent logged ${eio.length} read EIO/ETIMEDOUT line(s): ${eio.map((l) => `${String(l.errno)} ${String(l.msg)}`).slice(0, 4).join(' | ')}`);
+  t.ok(
+    eio.length >= 2,
+    `the agent logged ${eio.length} read EIO/ETIMEDOUT line(s): ${eio
+      .map((l) => `${String(l.errno)} ${String(l.msg)}`)
+      .slice(0, 4)
+      .join(' | ')}`,
+  );
 });
 
 t.test('an object overwritten under a reader: ESTALE or EIO, never bytes of two versions', async (t) => {
@@ -637,7 +686,9 @@ t.test('an object overwritten under a reader: ESTALE or EIO, never bytes of two 
   const rest = events.filter((e) => e.type === 'read')[1];
   t.ok(rest, 'second part attempted');
   if (rest) {
-    t.comment(`after the overwrite: ${rest.err ?? 'no error'}, ${rest.got} bytes, ${rest.ms} ms, ${proxy.count({ method: 'GET', ifMatch: true }) - ifMatchBefore} If-Match GETs`);
+    t.comment(
+      `after the overwrite: ${rest.err ?? 'no error'}, ${rest.got} bytes, ${rest.ms} ms, ${proxy.count({ method: 'GET', ifMatch: true }) - ifMatchBefore} If-Match GETs`,
+    );
     const got = oldData.subarray(HEAD, HEAD + rest.got);
     t.equal(rest.sha, sha256(got), `the ${rest.got} bytes got after the overwrite are the old version's`);
     if (rest.got === SIZE - HEAD) {
@@ -649,7 +700,13 @@ t.test('an object overwritten under a reader: ESTALE or EIO, never bytes of two 
       t.ok(changed >= 1, `RGW answered 412 to ${changed} If-Match GET(s)`);
       await logsFlushed({ agent, dir });
       const stale = logLines(agent).filter((l) => l.op === 'read' && (l.errno === 'ESTALE' || l.errno === 'EIO'));
-      t.ok(stale.length >= 1, `agent logged: ${stale.map((l) => `${String(l.errno)} ${String(l.msg)}`).slice(0, 2).join(' | ')}`);
+      t.ok(
+        stale.length >= 1,
+        `agent logged: ${stale
+          .map((l) => `${String(l.errno)} ${String(l.msg)}`)
+          .slice(0, 2)
+          .join(' | ')}`,
+      );
     }
   }
 
@@ -724,9 +781,21 @@ t.test('a stalled body (headers, then nothing) never holds a FUSE read past requ
     if (r.err !== undefined) t.ok(r.err === 'EIO' || r.err === 'ETIMEDOUT', `a failure is EIO or ETIMEDOUT (got ${r.err})`);
     else t.equal(r.got, data.length, 'whole object');
     await logsFlushed(m);
-    t.comment(`agent read errors: ${readErrors(m.agent).map((l) => `${String(l.errno)} ${String(l.msg)}`).join(' | ') || 'none'}`);
+    t.comment(
+      `agent read errors: ${
+        readErrors(m.agent)
+          .map((l) => `${String(l.errno)} ${String(l.msg)}`)
+          .join(' | ') || 'none'
+      }`,
+    );
   });
 
   await logsFlushed({ agent, dir });
-  t.comment(`agent read errors: ${readErrors(agent).map((l) => `${String(l.errno)} ${String(l.msg)}`).join(' | ') || 'none'}`);
+  t.comment(
+    `agent read errors: ${
+      readErrors(agent)
+        .map((l) => `${String(l.errno)} ${String(l.msg)}`)
+        .join(' | ') || 'none'
+    }`,
+  );
 });

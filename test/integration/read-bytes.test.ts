@@ -52,8 +52,13 @@ t.test('bytes through the mount equal the objects', async (t) => {
 
   t.test('random ranges, including across block edges and the tail', async (t) => {
     const ranges: [number, number][] = [
-      [0, 1], [MiB - 10, 20], [3 * MiB + 5, 128 * 1024], [big.length - 100, 100], [big.length - 50, 4096],
-      [big.length, 4096], [big.length + MiB, 10],
+      [0, 1],
+      [MiB - 10, 20],
+      [3 * MiB + 5, 128 * 1024],
+      [big.length - 100, 100],
+      [big.length - 50, 4096],
+      [big.length, 4096],
+      [big.length + MiB, 10],
     ];
     // Seeded, so a failing range can be read again: SEED=<the seed printed> replays the run.
     const seed = process.env.SEED !== undefined ? Number(process.env.SEED) : Math.floor(Math.random() * 2 ** 32);

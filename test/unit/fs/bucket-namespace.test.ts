@@ -24,7 +24,11 @@ t.test('a name that is both a file and a prefix is a directory, in listings and 
   s.put('a/b', 'inner');
   t.equal((await ns(s).lookup('a'))?.kind, 'dir', 'lookup without a listing');
   const n = ns(s);
-  t.same((await n.list('')).map((c) => c.entry.kind), ['dir'], 'listing shows one entry');
+  t.same(
+    (await n.list('')).map((c) => c.entry.kind),
+    ['dir'],
+    'listing shows one entry',
+  );
   t.equal((await n.lookup('a'))?.kind, 'dir');
 });
 
@@ -61,18 +65,33 @@ t.test('keys a filesystem cannot show are skipped with one warning each', async 
   s.put('line\nbreak.txt', 'x');
   const warned: string[] = [];
   const n = ns(s, '', (k) => warned.push(k));
-  t.same((await n.list('')).map((c) => c.name), ['dir', 'ok.txt']);
-  t.same((await n.list('dir')).map((c) => c.name), []);
+  t.same(
+    (await n.list('')).map((c) => c.name),
+    ['dir', 'ok.txt'],
+  );
+  t.same(
+    (await n.list('dir')).map((c) => c.name),
+    [],
+  );
   const again: string[] = [];
   await ns(s, '', (k) => again.push(k)).list('');
   await new Promise((r) => setTimeout(r, 20)); // background listings of subfolders
   // A key is reported as the prefix a folder listing shows or as the whole key a tree listing
   // shows, never twice by one mount, and every unshowable key is reported.
   const bad = ['./dot', 'dir//double', 'x'.repeat(300), 'line\nbreak.txt'];
-  for (const [label, list] of [['first mount', warned], ['second mount', again]] as const) {
+  for (const [label, list] of [
+    ['first mount', warned],
+    ['second mount', again],
+  ] as const) {
     t.equal(new Set(list).size, list.length, `${label}: no key warned twice`);
-    t.ok(list.every((k) => bad.some((b) => b.startsWith(k))), `${label}: only unshowable keys`);
-    t.ok(bad.every((b) => list.some((k) => b.startsWith(k))), `${label}: every unshowable key`);
+    t.ok(
+      list.every((k) => bad.some((b) => b.startsWith(k))),
+      `${label}: only unshowable keys`,
+    );
+    t.ok(
+      bad.every((b) => list.some((k) => b.startsWith(k))),
+      `${label}: every unshowable key`,
+    );
   }
 });
 
@@ -81,7 +100,10 @@ t.test('a prefix mount sees only its prefix', async (t) => {
   s.put('data/a.txt', 'a');
   s.put('other/b.txt', 'b');
   const n = ns(s, 'data/');
-  t.same((await n.list('')).map((c) => c.name), ['a.txt']);
+  t.same(
+    (await n.list('')).map((c) => c.name),
+    ['a.txt'],
+  );
   t.equal(await n.lookup('other'), undefined);
   const e = await n.lookup('a.txt');
   t.equal(e?.kind === 'file' ? e.key : '', 'data/a.txt');
@@ -121,7 +143,10 @@ t.test('listing a folder lists its small tree flat in the background; a walk the
   t.equal(lists, 2, 'the folder, then one flat page for its whole tree');
   for (let d = 0; d < 20; d++) {
     const dir = `root/d${String(d).padStart(2, '0')}`;
-    t.same((await n.list(dir)).map((c) => `${c.name}:${c.entry.kind}`), ['sub:dir']);
+    t.same(
+      (await n.list(dir)).map((c) => `${c.name}:${c.entry.kind}`),
+      ['sub:dir'],
+    );
     t.equal((await n.list(`${dir}/sub`)).length, 3);
     t.equal((await n.lookup(`${dir}/sub/f1`))?.kind, 'file');
   }

@@ -25,7 +25,10 @@ t.test('the tracker sums every object under each prefix, markers excluded', asyn
   a.put('other/z', Buffer.alloc(1000));
   const b = new MemoryStore();
   b.put('k', Buffer.alloc(3));
-  const u = new UsageTracker([{ store: a, prefix: 'data/' }, { store: b, prefix: '' }]);
+  const u = new UsageTracker([
+    { store: a, prefix: 'data/' },
+    { store: b, prefix: '' },
+  ]);
   t.equal(usedOf(await u.statfs()), 33);
 });
 
@@ -68,7 +71,10 @@ t.test('a failed rescan is reported, never an unhandled rejection, and the last 
   }
   t.same(unhandled, [], 'no unhandled rejection');
   t.ok(errors.length >= 1, `onError was told (${errors.length} times)`);
-  t.ok(errors.every((e) => e instanceof StoreError && e.kind === 'unreachable'), 'with the store error');
+  t.ok(
+    errors.every((e) => e instanceof StoreError && e.kind === 'unreachable'),
+    'with the store error',
+  );
 
   s.failing = false;
   clock.advance(3_600_000);

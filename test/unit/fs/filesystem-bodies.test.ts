@@ -39,7 +39,7 @@ for (const then of ['reject', 'resolve'] as const) {
       if ('errno' in o) errnos.push(o.errno);
       else if (!o.bytes.equals(big.subarray(pos, pos + 128 * KiB))) short++;
     }
-    t.equal(short, 0, 'no read returned other bytes than the object\'s');
+    t.equal(short, 0, "no read returned other bytes than the object's");
     t.ok(errnos.length >= 1 && errnos.every((e) => e === 'EIO'), `the reads that needed the missing bytes failed with EIO (${errnos.join(',')})`);
     fs.release(fd2);
     await settle();

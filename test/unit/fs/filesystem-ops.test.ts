@@ -59,7 +59,7 @@ t.test('getattr, readdir, open, read, release and statfs over the memory store',
   t.equal(fs.fetcher.inflightBytes, 0, 'nothing in flight after release');
 
   const s = await fs.statfs();
-  t.equal((s.blocks - s.bfree) * s.frsize, big.length + 6 + 4 + 3, 'df Used is the objects\' total size');
+  t.equal((s.blocks - s.bfree) * s.frsize, big.length + 6 + 4 + 3, "df Used is the objects' total size");
 });
 
 t.test('faults on metadata calls answer the errno of their kind', async (t) => {

@@ -97,7 +97,11 @@ t.test('an abort the reader did not ask for (the store gave up on its own) is re
   const store = new FaultStore(mem);
   const { fs, readOutcome } = testFilesystem({ store });
   const fd = await fs.open('/big.bin', constants.O_RDONLY);
-  for (const [pos, len] of [[3 * MiB + 1, 4 * KiB], [0, 1 * MiB], [MiB + 5, 2 * MiB]] as const) {
+  for (const [pos, len] of [
+    [3 * MiB + 1, 4 * KiB],
+    [0, 1 * MiB],
+    [MiB + 5, 2 * MiB],
+  ] as const) {
     store.inject({ op: 'readRange', times: 1, fault: { kind: 'error', error: new StoreError('aborted', 'aborted (injected)') } });
     const r = await readOutcome(fd, pos, len);
     t.ok('bytes' in r && r.bytes.equals(data.subarray(pos, pos + len)), `read at ${pos}+${len}: ${'errno' in r ? r.errno : 'right bytes'}`);

@@ -44,7 +44,11 @@ t.test('a store that answers a ranged GET of an open object with not-found still
   const { fs, readOutcome } = testFilesystem({ store });
   const fd = await fs.open('/obj.bin', constants.O_RDONLY);
   for (const pos of [2 * MiB + 1, 0]) {
-    store.inject({ op: 'readRange', times: 1, fault: { kind: 'error', error: new StoreError('not-found', 'GET obj.bin: not found (injected)', { status: 404 }) } });
+    store.inject({
+      op: 'readRange',
+      times: 1,
+      fault: { kind: 'error', error: new StoreError('not-found', 'GET obj.bin: not found (injected)', { status: 404 }) },
+    });
     const r = await readOutcome(fd, pos, 2 * MiB);
     t.equal('errno' in r ? r.errno : 'bytes', 'ESTALE', `read at ${pos}`);
   }

@@ -8,7 +8,10 @@ t.test('a root bucket owns every path', async (t) => {
 });
 
 t.test('several buckets sit in folders under virtual directories', async (t) => {
-  const l = new FolderTree([{ folder: ['x'], value: 'X' }, { folder: ['y', 'z'], value: 'Z' }]);
+  const l = new FolderTree([
+    { folder: ['x'], value: 'X' },
+    { folder: ['y', 'z'], value: 'Z' },
+  ]);
   t.same(l.resolve('/'), { kind: 'virtual', children: ['x', 'y'] });
   t.same(l.resolve('/y'), { kind: 'virtual', children: ['z'] });
   t.same(l.resolve('/y/z/k'), { kind: 'bucket', value: 'Z', rel: 'k' });

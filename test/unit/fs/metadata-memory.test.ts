@@ -17,8 +17,12 @@ const root = join(import.meta.dirname, '../../..');
 function runScenario(out: string, args: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     // Without NODE_OPTIONS: the runner's loaders (the TypeScript compiler) stay out of the child.
-    const { NODE_OPTIONS: _, ...env } = process.env;
-    const child = spawn(process.execPath, ['--expose-gc', join(out, 'test/unit/helpers/listing-memory-scenario.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    const child = spawn(process.execPath, ['--expose-gc', join(out, 'test/unit/helpers/listing-memory-scenario.js'), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -39,7 +43,7 @@ t.test('a folder of 1,000,000 objects stays within cache-size + 150 MiB', async 
   const r = await runScenario(out, ['1000000', String(cacheMiB * 1024 * 1024)]);
   const mib = (k: string): string => (r[k] as number).toFixed(0);
   t.comment(
-    `RSS: ${mib('atStartMiB')} MiB at start, ${mib('withAnswerMiB')} MiB holding the readdir answer (${r.shown} names), ` +
+    `RSS: ${mib('atStartMiB')} MiB at start, ${mib('withAnswerMiB')} MiB holding the readdir answer (${String(r.shown)} names), ` +
       `${mib('atEndMiB')} MiB at the end after GC, peak ${mib('peakMiB')} MiB; bound ${bound} MiB (cache-size ${cacheMiB} MiB + 150 MiB); requests ${JSON.stringify(r.calls)}`,
   );
   t.same(r.root, ['folder', 'top.txt']);
@@ -58,7 +62,7 @@ t.test('max-folder-entries=1000000: every name of the folder, names only; the co
   const mib = (k: string): string => (r[k] as number).toFixed(0);
   const allowance = cacheMiB + 150 + Math.ceil((250 * 1_000_000) / 1024 / 1024);
   t.comment(
-    `RSS: ${mib('atStartMiB')} MiB at start, ${mib('withAnswerMiB')} MiB holding the readdir answer (${r.shown} names), ` +
+    `RSS: ${mib('atStartMiB')} MiB at start, ${mib('withAnswerMiB')} MiB holding the readdir answer (${String(r.shown)} names), ` +
       `${mib('atEndMiB')} MiB at the end after GC, peak ${mib('peakMiB')} MiB; documented allowance ${allowance} MiB (cache-size ${cacheMiB} MiB + 150 MiB + 250 B a name)`,
   );
   t.equal(r.shown, 1_000_000, 'readdir shows every name');

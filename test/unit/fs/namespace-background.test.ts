@@ -31,7 +31,10 @@ t.test('a failed subfolder prefetch is reported, and the walk asks again', async
   await n.list('big');
   await settle(20);
   t.equal(told.length, 10, 'one report per failed subfolder (d00-d09)');
-  t.ok(told.every((x) => /big\/d0\d/.test(x.what)), 'each names its folder');
+  t.ok(
+    told.every((x) => /big\/d0\d/.test(x.what)),
+    'each names its folder',
+  );
   s.failList = undefined;
   t.equal((await n.list('big/d03')).length, 300, 'nothing cached from the failure');
 });

@@ -51,7 +51,11 @@ t.test('cache TTLs run on the injected clock', async (t) => {
   t.equal(s.calls.list, 1, 'fresh for stat-cache-ttl');
   s.put('d/b', 'x');
   clock.advance(2_000);
-  t.same((await n.list('d')).map((c) => c.name), ['a', 'b'], 'listed again once stale');
+  t.same(
+    (await n.list('d')).map((c) => c.name),
+    ['a', 'b'],
+    'listed again once stale',
+  );
   t.equal(s.calls.list, 2);
   t.equal(await n.lookup('e'), undefined);
   s.put('e', 'now');

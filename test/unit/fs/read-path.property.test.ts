@@ -116,8 +116,12 @@ async function runProgram(sizes: number[], faultSeed: number, faultRate: number,
   /** Waits for `ps`, ending delays and hangs as a real world eventually would; a read that never settles is a bug. */
   async function drive<T>(ps: Promise<T>[]): Promise<T[]> {
     let done = 0;
-    ps.forEach((p) => p.then(() => done++, () => done++));
-    for (let idle = 0; done < ps.length; ) {
+    for (const p of ps)
+      void p.then(
+        () => done++,
+        () => done++,
+      );
+    for (let idle = 0; done < ps.length;) {
       await settle(3);
       if (done === ps.length) break;
       const gate = gates.find((g) => !g.opened);
@@ -146,14 +150,15 @@ async function runProgram(sizes: number[], faultSeed: number, faultRate: number,
     try {
       out = fs.read(h.fd, pos, len);
     } catch (err) {
-      out = Promise.reject(err);
+      out = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     return Promise.resolve(out).then(
       (got) => {
         const bytes = Buffer.concat(got);
         totals.reads++;
         totals.bytes += bytes.length;
-        if (!bytes.equals(want)) problems.push(`${where}: ${bytes.length} bytes, not the model's ${want.length}${bytes.length === want.length ? ' (wrong bytes)' : ''}`);
+        if (!bytes.equals(want))
+          problems.push(`${where}: ${bytes.length} bytes, not the model's ${want.length}${bytes.length === want.length ? ' (wrong bytes)' : ''}`);
       },
       (err: unknown) => {
         const errno = errnoName(err);
@@ -171,7 +176,9 @@ async function runProgram(sizes: number[], faultSeed: number, faultRate: number,
         );
         const aborted = err instanceof StoreError && err.kind === 'other' && /aborted/.test(err.message) && causes.length > 0;
         if (!aborted && !causes.some((f) => errnoOfFault(f) === errno)) {
-          problems.push(`${where}: failed with ${errno} (${String(err)}) but no fault for it was injected (faults covering it: ${causes.map((f) => f.fault + (f.errorKind ? `/${f.errorKind}` : '')).join(', ') || 'none'})`);
+          problems.push(
+            `${where}: failed with ${errno} (${String(err)}) but no fault for it was injected (faults covering it: ${causes.map((f) => f.fault + (f.errorKind ? `/${f.errorKind}` : '')).join(', ') || 'none'})`,
+          );
         }
       },
     );
@@ -243,6 +250,8 @@ t.test('reads equal the model, or fail with a promised errno for an injected fau
     ),
     { seed: SEED, numRuns: RUNS, endOnFailure: false },
   );
-  t.comment(`${totals.programs} programs in ${Date.now() - started} ms: ${totals.reads} reads (${(totals.bytes / MiB).toFixed(1)} MiB), ${totals.faults} faults injected, ${totals.failed} reads failed ${JSON.stringify(totals.byErrno)}`);
+  t.comment(
+    `${totals.programs} programs in ${Date.now() - started} ms: ${totals.reads} reads (${(totals.bytes / MiB).toFixed(1)} MiB), ${totals.faults} faults injected, ${totals.failed} reads failed ${JSON.stringify(totals.byErrno)}`,
+  );
   t.pass('every read matched the model or failed as promised');
 });

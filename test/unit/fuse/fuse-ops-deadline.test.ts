@@ -34,7 +34,10 @@ t.test('an open answered after the deadline gets ETIMEDOUT and its handle is rel
       releasedEvent.resolve();
     },
   } as unknown as Filesystem;
-  const ops = fuseOps(fs, { log: pino({ level: 'silent' }), counters: createCounters(), readDeadlineMs: 20, opDeadlineMs: 20 }) as unknown as Record<string, (...a: unknown[]) => void>;
+  const ops = fuseOps(fs, { log: pino({ level: 'silent' }), counters: createCounters(), readDeadlineMs: 20, opDeadlineMs: 20 }) as unknown as Record<
+    string,
+    (...a: unknown[]) => void
+  >;
   const a = answered();
   ops.open?.('/f', 0, a.cb);
   const { code } = await a.first;
@@ -47,7 +50,10 @@ t.test('an open answered after the deadline gets ETIMEDOUT and its handle is rel
 t.test('getattr and readdir stuck past the deadline answer ETIMEDOUT once', async (t) => {
   const never = new Promise<never>(() => undefined);
   const fs = { getattr: () => never, readdir: () => never } as unknown as Filesystem;
-  const ops = fuseOps(fs, { log: pino({ level: 'silent' }), counters: createCounters(), readDeadlineMs: 20, opDeadlineMs: 20 }) as unknown as Record<string, (...a: unknown[]) => void>;
+  const ops = fuseOps(fs, { log: pino({ level: 'silent' }), counters: createCounters(), readDeadlineMs: 20, opDeadlineMs: 20 }) as unknown as Record<
+    string,
+    (...a: unknown[]) => void
+  >;
   for (const op of ['getattr', 'readdir']) {
     const calls: number[] = [];
     const done = deferred<void>();
@@ -62,12 +68,18 @@ t.test('getattr and readdir stuck past the deadline answer ETIMEDOUT once', asyn
 
 t.test('a readdir in time answers names and attributes', async (t) => {
   const fs = { readdir: async () => ({ names: ['a', 'b'], attrs: [{ mode: 1 }, { mode: 2 }] }) } as unknown as Filesystem;
-  const ops = fuseOps(fs, { log: pino({ level: 'silent' }), counters: createCounters(), readDeadlineMs: 1000 }) as unknown as Record<string, (...a: unknown[]) => void>;
+  const ops = fuseOps(fs, { log: pino({ level: 'silent' }), counters: createCounters(), readDeadlineMs: 1000 }) as unknown as Record<
+    string,
+    (...a: unknown[]) => void
+  >;
   const a = answered();
   ops.readdir?.('/d', a.cb);
   const r = await a.first;
   t.equal(r.code, 0);
-  t.same(r.rest, [['a', 'b'], [{ mode: 1 }, { mode: 2 }]]);
+  t.same(r.rest, [
+    ['a', 'b'],
+    [{ mode: 1 }, { mode: 2 }],
+  ]);
 });
 
 t.test('a read past its deadline answers ETIMEDOUT, says how long it waited, and the next reads of the handle fail at once', async (t) => {

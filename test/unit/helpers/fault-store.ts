@@ -98,7 +98,10 @@ export class FaultStore implements ObjectStore {
   private readonly random: () => number;
   private readonly hung = new Set<(err: StoreError) => void>();
 
-  constructor(readonly inner: ObjectStore, opts: { seed?: number } = {}) {
+  constructor(
+    readonly inner: ObjectStore,
+    opts: { seed?: number } = {},
+  ) {
     this.label = inner.label;
     this.random = seededRandom(opts.seed ?? 1);
   }
@@ -238,7 +241,7 @@ export class FaultStore implements ObjectStore {
         },
         (err: unknown) => {
           signal?.removeEventListener('abort', onAbort);
-          reject(err);
+          reject(err instanceof Error ? err : new Error(String(err)));
         },
       );
     });

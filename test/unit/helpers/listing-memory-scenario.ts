@@ -25,7 +25,6 @@ async function main(): Promise<void> {
   const { fs } = testFilesystem({ store, settings: { cacheSizeBytes: cacheSize }, ...(maxFolderEntries !== undefined ? { mount: { maxFolderEntries } } : {}) });
   const out: Record<string, unknown> = { count, atStartMiB: atStart };
 
-
   out.root = (await fs.readdir('/')).names;
   await settle(50);
 

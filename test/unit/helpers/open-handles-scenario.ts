@@ -45,7 +45,18 @@ const peak = process.resourceUsage().maxRSS * 1024;
 const openHandles = fs.openHandles;
 for (const fd of fds) fs.release(fd);
 await settle();
-console.log(JSON.stringify({
-  handles, openHandles, peekGets, cacheSizeMiB: mib(cacheSizeBytes), gc: gc !== undefined,
-  before, open, peakRss: mib(peak), inflightBytes: fs.fetcher.inflightBytes, cachedMiB: mib(fs.cache.cachedBytes), blockBudgetMiB: mib(fs.cache.maxBytes),
-}));
+console.log(
+  JSON.stringify({
+    handles,
+    openHandles,
+    peekGets,
+    cacheSizeMiB: mib(cacheSizeBytes),
+    gc: gc !== undefined,
+    before,
+    open,
+    peakRss: mib(peak),
+    inflightBytes: fs.fetcher.inflightBytes,
+    cachedMiB: mib(fs.cache.cachedBytes),
+    blockBudgetMiB: mib(fs.cache.maxBytes),
+  }),
+);

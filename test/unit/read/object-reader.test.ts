@@ -52,7 +52,7 @@ t.test('random reads are right and fetch only what they touch', async (t) => {
   const { data, reader, store } = setup(size);
   const r = reader();
   let seed = 42;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   for (let i = 0; i < 200; i++) {
     const pos = Math.floor(rnd() * size);
     const len = 1 + Math.floor(rnd() * 300_000);
@@ -73,7 +73,7 @@ t.test('small random reads fetch about what they read', async (t) => {
   const { data, reader, store } = setup(size);
   const r = reader();
   let seed = 7;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   let asked = 0;
   for (let i = 0; i < 500; i++) {
     const pos = Math.floor(rnd() * (size / 4096)) * 4096 + 4096;
@@ -100,7 +100,10 @@ t.test('an empty object reads as empty without any GET', async (t) => {
   store.put('empty', '');
   const o = store.objects.get('empty')!;
   const before = store.calls.get;
-  const r = new ObjectReader(objectRef(store, 'empty', o.etag, 0), new ReaderContext(fetcher, cache.blockSize, { initialWindowBytes: MiB, maxWindowBytes: () => MiB }));
+  const r = new ObjectReader(
+    objectRef(store, 'empty', o.etag, 0),
+    new ReaderContext(fetcher, cache.blockSize, { initialWindowBytes: MiB, maxWindowBytes: () => MiB }),
+  );
   t.equal((await readAt(r, 0, 4096)).length, 0);
   t.equal(store.calls.get, before);
 });

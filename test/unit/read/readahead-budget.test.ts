@@ -22,7 +22,9 @@ t.test('64 readers starting at once: read-ahead in flight within half the budget
   // Each first read needs its own first block (fetched whatever the budget); read-ahead beyond
   // that is what the budget bounds.
   const bound = budget / 2 + objects * MiB;
-  t.comment(`peak in flight ${(peak / MiB).toFixed(1)} MiB; budget ${budget / MiB} MiB; bound ${bound / MiB} MiB (half the budget + one block per reader); without the bound: ${objects} x 4 MiB windows`);
+  t.comment(
+    `peak in flight ${(peak / MiB).toFixed(1)} MiB; budget ${budget / MiB} MiB; bound ${bound / MiB} MiB (half the budget + one block per reader); without the bound: ${objects} x 4 MiB windows`,
+  );
   t.ok(peak <= bound, `in flight ${(peak / MiB).toFixed(1)} MiB <= ${bound / MiB} MiB`);
   got.forEach((b, i) => t.ok(b.equals(ramp(8 * MiB, i).subarray(0, 128 * 1024)), `reader ${i}: bytes right`));
   // Streams still finish, read-ahead resuming as the budget frees.
