@@ -8,13 +8,7 @@ export class ValueError extends Error {
   override readonly name = 'ValueError';
 }
 
-const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
  * `500ms`, `30s`, `1m`, `1m30s`, `2h`, `1.5h`, `0`; a plain number means seconds.
@@ -51,21 +45,10 @@ function checkedMs(ms: number): number {
 }
 
 const KIB = 1024;
+/** Single letters and the `iB` forms are binary, the `B` forms decimal. */
 const SIZE_UNITS: Readonly<Record<string, number>> = {
-  '': 1,
-  b: 1,
-  k: KIB,
-  m: KIB ** 2,
-  g: KIB ** 3,
-  t: KIB ** 4,
-  kib: KIB,
-  mib: KIB ** 2,
-  gib: KIB ** 3,
-  tib: KIB ** 4,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
+  ...{ '': 1, b: 1, k: KIB, m: KIB ** 2, g: KIB ** 3, t: KIB ** 4, kib: KIB, mib: KIB ** 2, gib: KIB ** 3, tib: KIB ** 4 },
+  ...{ kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 },
 };
 
 /**
