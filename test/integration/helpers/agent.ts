@@ -32,12 +32,22 @@ export interface RunResult {
 }
 
 /** Runs a command to completion (never in the foreground of a FUSE-serving process). */
-export function run(cmd: string, args: readonly string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; encoding?: 'utf8' | 'latin1' } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; encoding?: 'utf8' | 'latin1' } = {},
+): Promise<RunResult> {
   return new Promise((resolvePromise) => {
     execFile(
       cmd,
       args,
-      { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 256 * 1024 * 1024, env: opts.env ?? process.env, encoding: opts.encoding ?? 'utf8', killSignal: 'SIGKILL' },
+      {
+        timeout: opts.timeoutMs ?? 60_000,
+        maxBuffer: 256 * 1024 * 1024,
+        env: opts.env ?? process.env,
+        encoding: opts.encoding ?? 'utf8',
+        killSignal: 'SIGKILL',
+      },
       (err, stdout, stderr) => {
         const e = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
         resolvePromise({

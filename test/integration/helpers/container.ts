@@ -44,7 +44,9 @@ export async function readProfile(): Promise<Profile> {
   };
   const fileSystemType = doc.spec?.fileSystemType;
   if (typeof fileSystemType !== 'string' || fileSystemType === '') throw new Error(`${PROFILE}: no spec.fileSystemType`);
-  const options = Object.entries(doc.spec?.fuse?.options ?? {}).map(([k, v]) => (v === '' || v === null ? k : `${k}=${String(v)}`));
+  const options = Object.entries(doc.spec?.fuse?.options ?? {}).map(([k, v]) =>
+    v === '' || v === null ? k : `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`,
+  );
   return { fileSystemType, mountOptions: options.join(',') };
 }
 
@@ -63,7 +65,13 @@ export function parseMountinfo(text: string): MountLine[] {
     const f = raw.split(' ');
     const sep = f.indexOf('-', 6);
     if (sep < 0) continue;
-    out.push({ raw, id: f[0] ?? '', mountPoint: (f[4] ?? '').replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), fsType: f[sep + 1] ?? '', source: f[sep + 2] ?? '' });
+    out.push({
+      raw,
+      id: f[0] ?? '',
+      mountPoint: (f[4] ?? '').replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),
+      fsType: f[sep + 1] ?? '',
+      source: f[sep + 2] ?? '',
+    });
   }
   return out;
 }
@@ -139,7 +147,10 @@ async function claimEtcFluid(): Promise<() => Promise<void>> {
     await unlink(marker).catch(() => undefined);
     // Removed when this process made it, or when a concurrent test made it after this process
     // started (its own rmdir then failed on our marker); never a /etc/fluid that was there before.
-    const born = await stat(ETC_FLUID).then((s) => s.birthtimeMs, () => 0);
+    const born = await stat(ETC_FLUID).then(
+      (s) => s.birthtimeMs,
+      () => 0,
+    );
     if (!created && !(born > 0 && born >= PROCESS_START_MS)) return;
     // Not while another process (another test's namespace) has something mounted there; rmdir
     // also fails (harmlessly) while another test's marker is in it.
@@ -170,8 +181,12 @@ export async function fluidContainer(t: Test, dataset: string): Promise<Containe
   // temp dir so the host's / is never written to.
   const target = join(dir, 'runtime-mnt', 'thin', 'default', dataset, 'thin-fuse');
   const agents: ContainerAgent[] = [];
+  // Assigned once, below the teardown that reads them: a throw before then must find them
+  // undefined, not in their temporal dead zone.
+  /* eslint-disable prefer-const */
   let holder: ChildProcess | undefined;
   let releaseEtc: (() => Promise<void>) | undefined;
+  /* eslint-enable prefer-const */
 
   const exec = (cmd: string, args: readonly string[], timeoutMs = 15_000): Promise<RunResult> => {
     if (!holder?.pid) throw new Error('no namespace holder');
@@ -190,7 +205,12 @@ export async function fluidContainer(t: Test, dataset: string): Promise<Containe
       } catch {
         /* gone */
       }
-      if (!(await a.exited(5_000).then(() => true, () => false))) {
+      if (
+        !(await a.exited(5_000).then(
+          () => true,
+          () => false,
+        ))
+      ) {
         for (const pid of [a.tiniPid, a.nodePid, a.child.pid]) {
           try {
             if (pid) process.kill(pid, 'SIGKILL');
@@ -288,15 +308,19 @@ export async function fluidContainer(t: Test, dataset: string): Promise<Containe
             return { line, afterMs: Date.now() - startedAt };
           }
           if (!alive()) throw new Error(`agent exited (${child.exitCode ?? child.signalCode}) before its mount showed: ${err.trim()} ${out.trim()}`);
-          if (Date.now() > deadline) throw new Error(`no "${fileSystemType}" line for ${target} in mountinfo after ${timeoutMs} ms: ${err.trim()} ${out.trim()}`);
+          if (Date.now() > deadline)
+            throw new Error(`no "${fileSystemType}" line for ${target} in mountinfo after ${timeoutMs} ms: ${err.trim()} ${out.trim()}`);
           await sleep(25);
         }
       },
       async exited(timeoutMs = 10_000) {
         let timer: NodeJS.Timeout | undefined;
-        const r = await Promise.race([exit, new Promise<undefined>((res) => {
-          timer = setTimeout(() => res(undefined), timeoutMs);
-        })]);
+        const r = await Promise.race([
+          exit,
+          new Promise<undefined>((res) => {
+            timer = setTimeout(() => res(undefined), timeoutMs);
+          }),
+        ]);
         clearTimeout(timer);
         if (!r) throw new Error(`agent still running after ${timeoutMs} ms`);
         return r;

@@ -122,9 +122,7 @@ export async function deleteBucket(client: S3Client, bucket: string): Promise<vo
       const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
       const uploads = page.Uploads ?? [];
       if (uploads.length === 0) break;
-      await mapLimit(uploads, 16, (u) =>
-        client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId })),
-      );
+      await mapLimit(uploads, 16, (u) => client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId })));
       if (!page.IsTruncated) break;
     }
     await client.send(new DeleteBucketCommand({ Bucket: bucket }));
@@ -135,15 +133,8 @@ export async function deleteBucket(client: S3Client, bucket: string): Promise<vo
 }
 
 /** Puts every `key -> body` of `objects` into `bucket`, at most `limit` (16) requests at a time. */
-export async function putObjects(
-  client: S3Client,
-  bucket: string,
-  objects: Record<string, Buffer | string>,
-  limit = 16,
-): Promise<void> {
-  await mapLimit(Object.entries(objects), limit, ([Key, Body]) =>
-    client.send(new PutObjectCommand({ Bucket: bucket, Key, Body })),
-  );
+export async function putObjects(client: S3Client, bucket: string, objects: Record<string, Buffer | string>, limit = 16): Promise<void> {
+  await mapLimit(Object.entries(objects), limit, ([Key, Body]) => client.send(new PutObjectCommand({ Bucket: bucket, Key, Body })));
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; rejects with the first error. */
