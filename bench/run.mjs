@@ -25,7 +25,10 @@ function parseArgs(argv) {
   const o = { quick: false, slow: false, rtt: '20ms', perConn: '20MB/s', runs: undefined, clients: CLIENTS, only: undefined, workdir: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const val = () => { if (i + 1 >= argv.length) throw new Error(`${a} needs a value`); return argv[++i]; };
+    const val = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
     if (a === '--quick') o.quick = true;
     else if (a === '--slow-link') o.slow = true;
     else if (a === '--rtt') o.rtt = val();
@@ -44,8 +47,9 @@ function parseArgs(argv) {
 
 /** The slow-link proxy as a child process; resolves when it listens. */
 function startProxy(target, rtt, perConn, dir) {
-  const p = spawn(process.execPath, [join(HERE, 'slow-proxy.mjs'), '--target', target, '--rtt', rtt, '--per-conn', perConn],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn(process.execPath, [join(HERE, 'slow-proxy.mjs'), '--target', target, '--rtt', rtt, '--per-conn', perConn], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     p.on('error', reject);
     p.on('exit', (code) => reject(new Error(`slow-proxy exited ${code} before listening`)));
@@ -54,7 +58,12 @@ function startProxy(target, rtt, perConn, dir) {
       const { listening } = JSON.parse(line);
       resolve({
         port: listening,
-        stop: () => new Promise((r) => { if (p.exitCode !== null) return r(); p.once('exit', r); p.kill('SIGTERM'); }),
+        stop: () =>
+          new Promise((r) => {
+            if (p.exitCode !== null) return r();
+            p.once('exit', r);
+            p.kill('SIGTERM');
+          }),
       });
     });
   });
@@ -67,8 +76,10 @@ async function machineLines(o) {
     return (re.exec(r.stdout + (r.stderr ?? ''))?.[1] ?? '?').trim();
   };
   const [s3fs, rclone, fio, ceph] = await Promise.all([
-    ver('s3fs', ['--version'], /V([\d.]+)/), ver('rclone', ['version'], /rclone v(\S+)/),
-    ver('fio', ['--version'], /fio-(\S+)/), ver('radosgw', ['--version'], /version (\S+)/),
+    ver('s3fs', ['--version'], /V([\d.]+)/),
+    ver('rclone', ['version'], /rclone v(\S+)/),
+    ver('fio', ['--version'], /fio-(\S+)/),
+    ver('radosgw', ['--version'], /version (\S+)/),
   ]);
   const os = (await readFile('/etc/os-release', 'utf8')).match(/PRETTY_NAME="(.*)"/)?.[1];
   return [
@@ -92,11 +103,20 @@ async function main() {
   let rgwStarted = false;
   const cleanup = async () => {
     await stopAllClients();
-    if (proxy) { await proxy.stop(); proxy = undefined; }
-    if (rgwStarted) { rgwStarted = false; await stopRgw(rgwDir).catch((e) => log(`rgw-stop: ${e.message}`)); }
+    if (proxy) {
+      await proxy.stop();
+      proxy = undefined;
+    }
+    if (rgwStarted) {
+      rgwStarted = false;
+      await stopRgw(rgwDir).catch((e) => log(`rgw-stop: ${e.message}`));
+    }
   };
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.once(sig, () => { log(`${sig}: cleaning up`); void cleanup().finally(() => process.exit(130)); });
+    process.once(sig, () => {
+      log(`${sig}: cleaning up`);
+      void cleanup().finally(() => process.exit(130));
+    });
   }
 
   try {
@@ -147,7 +167,9 @@ async function main() {
       ...(await machineLines(o)),
       `- data set (${dsMode}): ${manifest.seq.size / MiB} MiB sequential object; ${manifest.par.length} × ${manifest.sizes.parSize / MiB} MiB for the parallel readers; ${manifest.small.length} × ${manifest.sizes.smallSize / 1024} KiB in ${manifest.sizes.smallDirs} folders; ${manifest.ls.length} × ${manifest.sizes.lsSize / 1024} KiB in one folder`,
       `- clients: ours \`${CLIENT_OPTIONS.ours}\`; s3fs \`${CLIENT_OPTIONS.s3fs}\`; rclone \`${CLIENT_OPTIONS.rclone}\``,
-      `- ${o.runs} run(s), a fresh mount and a dropped page cache for every workload; every byte read was checked against the known content; the whole bench took ${minutes} min; load average ${loadBefore.map((x) => x.toFixed(1)).join(' ')} before the runs, ${loadavg().map((x) => x.toFixed(1)).join(' ')} after`,
+      `- ${o.runs} run(s), a fresh mount and a dropped page cache for every workload; every byte read was checked against the known content; the whole bench took ${minutes} min; load average ${loadBefore.map((x) => x.toFixed(1)).join(' ')} before the runs, ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')} after`,
     ];
     const md = renderResults({ runs, manifest, cfg, header });
     process.stdout.write(`\n${md}\n`);
@@ -164,5 +186,8 @@ async function main() {
 
 main().then(
   () => process.exit(0),
-  (err) => { log(`FAILED: ${err.stack ?? err}`); process.exit(1); },
+  (err) => {
+    log(`FAILED: ${err.stack ?? err}`);
+    process.exit(1);
+  },
 );

@@ -52,7 +52,10 @@ class SlowPipe {
     this.dstBlocked = false;
     src.on('data', (buf) => this.#push(buf));
     src.on('end', () => this.#enqueue({ end: true }, this.tokensAt));
-    dst.on('drain', () => { this.dstBlocked = false; this.#flow(); });
+    dst.on('drain', () => {
+      this.dstBlocked = false;
+      this.#flow();
+    });
   }
 
   #push(buf) {
@@ -90,7 +93,10 @@ class SlowPipe {
     const now = performance.now();
     while (this.queue.length && this.queue[0].due <= now + 0.5) {
       const item = this.queue.shift();
-      if (item.end) { this.dst.end(); continue; }
+      if (item.end) {
+        this.dst.end();
+        continue;
+      }
       this.queued -= item.buf.length;
       if (!this.dst.destroyed && !this.dst.write(item.buf)) this.dstBlocked = true;
     }
@@ -146,7 +152,11 @@ export function startProxy({ listen, target, rttMs, bytesPerMs }) {
       resolve({
         port: server.address().port,
         connections: () => conns,
-        close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+        close: () =>
+          new Promise((r) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => r());
+          }),
       });
     });
   });

@@ -33,7 +33,11 @@ const MiB = 1024 * 1024;
 const CLI = new URL('../dist/src/cli.js', import.meta.url).pathname;
 
 function run(cmd, argv, timeoutMs = 120_000) {
-  return new Promise((resolve) => execFile(cmd, argv, { timeout: timeoutMs, maxBuffer: 1 << 28, encoding: 'buffer' }, (err, stdout, stderr) => resolve({ ok: !err, stdout, stderr: String(stderr) })));
+  return new Promise((resolve) =>
+    execFile(cmd, argv, { timeout: timeoutMs, maxBuffer: 1 << 28, encoding: 'buffer' }, (err, stdout, stderr) =>
+      resolve({ ok: !err, stdout, stderr: String(stderr) }),
+    ),
+  );
 }
 const sha = (b) => createHash('sha256').update(b).digest('hex');
 
@@ -45,17 +49,41 @@ try {
   const s3 = s3Client({ endpoint: env.S3_ENDPOINT, accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY });
   await s3.send(new CreateBucketCommand({ Bucket: 'soak' }));
   const objects = new Map();
-  const put = async (key, body) => { objects.set(key, sha(body)); await s3.send(new PutObjectCommand({ Bucket: 'soak', Key: key, Body: body })); };
+  const put = async (key, body) => {
+    objects.set(key, sha(body));
+    await s3.send(new PutObjectCommand({ Bucket: 'soak', Key: key, Body: body }));
+  };
   for (let i = 0; i < 4; i++) await put(`big/${i}.bin`, randomBytes(64 * MiB));
   const small = [];
   for (let d = 0; d < 5; d++) for (let i = 0; i < 100; i++) small.push(`small/d${d}/f${i}`);
   for (let i = 0; i < small.length; i += 25) await Promise.all(small.slice(i, i + 25).map((k) => put(k, randomBytes(16 * 1024))));
 
   await mkdir(mnt, { recursive: true });
-  agent = spawn(process.execPath, [CLI, 'mount', 's3://soak', mnt, '--endpoint', env.S3_ENDPOINT, '--cache-size', '256MiB', '--metrics-address', '127.0.0.1:0', '--stat-cache-ttl', '10s', '--request-timeout', `${REQUEST_TIMEOUT_S}s`, '--df-scan-interval', '30s'], {
-    env: { ...process.env, AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  agent = spawn(
+    process.execPath,
+    [
+      CLI,
+      'mount',
+      's3://soak',
+      mnt,
+      '--endpoint',
+      env.S3_ENDPOINT,
+      '--cache-size',
+      '256MiB',
+      '--metrics-address',
+      '127.0.0.1:0',
+      '--stat-cache-ttl',
+      '10s',
+      '--request-timeout',
+      `${REQUEST_TIMEOUT_S}s`,
+      '--df-scan-interval',
+      '30s',
+    ],
+    {
+      env: { ...process.env, AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let log = '';
   agent.stdout.on('data', (d) => (log += d));
   const startedAt = Date.now();
@@ -84,33 +112,45 @@ try {
     if (errors.length < 20) errors.push(`${what}: ${detail}`);
   };
   const loops = [
-    async () => { // sequential whole-object reads, checked
+    async () => {
+      // sequential whole-object reads, checked
       const i = counts.seq % 4;
       const t0 = Date.now();
       const r = await run('sha256sum', [`${mnt}/big/${i}.bin`]);
       check(`sha256sum big/${i}.bin`, r.ok && String(r.stdout).startsWith(objects.get(`big/${i}.bin`)), r.stderr.trim(), t0);
       counts.seq++;
     },
-    async () => { // random 4 KiB reads
+    async () => {
+      // random 4 KiB reads
       const i = counts.random % 4;
-      const off = Math.floor(Math.random() * (64 * MiB / 4096)) * 4096;
+      const off = Math.floor(Math.random() * ((64 * MiB) / 4096)) * 4096;
       const r = await run('dd', [`if=${mnt}/big/${i}.bin`, 'bs=4096', `skip=${off / 4096}`, 'count=1', 'status=none']);
       check(`dd big/${i}.bin@${off}`, r.ok && r.stdout.length === 4096, r.stderr.trim());
       counts.random++;
     },
-    async () => { // listings
+    async () => {
+      // listings
       const r = await run('ls', ['-lR', `${mnt}/small`]);
-      check('ls -lR small', r.ok && String(r.stdout).split('\n').filter((l) => l.startsWith('-')).length === small.length, r.stderr.trim());
+      check(
+        'ls -lR small',
+        r.ok &&
+          String(r.stdout)
+            .split('\n')
+            .filter((l) => l.startsWith('-')).length === small.length,
+        r.stderr.trim(),
+      );
       counts.list++;
     },
-    async () => { // small files, 8 at a time
+    async () => {
+      // small files, 8 at a time
       const batch = Array.from({ length: 8 }, () => small[Math.floor(Math.random() * small.length)]);
       const t0 = Date.now();
       const rs = await Promise.all(batch.map((k) => run('sha256sum', [`${mnt}/${k}`])));
       rs.forEach((r, j) => check(`sha256sum ${batch[j]}`, r.ok && String(r.stdout).startsWith(objects.get(batch[j])), r.stderr.trim(), t0));
       counts.small += batch.length;
     },
-    async () => { // df, as Fluid's metadata sync and probes run it
+    async () => {
+      // df, as Fluid's metadata sync and probes run it
       const t0 = Date.now();
       const r = await run('df', ['--block-size=1', mnt]);
       check('df', r.ok, r.stderr.trim(), t0);
@@ -118,7 +158,9 @@ try {
       await sleep(2_000);
     },
   ];
-  const workers = loops.map(async (loop) => { while (Date.now() < deadline) await loop(); });
+  const workers = loops.map(async (loop) => {
+    while (Date.now() < deadline) await loop();
+  });
   const sampler = (async () => {
     while (Date.now() < deadline) {
       rss.push(Math.round((await statusKiB(agent.pid, 'VmRSS')) / 1024));
@@ -143,7 +185,7 @@ try {
     const rgwPort = new URL(env.S3_ENDPOINT).port;
     const every = (deadline - Date.now()) / (outages + 1);
     for (let k = 1; k <= outages; k++) {
-      await sleep(every - outageSeconds * 1000 / 2);
+      await sleep(every - (outageSeconds * 1000) / 2);
       const down = Date.now();
       windows.push([down, down + outageSeconds * 1000 + (REQUEST_TIMEOUT_S + 2) * 1000]);
       process.kill(Number(rgwPid), 'SIGSTOP');
@@ -163,7 +205,13 @@ try {
         }
         await sleep(500);
       }
-      recoveries.push({ outage: k, downAtS: Math.round((down - startedAt) / 1000), seconds: outageSeconds, servedAgainAfterMs: recoveredAfterMs, agentRunning: agent.exitCode === null });
+      recoveries.push({
+        outage: k,
+        downAtS: Math.round((down - startedAt) / 1000),
+        seconds: outageSeconds,
+        servedAgainAfterMs: recoveredAfterMs,
+        agentRunning: agent.exitCode === null,
+      });
     }
   })();
   await Promise.all([...workers, sampler, faults, outageLoop]);
@@ -171,7 +219,10 @@ try {
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const p99 = {};
   for (const op of ['getattr', 'readdir', 'open', 'read']) {
-    const rows = [...metrics.matchAll(new RegExp(`fluid_s3_fuse_fuse_op_duration_seconds_bucket\\{le="([^"]+)",op="${op}"\\} (\\d+)`, 'g'))].map((m) => [m[1], Number(m[2])]);
+    const rows = [...metrics.matchAll(new RegExp(`fluid_s3_fuse_fuse_op_duration_seconds_bucket\\{le="([^"]+)",op="${op}"\\} (\\d+)`, 'g'))].map((m) => [
+      m[1],
+      Number(m[2]),
+    ]);
     const total = rows.find(([le]) => le === '+Inf')?.[1] ?? 0;
     const hit = rows.find(([, n]) => n >= total * 0.99);
     p99[op] = total ? `≤ ${hit?.[0]} s (${total} ops)` : 'no ops';

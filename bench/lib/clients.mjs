@@ -46,17 +46,39 @@ function commandFor(client, { bucket, endpoint, creds, mnt, dir }) {
     case 's3fs':
       return {
         cmd: 's3fs',
-        args: [bucket, mnt, '-f', '-o', [
-          'ro', `url=${endpoint}`, 'use_path_request_style', 'endpoint=us-east-1',
-          `passwd_file=${join(dir, 's3fs.passwd')}`, 'parallel_count=8', 'multipart_size=10',
-        ].join(',')],
+        args: [
+          bucket,
+          mnt,
+          '-f',
+          '-o',
+          [
+            'ro',
+            `url=${endpoint}`,
+            'use_path_request_style',
+            'endpoint=us-east-1',
+            `passwd_file=${join(dir, 's3fs.passwd')}`,
+            'parallel_count=8',
+            'multipart_size=10',
+          ].join(','),
+        ],
         env: baseEnv,
       };
     case 'rclone':
       return {
         cmd: 'rclone',
-        args: ['mount', `bench:${bucket}`, mnt, '--config', join(dir, 'rclone.conf'), '--read-only',
-          '--vfs-cache-mode', 'off', '--use-server-modtime', '--log-level', 'NOTICE'],
+        args: [
+          'mount',
+          `bench:${bucket}`,
+          mnt,
+          '--config',
+          join(dir, 'rclone.conf'),
+          '--read-only',
+          '--vfs-cache-mode',
+          'off',
+          '--use-server-modtime',
+          '--log-level',
+          'NOTICE',
+        ],
         env: baseEnv, // AWS_CA_BUNDLE (and every other AWS_ variable) removed above
       };
     default:
@@ -68,11 +90,21 @@ function commandFor(client, { bucket, endpoint, creds, mnt, dir }) {
 export async function writeClientConfigs(dir, { endpoint, creds }) {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 's3fs.passwd'), `${creds.accessKeyId}:${creds.secretAccessKey}\n`, { mode: 0o600 });
-  await writeFile(join(dir, 'rclone.conf'), [
-    '[bench]', 'type = s3', 'provider = Ceph', 'env_auth = false',
-    `access_key_id = ${creds.accessKeyId}`, `secret_access_key = ${creds.secretAccessKey}`,
-    `endpoint = ${endpoint}`, 'region = us-east-1', '',
-  ].join('\n'), { mode: 0o600 });
+  await writeFile(
+    join(dir, 'rclone.conf'),
+    [
+      '[bench]',
+      'type = s3',
+      'provider = Ceph',
+      'env_auth = false',
+      `access_key_id = ${creds.accessKeyId}`,
+      `secret_access_key = ${creds.secretAccessKey}`,
+      `endpoint = ${endpoint}`,
+      'region = us-east-1',
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
 }
 
 /**
@@ -95,13 +127,26 @@ export async function mountClient(client, opts) {
     const lines = partial.split('\n');
     partial = lines.pop();
     for (const l of lines) {
-      if (l.startsWith('{')) try { jsonLines.push(JSON.parse(l)); } catch { /* not ours */ }
+      if (l.startsWith('{'))
+        try {
+          jsonLines.push(JSON.parse(l));
+        } catch {
+          /* not ours */
+        }
     }
     tail = (tail + d).slice(-2000);
   });
-  child.stderr.on('data', (d) => { log.write(d); tail = (tail + d).slice(-2000); });
+  child.stderr.on('data', (d) => {
+    log.write(d);
+    tail = (tail + d).slice(-2000);
+  });
   let exited = null;
-  const exitP = new Promise((resolve) => child.on('exit', (code, sig) => { exited = { code, sig }; resolve(exited); }));
+  const exitP = new Promise((resolve) =>
+    child.on('exit', (code, sig) => {
+      exited = { code, sig };
+      resolve(exited);
+    }),
+  );
 
   const handle = {
     client,
@@ -132,7 +177,10 @@ export async function mountClient(client, opts) {
       const deadline = Date.now() + 15_000;
       while (!exited && Date.now() < deadline) await sleep(50);
       if (await mountAt(mnt)) await runChild('umount', ['-l', mnt], { timeoutMs: 10_000 }).catch(() => {});
-      if (!exited && alive(child.pid)) { child.kill('SIGKILL'); await exitP; }
+      if (!exited && alive(child.pid)) {
+        child.kill('SIGKILL');
+        await exitP;
+      }
       log.end();
       const stopped = jsonLines.find((j) => j.msg === 'stopped');
       return { ...exited, counters: stopped?.counters };

@@ -7,11 +7,14 @@ const unescape = (s) => s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode
 /** [{ mountPoint, fsType, source }] of every mount this process can see. */
 export async function mounts() {
   const text = await readFile('/proc/self/mountinfo', 'utf8');
-  return text.split('\n').filter(Boolean).map((line) => {
-    const f = line.split(' ');
-    const sep = f.indexOf('-');
-    return { mountPoint: unescape(f[4]), fsType: f[sep + 1], source: unescape(f[sep + 2] ?? '') };
-  });
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const f = line.split(' ');
+      const sep = f.indexOf('-');
+      return { mountPoint: unescape(f[4]), fsType: f[sep + 1], source: unescape(f[sep + 2] ?? '') };
+    });
 }
 
 export async function mountAt(path) {

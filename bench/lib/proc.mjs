@@ -18,10 +18,17 @@ export function runChild(cmd, args, { env = process.env, timeoutMs = 600_000, in
     if (input !== undefined) p.stdin.end(input);
     else p.stdin.end();
     const timer = setTimeout(() => {
-      try { process.kill(-p.pid, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(-p.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
       reject(new Error(`${cmd} ${args.join(' ')}: no exit after ${timeoutMs / 1000} s; killed. stderr: ${stderr.slice(-500)}`));
     }, timeoutMs);
-    p.on('error', (e) => { clearTimeout(timer); reject(e); });
+    p.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     p.on('exit', (code, signal) => {
       clearTimeout(timer);
       resolve({ code: code ?? signal, stdout, stderr, ms: performance.now() - t0 });

@@ -30,4 +30,3 @@ export async function startRgw(dir, memstoreMb) {
 export async function stopRgw(dir) {
   await run('bash', [join(ROOT, 'scripts/rgw-stop.sh'), dir, '--purge'], process.env);
 }
-

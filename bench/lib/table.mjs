@@ -96,14 +96,30 @@ export function renderResults({ runs, manifest, cfg, header }) {
       sdkText = `${fmt(sdk)} (4 KiB GET)`;
     }
     const r = (p) => (m.oursOnly || !Number.isFinite(v.ours / v[p]) ? '–' : fmt(v.ours / v[p]));
-    const tg = targets.filter((t) => t.key === m.key).map((t) => t.render({ ...v, sdk })).join('; ');
-    out.push(`| ${m.label} | ${fmt(v.ours)} | ${m.oursOnly ? 'n/a' : fmt(v.s3fs)} | ${m.oursOnly ? 'n/a' : fmt(v.rclone)} | ${sdkText || '–'} | ${r('s3fs')} | ${r('rclone')} | ${sdk ? fmt(v.ours / sdk) : '–'} | ${tg} |`);
+    const tg = targets
+      .filter((t) => t.key === m.key)
+      .map((t) => t.render({ ...v, sdk }))
+      .join('; ');
+    out.push(
+      `| ${m.label} | ${fmt(v.ours)} | ${m.oursOnly ? 'n/a' : fmt(v.s3fs)} | ${m.oursOnly ? 'n/a' : fmt(v.rclone)} | ${sdkText || '–'} | ${r('s3fs')} | ${r('rclone')} | ${sdk ? fmt(v.ours / sdk) : '–'} | ${tg} |`,
+    );
   }
   out.push('');
-  out.push('¹ ours only: the growth of its s3BytesFetched counter (logged on SIGUSR1) over the fio run ÷ the bytes fio read (page-cache hits included). The peers keep no such counter.', '');
-  out.push(`Medians of ${runs.length} run(s). Ratios are ours ÷ peer of the numbers as shown: above 1 is better for rates, below 1 is better for times, bytes and memory. "missed by X": the factor by which the value falls short of the target.`);
+  out.push(
+    '¹ ours only: the growth of its s3BytesFetched counter (logged on SIGUSR1) over the fio run ÷ the bytes fio read (page-cache hits included). The peers keep no such counter.',
+    '',
+  );
+  out.push(
+    `Medians of ${runs.length} run(s). Ratios are ours ÷ peer of the numbers as shown: above 1 is better for rates, below 1 is better for times, bytes and memory. "missed by X": the factor by which the value falls short of the target.`,
+  );
   if (runs.length > 1) {
-    out.push('', '<details><summary>Every run</summary>', '', `| workload | client | ${runs.map((_, i) => `run ${i + 1}`).join(' | ')} |`, `|---|---|${runs.map(() => '---:').join('|')}|`);
+    out.push(
+      '',
+      '<details><summary>Every run</summary>',
+      '',
+      `| workload | client | ${runs.map((_, i) => `run ${i + 1}`).join(' | ')} |`,
+      `|---|---|${runs.map(() => '---:').join('|')}|`,
+    );
     for (const m of metrics) {
       for (const c of [...CLIENTS, 'sdk']) {
         if (!runs.some((r) => r[c]?.[m.key] !== undefined)) continue;

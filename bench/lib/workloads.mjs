@@ -7,8 +7,7 @@ import { dropCaches, runChild, runJson } from './proc.mjs';
 import { startRssSampler } from './rss.mjs';
 
 const READERS = new URL('../readers/', import.meta.url).pathname;
-const node = (script, args, env = {}) =>
-  runJson(process.execPath, [join(READERS, script), ...args], { env: { ...process.env, ...env } });
+const node = (script, args, env = {}) => runJson(process.execPath, [join(READERS, script), ...args], { env: { ...process.env, ...env } });
 
 /** Mount, drop caches, run fn(handle), unmount (also on failure). */
 async function withFreshMount(ctx, name, fn) {
@@ -27,11 +26,23 @@ async function withFreshMount(ctx, name, fn) {
 
 async function fio(ctx, h, bs) {
   const { manifest, cfg } = ctx;
-  const r = await runChild('fio', [
-    '--name=rand', `--filename=${join(h.mnt, manifest.seq.key)}`, '--readonly', '--direct=0', '--rw=randread',
-    '--ioengine=psync', `--bs=${bs}`, `--size=${manifest.seq.size}`, `--runtime=${cfg.fioRuntime}`, '--time_based',
-    '--output-format=json',
-  ], { timeoutMs: (cfg.fioRuntime + 120) * 1000 });
+  const r = await runChild(
+    'fio',
+    [
+      '--name=rand',
+      `--filename=${join(h.mnt, manifest.seq.key)}`,
+      '--readonly',
+      '--direct=0',
+      '--rw=randread',
+      '--ioengine=psync',
+      `--bs=${bs}`,
+      `--size=${manifest.seq.size}`,
+      `--runtime=${cfg.fioRuntime}`,
+      '--time_based',
+      '--output-format=json',
+    ],
+    { timeoutMs: (cfg.fioRuntime + 120) * 1000 },
+  );
   if (r.code !== 0) throw new Error(`fio exited ${r.code}: ${r.stderr.slice(-500)}`);
   const job = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).jobs[0];
   if (job.error) throw new Error(`fio job error ${job.error}`);
@@ -58,56 +69,65 @@ async function randomReads(ctx, bs, label) {
 export const WORKLOADS = [
   {
     name: 'ttfb',
-    run: (ctx) => withFreshMount(ctx, 'ttfb', async (h) => {
-      const r = await node('ttfb.mjs', [h.mnt, ctx.manifest.seq.key]);
-      return { ttfbMs: r.ms };
-    }),
+    run: (ctx) =>
+      withFreshMount(ctx, 'ttfb', async (h) => {
+        const r = await node('ttfb.mjs', [h.mnt, ctx.manifest.seq.key]);
+        return { ttfbMs: r.ms };
+      }),
   },
   {
     name: 'sequential',
-    run: (ctx) => withFreshMount(ctx, 'sequential', async (h) => {
-      const r = await node('seq.mjs', [ctx.manifestPath, h.mnt, ctx.manifest.seq.key]);
-      return { seqMBps: r.bytes / 1e6 / (r.ms / 1000) };
-    }),
+    run: (ctx) =>
+      withFreshMount(ctx, 'sequential', async (h) => {
+        const r = await node('seq.mjs', [ctx.manifestPath, h.mnt, ctx.manifest.seq.key]);
+        return { seqMBps: r.bytes / 1e6 / (r.ms / 1000) };
+      }),
   },
   {
     name: 'small files',
-    run: (ctx) => withFreshMount(ctx, 'small files', async (h) => {
-      const r = await node('small.mjs', [ctx.manifestPath, h.mnt, '8'], { UV_THREADPOOL_SIZE: '16' });
-      return { smallFilesPerSec: r.files / (r.ms / 1000) };
-    }),
+    run: (ctx) =>
+      withFreshMount(ctx, 'small files', async (h) => {
+        const r = await node('small.mjs', [ctx.manifestPath, h.mnt, '8'], { UV_THREADPOOL_SIZE: '16' });
+        return { smallFilesPerSec: r.files / (r.ms / 1000) };
+      }),
   },
   {
     name: 'find',
-    run: (ctx) => withFreshMount(ctx, 'find', async (h) => {
-      const r = await runChild('bash', ['-c', 'find "$1" -type f | wc -l', 'find', join(h.mnt, 'small')]);
-      const n = Number(r.stdout.trim());
-      if (r.code !== 0 || n !== ctx.manifest.small.length) throw new Error(`find counted ${r.stdout.trim()} files, expected ${ctx.manifest.small.length} (exit ${r.code}) ${r.stderr.slice(-300)}`);
-      return { findS: r.ms / 1000 };
-    }),
+    run: (ctx) =>
+      withFreshMount(ctx, 'find', async (h) => {
+        const r = await runChild('bash', ['-c', 'find "$1" -type f | wc -l', 'find', join(h.mnt, 'small')]);
+        const n = Number(r.stdout.trim());
+        if (r.code !== 0 || n !== ctx.manifest.small.length)
+          throw new Error(`find counted ${r.stdout.trim()} files, expected ${ctx.manifest.small.length} (exit ${r.code}) ${r.stderr.slice(-300)}`);
+        return { findS: r.ms / 1000 };
+      }),
   },
   {
     name: 'ls -l',
-    run: (ctx) => withFreshMount(ctx, 'ls -l', async (h) => {
-      const r = await runChild('ls', ['-l', join(h.mnt, 'ls')], { env: { ...process.env, LC_ALL: 'C' } });
-      const files = r.stdout.split('\n').filter((l) => l.startsWith('-'));
-      const wrong = files.filter((l) => Number(l.split(/\s+/)[4]) !== ctx.manifest.sizes.lsSize);
-      if (r.code !== 0 || files.length !== ctx.manifest.ls.length || wrong.length) {
-        throw new Error(`ls -l listed ${files.length} files (expected ${ctx.manifest.ls.length}), ${wrong.length} with a wrong size, exit ${r.code}: ${(wrong[0] ?? r.stderr).slice(0, 300)}`);
-      }
-      return { lsS: r.ms / 1000 };
-    }),
+    run: (ctx) =>
+      withFreshMount(ctx, 'ls -l', async (h) => {
+        const r = await runChild('ls', ['-l', join(h.mnt, 'ls')], { env: { ...process.env, LC_ALL: 'C' } });
+        const files = r.stdout.split('\n').filter((l) => l.startsWith('-'));
+        const wrong = files.filter((l) => Number(l.split(/\s+/)[4]) !== ctx.manifest.sizes.lsSize);
+        if (r.code !== 0 || files.length !== ctx.manifest.ls.length || wrong.length) {
+          throw new Error(
+            `ls -l listed ${files.length} files (expected ${ctx.manifest.ls.length}), ${wrong.length} with a wrong size, exit ${r.code}: ${(wrong[0] ?? r.stderr).slice(0, 300)}`,
+          );
+        }
+        return { lsS: r.ms / 1000 };
+      }),
   },
   { name: 'random 4k', run: (ctx) => randomReads(ctx, '4k', '4k') },
   { name: 'random 64k', run: (ctx) => randomReads(ctx, '64k', '64k') },
   {
     name: '4 parallel readers',
-    run: (ctx) => withFreshMount(ctx, '4 parallel readers', async (h) => {
-      const rss = startRssSampler(h.pid);
-      const r = await node('seq.mjs', [ctx.manifestPath, h.mnt, ...ctx.manifest.par.map((o) => o.key)], { UV_THREADPOOL_SIZE: '8' });
-      const mem = await rss.stop();
-      return { parMBps: r.bytes / 1e6 / (r.ms / 1000), peakRssMiB: mem.peakMiB };
-    }),
+    run: (ctx) =>
+      withFreshMount(ctx, '4 parallel readers', async (h) => {
+        const rss = startRssSampler(h.pid);
+        const r = await node('seq.mjs', [ctx.manifestPath, h.mnt, ...ctx.manifest.par.map((o) => o.key)], { UV_THREADPOOL_SIZE: '8' });
+        const mem = await rss.stop();
+        return { parMBps: r.bytes / 1e6 / (r.ms / 1000), peakRssMiB: mem.peakMiB };
+      }),
   },
 ];
 

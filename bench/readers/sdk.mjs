@@ -33,7 +33,7 @@ if (mode === 'stream') {
   const [streams, part] = [Number(a), Number(b) * MiB];
   let next = 0;
   const worker = async () => {
-    for (let start; (start = next * part) < obj.size; ) {
+    for (let start; (start = next * part) < obj.size;) {
       next++;
       const end = Math.min(start + part, obj.size);
       await getRange(start, end, new ChunkChecker(obj, chunk, start));

@@ -28,7 +28,8 @@ async function expectFailure(t: Test, c: Case, mention: RegExp[]): Promise<strin
   }
   const configPath = join(dir, 'config.json');
   if (c.configText !== undefined) await writeFile(configPath, c.configText);
-  else if (c.config !== undefined) await writeJson(configPath, typeof c.config === 'function' ? (c.config as (root: string) => unknown)(secretsRoot) : c.config);
+  else if (c.config !== undefined)
+    await writeJson(configPath, typeof c.config === 'function' ? (c.config as (root: string) => unknown)(secretsRoot) : c.config);
   const target = join(dir, 'mnt');
   const agent = startAgent(t, {
     args: c.args ?? ['--config', configPath],
@@ -111,7 +112,12 @@ t.test('a bucket that does not exist', async (t) => {
   const env = s3Env();
   await expectFailure(
     t,
-    { config: fluidConfig({ 'minio-url': env.endpoint, 'minio-access-key': env.accessKeyId, 'minio-access-secret': env.secretAccessKey }, 'minio://no-such-bucket-here') },
+    {
+      config: fluidConfig(
+        { 'minio-url': env.endpoint, 'minio-access-key': env.accessKeyId, 'minio-access-secret': env.secretAccessKey },
+        'minio://no-such-bucket-here',
+      ),
+    },
     [/mount "minio"/, /no-such-bucket-here/, /does not exist/],
   );
 });
@@ -125,11 +131,11 @@ t.test('an endpoint that accepts connections but never answers', async (t) => {
     server.close();
   });
   const port = (server.address() as { port: number }).port;
-  await expectFailure(
-    t,
-    { config: fluidConfig({ 'minio-url': `http://127.0.0.1:${port}`, 'minio-access-key': 'k', 'minio-access-secret': SECRET }) },
-    [/mount "minio"/, new RegExp(`127\\.0\\.0\\.1:${port}`), /does not answer/],
-  );
+  await expectFailure(t, { config: fluidConfig({ 'minio-url': `http://127.0.0.1:${port}`, 'minio-access-key': 'k', 'minio-access-secret': SECRET }) }, [
+    /mount "minio"/,
+    new RegExp(`127\\.0\\.0\\.1:${port}`),
+    /does not answer/,
+  ]);
 });
 
 t.test('an endpoint where nothing listens', async (t) => {
@@ -137,11 +143,10 @@ t.test('an endpoint where nothing listens', async (t) => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   await new Promise<void>((r) => server.close(() => r()));
-  await expectFailure(
-    t,
-    { config: fluidConfig({ 'minio-url': `http://127.0.0.1:${port}`, 'minio-access-key': 'k', 'minio-access-secret': SECRET }) },
-    [/mount "minio"/, /does not answer/],
-  );
+  await expectFailure(t, { config: fluidConfig({ 'minio-url': `http://127.0.0.1:${port}`, 'minio-access-key': 'k', 'minio-access-secret': SECRET }) }, [
+    /mount "minio"/,
+    /does not answer/,
+  ]);
 });
 
 t.test('a debug mount with an unknown command', async (t) => {

@@ -10,7 +10,20 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 t.test('--help lists the commands and the option vocabulary, exit 0', async (t) => {
   const r = await run(process.execPath, [CLI, '--help']);
   t.equal(r.code, 0);
-  for (const word of ['mount SOURCE MOUNTPOINT', '--endpoint', '--read-only', '--uid', '--gid', '--file-mode', '--dir-mode', '--stat-cache-ttl', '--log-level', '--access-key-file', '--secret-key-file', '--config PATH']) {
+  for (const word of [
+    'mount SOURCE MOUNTPOINT',
+    '--endpoint',
+    '--read-only',
+    '--uid',
+    '--gid',
+    '--file-mode',
+    '--dir-mode',
+    '--stat-cache-ttl',
+    '--log-level',
+    '--access-key-file',
+    '--secret-key-file',
+    '--config PATH',
+  ]) {
     t.ok(r.stdout.includes(word), `mentions ${word}`);
   }
   t.equal(r.stderr, '');
@@ -31,7 +44,7 @@ t.test('a stack trace appears only with --log-level debug', async (t) => {
   t.match(loud.stderr, /\n\s+at /, 'stack printed');
 });
 
-t.test('df reports the objects\' total size as Used (Fluid\'s metadata sync), with a space-free fs name', async (t) => {
+t.test("df reports the objects' total size as Used (Fluid's metadata sync), with a space-free fs name", async (t) => {
   const client = makeClient();
   const bucket = await createTestBucket(t, 'statfs', client);
   const objects = { f: 'x', 'd/g.bin': Buffer.alloc(5000, 1), 'd/e/h.bin': Buffer.alloc(123_457, 2), 'marker/': '' };

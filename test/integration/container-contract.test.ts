@@ -24,15 +24,17 @@ const SECRET_DIR = '/etc/fluid/secrets';
 /** The seed's MinIO demo config (Fluid ≥ 1.0.1): secret options point at the secret files. */
 function demoConfig(c: Container, bucket: string, secret: string): unknown {
   return {
-    mounts: [{
-      mountPoint: `minio://${bucket}`,
-      options: {
-        'minio-access-key': `${SECRET_DIR}/${secret}/minio-access-key`,
-        'minio-access-secret': `${SECRET_DIR}/${secret}/minio-access-secret`,
-        'minio-url': s3Env().endpoint,
+    mounts: [
+      {
+        mountPoint: `minio://${bucket}`,
+        options: {
+          'minio-access-key': `${SECRET_DIR}/${secret}/minio-access-key`,
+          'minio-access-secret': `${SECRET_DIR}/${secret}/minio-access-secret`,
+          'minio-url': s3Env().endpoint,
+        },
+        name: 'minio',
       },
-      name: 'minio',
-    }],
+    ],
     targetPath: c.target,
     accessModes: ['ReadOnlyMany'],
   };
@@ -59,7 +61,12 @@ function noSecretsLogged(t: Test, agent: ContainerAgent, secrets: readonly strin
 }
 
 function randomKey(len: number): string {
-  return randomBytes(len).toString('base64').replace(/[^A-Za-z0-9]/g, '').toUpperCase().padEnd(len, 'Q').slice(0, len);
+  return randomBytes(len)
+    .toString('base64')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .toUpperCase()
+    .padEnd(len, 'Q')
+    .slice(0, len);
 }
 
 /** A bucket with objects, a container laid out with the demo config and the secret files. */
@@ -74,8 +81,8 @@ async function demo(t: Test, dataset: string, objects: Record<string, string | B
   return { c, bucket, secrets: [env.accessKeyId, env.secretAccessKey] };
 }
 
-t.test('1. Fluid\'s readiness check passes within 30 s; reads and ls go through the mount', async (t) => {
-  t.equal(profile.fileSystemType, 'fuse.fluid-s3', 'the profile\'s fileSystemType');
+t.test("1. Fluid's readiness check passes within 30 s; reads and ls go through the mount", async (t) => {
+  t.equal(profile.fileSystemType, 'fuse.fluid-s3', "the profile's fileSystemType");
   const blob = randomBytes(3 * 1024 * 1024 + 123);
   const objects = { testfile: 'fluid-minio-test', 'data/part-0.csv': 'a,b\n1,2\n', 'data/blob.bin': blob, 'with space.txt': 'x' };
   const { c, secrets } = await demo(t, 'cc-ready', objects);
@@ -83,7 +90,7 @@ t.test('1. Fluid\'s readiness check passes within 30 s; reads and ls go through 
   const { line, afterMs } = await agent.ready(profile.fileSystemType, 30_000);
   t.ok(afterMs < 30_000, `mountinfo line with targetPath and ${profile.fileSystemType} after ${afterMs} ms`);
   t.equal(line.fsType, 'fuse.fluid-s3', `seen in /proc/${agent.nodePid}/mountinfo: ${line.raw}`);
-  t.equal(await cat(c, 'testfile'), 'fluid-minio-test', 'a file\'s bytes');
+  t.equal(await cat(c, 'testfile'), 'fluid-minio-test', "a file's bytes");
   t.equal(await cat(c, 'data/part-0.csv'), 'a,b\n1,2\n');
   const sum = await c.exec('sha256sum', [`${c.target}/data/blob.bin`]);
   t.equal(sum.stdout.split(' ')[0], createHash('sha256').update(blob).digest('hex'), `${blob.length} random bytes read back intact`);
@@ -115,7 +122,7 @@ t.test('2. preStop `umount targetPath` and SIGTERM to tini: exit 0 within 5 s', 
   process.kill(b.tiniPid, 'SIGTERM'); // the kubelet signals the container's PID 1: tini
   const e2 = await b.exited(5_000);
   const e2ms = Date.now() - termAt;
-  t.equal(e2.code, 0, 'SIGTERM to tini: exit code 0 (tini passes on node\'s)');
+  t.equal(e2.code, 0, "SIGTERM to tini: exit code 0 (tini passes on node's)");
   t.ok(e2ms <= 5_000, `SIGTERM: exited ${e2ms} ms after the signal`);
   t.same(await c.mountsAtTarget(), [], 'the agent unmounted targetPath');
   t.match(b.stdout(), /"msg":"stopped"/, 'logs "stopped"');
@@ -130,7 +137,11 @@ t.test('3. SIGKILL (node, then tini) leaves a dead mount; a fresh start over it 
 
   process.kill(a.nodePid, 'SIGKILL');
   await a.exited(5_000); // tini (PID 1) exits when its only child dies; the PID namespace ends
-  t.same((await c.mountsAtTarget()).map((l) => l.id), [ra.line.id], 'the killed agent\'s mount is still there');
+  t.same(
+    (await c.mountsAtTarget()).map((l) => l.id),
+    [ra.line.id],
+    "the killed agent's mount is still there",
+  );
   const dead = await c.exec('ls', [c.target]);
   t.match(dead.stderr, /Transport endpoint is not connected/, 'and is dead (ENOTCONN)');
 
@@ -163,10 +174,20 @@ t.test('4. older Fluid: /etc/fluid/config.json (no config/ folder), secrets inli
   const bucket = await createTestBucket(t, 'cc-old', client);
   await putObjects(client, bucket, { testfile: 'old-layout', 'a/b.txt': 'nested' });
   const c = await fluidContainer(t, 'cc-old');
-  await writeConfig(c.etc, {
-    mounts: [{ mountPoint: `minio://${bucket}`, name: 'minio', options: { 'minio-url': env.endpoint, 'minio-access-key': env.accessKeyId, 'minio-access-secret': env.secretAccessKey } }],
-    targetPath: c.target,
-  }, true);
+  await writeConfig(
+    c.etc,
+    {
+      mounts: [
+        {
+          mountPoint: `minio://${bucket}`,
+          name: 'minio',
+          options: { 'minio-url': env.endpoint, 'minio-access-key': env.accessKeyId, 'minio-access-secret': env.secretAccessKey },
+        },
+      ],
+      targetPath: c.target,
+    },
+    true,
+  );
   const agent = await c.start({ MOUNT_OPTIONS: mountOptions('log-level=debug') });
   await agent.ready(profile.fileSystemType);
   t.equal(await cat(c, 'testfile'), 'old-layout');
@@ -195,8 +216,20 @@ t.test('5. secret rotation: new keys in a swapped ..data, old keys revoked, read
   const c1 = clientWith(k1, s1);
   const bucket = `cc-rot-${process.pid.toString(36)}-${randomBytes(3).toString('hex')}`;
   // A fresh user's key can take a moment to be seen by the RGW.
-  await waitFor('bucket created with K1', 10_000, () => c1.send(new CreateBucketCommand({ Bucket: bucket })).then(() => true, () => undefined));
-  const objects = { 'first.txt': 'one', 'second.txt': 'two', 'dir2/third.txt': 'three', 'dir3/fourth.txt': 'four', 'fifth.txt': 'five', 'dir4/sixth.txt': 'six' };
+  await waitFor('bucket created with K1', 10_000, () =>
+    c1.send(new CreateBucketCommand({ Bucket: bucket })).then(
+      () => true,
+      () => undefined,
+    ),
+  );
+  const objects = {
+    'first.txt': 'one',
+    'second.txt': 'two',
+    'dir2/third.txt': 'three',
+    'dir3/fourth.txt': 'four',
+    'fifth.txt': 'five',
+    'dir4/sixth.txt': 'six',
+  };
   await putObjects(c1, bucket, objects);
 
   const c = await fluidContainer(t, 'cc-rot');
@@ -215,31 +248,66 @@ t.test('5. secret rotation: new keys in a swapped ..data, old keys revoked, read
   t.equal(removed.code, 0, 'radosgw-admin key rm K1');
   const list = (client: S3Client) => client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1 }));
   const refusedAfter = Date.now();
-  const refusal = await waitFor('S3 refuses K1', 20_000, () => list(c1).then(() => undefined, (e: { name?: string; $metadata?: { httpStatusCode?: number } }) => e));
+  const refusal = await waitFor('S3 refuses K1', 20_000, () =>
+    list(c1).then(
+      () => undefined,
+      (e: { name?: string; $metadata?: { httpStatusCode?: number } }) => e,
+    ),
+  );
   t.equal(refusal.$metadata?.httpStatusCode, 403, `S3 refuses K1 (${refusal.name}) after ${Date.now() - refusedAfter} ms`);
-  await waitFor('S3 accepts K2', 10_000, () => list(clientWith(k2, s2)).then(() => true, () => undefined));
+  await waitFor('S3 accepts K2', 10_000, () =>
+    list(clientWith(k2, s2)).then(
+      () => true,
+      () => undefined,
+    ),
+  );
 
   // Not read before (no page cache), and names never looked up (dir2/, dir3/ never listed).
   const sinceStart = Date.now() - agent.startedAt;
   const third = await c.exec('cat', [`${c.target}/dir2/third.txt`]);
-  t.same({ out: third.stdout, err: third.stderr.trim(), code: third.code }, { out: 'three', err: '', code: 0 }, 'a new name, looked up and read after the rotation');
+  t.same(
+    { out: third.stdout, err: third.stderr.trim(), code: third.code },
+    { out: 'three', err: '', code: 0 },
+    'a new name, looked up and read after the rotation',
+  );
   const second = await c.exec('cat', [`${c.target}/second.txt`]);
   t.same({ out: second.stdout, err: second.stderr.trim(), code: second.code }, { out: 'two', err: '', code: 0 }, 'a file not read before');
   const dir3 = await c.exec('ls', ['-1', `${c.target}/dir3`]);
   t.same({ out: dir3.stdout, code: dir3.code }, { out: 'fourth.txt\n', code: 0 }, 'a folder never listed before');
   t.equal(await cat(c, 'dir3/fourth.txt').catch((e: Error) => e.message), 'four');
-  t.ok(sinceStart < 55_000, `rotation exercised ${sinceStart} ms after start, inside the 60 s credential cache: the 403 path picked up the new keys, not the timer`);
+  t.ok(
+    sinceStart < 55_000,
+    `rotation exercised ${sinceStart} ms after start, inside the 60 s credential cache: the 403 path picked up the new keys, not the timer`,
+  );
 
   // Second rotation, the other order: the old key is revoked before the kubelet has synced the
   // Secret (it can take a minute). Reads fail with EACCES meanwhile, and work again as soon as
   // ..data is swapped: the files are re-read on every 403, not only on the first.
   const k3 = randomKey(20);
   const s3 = randomKey(40);
-  t.equal((await radosgwAdmin(['key', 'create', `--uid=${uid}`, '--key-type=s3', `--access-key=${k3}`, `--secret=${s3}`])).code, 0, 'radosgw-admin key create K3');
-  t.equal((await radosgwAdmin(['key', 'rm', `--uid=${uid}`, '--key-type=s3', `--access-key=${k2}`])).code, 0, 'radosgw-admin key rm K2 (the mounted secret still holds K2)');
+  t.equal(
+    (await radosgwAdmin(['key', 'create', `--uid=${uid}`, '--key-type=s3', `--access-key=${k3}`, `--secret=${s3}`])).code,
+    0,
+    'radosgw-admin key create K3',
+  );
+  t.equal(
+    (await radosgwAdmin(['key', 'rm', `--uid=${uid}`, '--key-type=s3', `--access-key=${k2}`])).code,
+    0,
+    'radosgw-admin key rm K2 (the mounted secret still holds K2)',
+  );
   const c2 = clientWith(k2, s2);
-  await waitFor('S3 refuses K2', 20_000, () => list(c2).then(() => undefined, () => true));
-  await waitFor('S3 accepts K3', 10_000, () => list(clientWith(k3, s3)).then(() => true, () => undefined));
+  await waitFor('S3 refuses K2', 20_000, () =>
+    list(c2).then(
+      () => undefined,
+      () => true,
+    ),
+  );
+  await waitFor('S3 accepts K3', 10_000, () =>
+    list(clientWith(k3, s3)).then(
+      () => true,
+      () => undefined,
+    ),
+  );
   const denied = await c.exec('cat', [`${c.target}/fifth.txt`]);
   t.match({ code: denied.code, err: denied.stderr }, { code: 1, err: /Permission denied/ }, `before the kubelet syncs: EACCES (${denied.stderr.trim()})`);
   await writeSecret(c.etc, 'rot-secret', { 'minio-access-key': `${k3}\n`, 'minio-access-secret': `${s3}\n` }, '..2026_11_28_02_00_00.000000003');
@@ -252,7 +320,7 @@ t.test('5. secret rotation: new keys in a swapped ..data, old keys revoked, read
   noSecretsLogged(t, agent, [k1, s1, k2, s2, k3, s3]);
 });
 
-t.test('6. statfs: df --block-size=1 | grep targetPath reports Used = the objects\' total size', async (t) => {
+t.test("6. statfs: df --block-size=1 | grep targetPath reports Used = the objects' total size", async (t) => {
   const objects = { 'a.bin': 'a'.repeat(1000), 'b/c.bin': 'c'.repeat(12_345), 'b/d/e.txt': 'seven!!', empty: Buffer.alloc(0), 'marker/': Buffer.alloc(0) };
   const total = Object.values(objects).reduce((n, v) => n + Buffer.byteLength(v), 0);
   const { c, secrets } = await demo(t, 'cc-df', objects);
@@ -266,7 +334,7 @@ t.test('6. statfs: df --block-size=1 | grep targetPath reports Used = the object
   const fields = (lines[0] ?? '').trim().split(/\s+/);
   t.equal(fields.length, 6, 'six columns: the filesystem name has no spaces');
   t.match(fields[0] ?? '', /^\S+$/, `filesystem name "${fields[0]}"`);
-  t.equal(fields[0], (await c.mountsAtTarget())[0]?.source, 'the name is the mount\'s source in mountinfo');
+  t.equal(fields[0], (await c.mountsAtTarget())[0]?.source, "the name is the mount's source in mountinfo");
   t.equal(fields[5], c.target, 'Mounted on');
   t.equal(Number(fields[2]), total, `Used (${fields[2]}) = total size of the objects (${total})`);
   noSecretsLogged(t, agent, secrets);

@@ -48,10 +48,20 @@ t.test('older Fluid: /etc/fluid/config.json shape with literal secret values (--
   await putObjects(client, bucket, { testfile: 'old-layout' });
   const dir = await tempDir(t, 'fluid-old');
   const target = join(dir, 'mnt');
-  const config = await writeConfig(dir, {
-    mounts: [{ mountPoint: `minio://${bucket}`, name: 'minio', options: { 'minio-url': env.endpoint, 'minio-access-key': env.accessKeyId, 'minio-access-secret': env.secretAccessKey } }],
-    targetPath: target,
-  }, true);
+  const config = await writeConfig(
+    dir,
+    {
+      mounts: [
+        {
+          mountPoint: `minio://${bucket}`,
+          name: 'minio',
+          options: { 'minio-url': env.endpoint, 'minio-access-key': env.accessKeyId, 'minio-access-secret': env.secretAccessKey },
+        },
+      ],
+      targetPath: target,
+    },
+    true,
+  );
   const agent = startAgent(t, { args: ['--config', config], target, env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined } });
   await agent.mounted();
   t.equal((await run('cat', [`${target}/testfile`])).stdout, 'old-layout');

@@ -12,7 +12,7 @@ import { createTestBucket, makeClient, putObjects, s3Env } from './helpers/s3.js
 async function setup(t: Test) {
   const client = makeClient();
   const bucket = await createTestBucket(t, 'lifecycle', client);
-  await putObjects(client, bucket, { 'testfile': 'fluid-minio-test' });
+  await putObjects(client, bucket, { testfile: 'fluid-minio-test' });
   const root = await tempDir(t, 'life');
   const env = s3Env();
   const start = (target = join(root, 'mnt')) =>

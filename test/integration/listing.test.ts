@@ -32,7 +32,7 @@ t.test('listings', async (t) => {
     'marked/inside.txt': 'in',
     'empty-marked/': '',
     'implicit/child.txt': 'c',
-    'both': 'a file shadowed by a folder',
+    both: 'a file shadowed by a folder',
     'both/inner.txt': 'inner',
     'with space.txt': 'sp',
     'ünï.txt': 'u',
@@ -50,7 +50,13 @@ t.test('listings', async (t) => {
     t.same(r.stdout.trim().split('\n').sort(), ['both', 'empty-marked', 'implicit', 'many', 'marked', 'with space.txt', 'ünï.txt'].sort());
     t.same(r.stdout.trim().split('\n').sort(), await s3Names(client, bucket, ''));
     const types = await run('stat', ['-c', '%n %F', `${dir}/marked`, `${dir}/empty-marked`, `${dir}/implicit`]);
-    t.same(types.stdout.trim().split('\n').map((l) => l.split(' ').slice(1).join(' ')), ['directory', 'directory', 'directory']);
+    t.same(
+      types.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ').slice(1).join(' ')),
+      ['directory', 'directory', 'directory'],
+    );
     t.equal((await run('ls', ['-A', `${dir}/empty-marked`])).stdout, '', 'an empty folder is empty');
   });
 
@@ -63,7 +69,7 @@ t.test('listings', async (t) => {
     t.equal((await run('cat', [`${dir}/both/inner.txt`])).stdout, 'inner');
   });
 
-  t.test('sizes and mtimes are S3\'s', async (t) => {
+  t.test("sizes and mtimes are S3's", async (t) => {
     const list = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'marked/inside' }));
     const obj = list.Contents![0]!;
     const st = await run('stat', ['-c', '%s %Y', `${dir}/marked/inside.txt`]);

@@ -47,7 +47,9 @@ t.test('16 parallel readers under a 256 MiB budget stay within budget + 150 MiB'
   await sampler;
 
   for (const [i, key] of Object.keys(objects).entries()) {
-    const want = createHash('sha256').update(objects[key] as Buffer).digest('hex');
+    const want = createHash('sha256')
+      .update(objects[key] as Buffer)
+      .digest('hex');
     t.equal(results[i]?.stdout.split(' ')[0], want, `${key}: right bytes`);
   }
   t.ok(samples > 5, `${samples} RSS samples`);

@@ -17,11 +17,18 @@ async function bucketWithFile(t: Test, hint: string): Promise<string> {
   const client = makeClient();
   t.teardown(() => client.destroy());
   const bucket = await createTestBucket(t, hint, client);
-  await putObjects(client, bucket, { 'testfile': 'fluid-minio-test', 'data/a.txt': 'aaa' });
+  await putObjects(client, bucket, { testfile: 'fluid-minio-test', 'data/a.txt': 'aaa' });
   return bucket;
 }
 
-function agentFor(t: Test, bucket: string, target: string, extra: readonly string[] = [], env: Record<string, string> = {}, endpoint = s3Env().endpoint): Agent {
+function agentFor(
+  t: Test,
+  bucket: string,
+  target: string,
+  extra: readonly string[] = [],
+  env: Record<string, string> = {},
+  endpoint = s3Env().endpoint,
+): Agent {
   const s3 = s3Env();
   return startAgent(t, {
     args: ['mount', `s3://${bucket}`, target, '--endpoint', endpoint, ...extra],
@@ -168,7 +175,7 @@ t.test('#1 df during an S3 outage past the scan age: served from the last total,
     const r = await run('df', ['--block-size=1', '--output=used', target], { timeoutMs: 15_000 });
     return r.code === 0 ? (r.stdout.trim().split('\n')[1] ?? '').trim() : `error: ${r.stderr.trim()}`;
   };
-  t.equal(await used(), String('fluid-minio-test'.length + 'aaa'.length), 'df Used is the objects\' total while up');
+  t.equal(await used(), String('fluid-minio-test'.length + 'aaa'.length), "df Used is the objects' total while up");
   await proxy.down('refuse');
   const failedBefore = logLines(agent).filter((l) => String(l.msg).includes('df scan failed')).length;
   for (let i = 0; i < 4; i++) {
@@ -177,7 +184,10 @@ t.test('#1 df during an S3 outage past the scan age: served from the last total,
     await new Promise((r) => setTimeout(r, 1100));
     t.equal(await used(), '19', `df ${i + 1} during the outage answers the last total`);
   }
-  await logged(agent, (l) => String(l.msg).includes('df scan failed') && logLines(agent).filter((x) => String(x.msg).includes('df scan failed')).length > failedBefore);
+  await logged(
+    agent,
+    (l) => String(l.msg).includes('df scan failed') && logLines(agent).filter((x) => String(x.msg).includes('df scan failed')).length > failedBefore,
+  );
   t.equal(agent.child.exitCode, null, 'the agent is still running');
   await proxy.up();
   // The first requests after the outage may still meet a connection the outage broke (and with
@@ -190,7 +200,11 @@ t.test('#1 df during an S3 outage past the scan age: served from the last total,
     served = r.stdout;
     if (r.code !== 0) failures.push(r.stderr.trim());
   }
-  t.equal(served, 'fluid-minio-test', `the mount serves after the outage (after ${Date.now() - upAt} ms; ${failures.length} failed first: ${failures.join(' | ')})`);
+  t.equal(
+    served,
+    'fluid-minio-test',
+    `the mount serves after the outage (after ${Date.now() - upAt} ms; ${failures.length} failed first: ${failures.join(' | ')})`,
+  );
   t.notMatch(failures.join('\n'), /No such file/, 'an outage never turns into ENOENT');
   agent.child.kill('SIGTERM');
   t.equal((await agent.exited(5000)).code, 0);

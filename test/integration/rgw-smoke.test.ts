@@ -40,9 +40,7 @@ t.test('create bucket, put, list, get', async (t) => {
     const paged = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'many/', MaxKeys: 25 }));
     t.equal(paged.KeyCount, 25);
     t.equal(paged.IsTruncated, true);
-    const rest = await client.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: 'many/', ContinuationToken: paged.NextContinuationToken }),
-    );
+    const rest = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'many/', ContinuationToken: paged.NextContinuationToken }));
     t.equal(rest.KeyCount, 15);
 
     const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'testfile' }));

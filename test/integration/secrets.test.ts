@@ -35,7 +35,11 @@ t.test('wrong keys at start: the error line and the logs hold no secret', async 
   const env = s3Env();
   const bucket = await createTestBucket(t, 'secrets-wrong', makeClient());
   const c = await fluidConfig(t, { 'minio-url': env.endpoint, 'minio-access-key': env.accessKeyId, 'minio-access-secret': WRONG_SECRET }, `minio://${bucket}`);
-  const agent = startAgent(t, { args: ['--config', c.config, '--log-level', 'debug'], target: c.target, env: { FLUID_S3_FUSE_SECRETS_ROOT: c.secretsRoot, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined } });
+  const agent = startAgent(t, {
+    args: ['--config', c.config, '--log-level', 'debug'],
+    target: c.target,
+    env: { FLUID_S3_FUSE_SECRETS_ROOT: c.secretsRoot, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined },
+  });
   const exit = await agent.exited(35_000);
   t.not(exit.code, 0);
   t.match(agent.stderr(), /S3 refused/);
@@ -48,7 +52,11 @@ t.test('a running mount: debug logs, errors, counters and /metrics hold no secre
   const client = makeClient();
   const bucket = await createTestBucket(t, 'secrets-run', client);
   await putObjects(client, bucket, { 'a.txt': 'a', 'd/b.txt': 'b' });
-  const c = await fluidConfig(t, { 'minio-url': env.endpoint, 'minio-access-key': env.accessKeyId, 'minio-access-secret': env.secretAccessKey }, `minio://${bucket}`);
+  const c = await fluidConfig(
+    t,
+    { 'minio-url': env.endpoint, 'minio-access-key': env.accessKeyId, 'minio-access-secret': env.secretAccessKey },
+    `minio://${bucket}`,
+  );
   const agent = startAgent(t, {
     args: ['--config', c.config, '--log-level', 'debug', '--metrics-address', '127.0.0.1:0'],
     target: c.target,

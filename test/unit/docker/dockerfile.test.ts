@@ -152,7 +152,10 @@ t.test('every COPY from the context names a file of the repository that .dockeri
   const copies = stages.flatMap((s) => ofType(s, Copy)).filter((c) => !c.getFromFlag());
   t.ok(copies.length > 0, 'the build copies from the context');
   for (const copy of copies) {
-    const sources = copy.getArguments().map((a) => a.getValue()).slice(0, -1);
+    const sources = copy
+      .getArguments()
+      .map((a) => a.getValue())
+      .slice(0, -1);
     t.ok(sources.length > 0, `${copy.toString()}: has a source`);
     for (const src of sources) {
       const rel = path.posix.normalize(src).replace(/\/$/, '');
@@ -160,7 +163,12 @@ t.test('every COPY from the context names a file of the repository that .dockeri
       t.notOk(ignored(ignoreRules, rel), `${rel} is not excluded by .dockerignore`);
     }
   }
-  const contextSources = copies.flatMap((c) => c.getArguments().map((a) => a.getValue()).slice(0, -1));
+  const contextSources = copies.flatMap((c) =>
+    c
+      .getArguments()
+      .map((a) => a.getValue())
+      .slice(0, -1),
+  );
   for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'src']) {
     t.ok(contextSources.includes(needed), `the build stage gets ${needed}`);
   }
@@ -175,7 +183,10 @@ t.test('COPY --from=build takes only what the build stage makes: dist/, node_mod
   t.equal(copies.length, 3, 'three copies from the build stage');
   for (const copy of copies) {
     t.equal(copy.getFromFlag()?.getValue(), 'build', `${copy.toString()}: from the build stage`);
-    for (const src of copy.getArguments().map((a) => a.getValue()).slice(0, -1)) {
+    for (const src of copy
+      .getArguments()
+      .map((a) => a.getValue())
+      .slice(0, -1)) {
       t.ok(made.has(path.posix.normalize(src).replace(/\/$/, '')), `${src} is made by the build stage (${[...made].join(', ')})`);
     }
   }
@@ -273,7 +284,15 @@ t.test('the runtime stage installs exactly the packages of what the agent and Fl
 });
 
 t.test('.dockerignore keeps node_modules, dist, tests, benchmarks and .git out of the context', async (t) => {
-  for (const out of ['node_modules/pino/package.json', 'dist/src/cli.js', 'test/unit/docker/dockerfile.test.ts', 'bench/run.sh', '.git/HEAD', 'coverage/x', '.tap/x']) {
+  for (const out of [
+    'node_modules/pino/package.json',
+    'dist/src/cli.js',
+    'test/unit/docker/dockerfile.test.ts',
+    'bench/run.sh',
+    '.git/HEAD',
+    'coverage/x',
+    '.tap/x',
+  ]) {
     t.ok(ignored(ignoreRules, out), `${out} is left out`);
   }
   for (const kept of ['package.json', 'package-lock.json', 'tsconfig.json', 'src/cli.ts', 'src/config/options.ts', 'README.md']) {

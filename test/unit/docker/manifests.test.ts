@@ -49,7 +49,9 @@ interface Manifest {
 
 function loadManifests(): Manifest[] {
   const out: Manifest[] = [];
-  for (const file of readdirSync(DOCKER).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const file of readdirSync(DOCKER)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     const docs = parseAllDocuments(readFileSync(path.join(DOCKER, file), 'utf8'));
     if (!Array.isArray(docs)) throw new Error(`${file}: not YAML documents`);
     for (const doc of docs) {
@@ -110,10 +112,37 @@ const FIELDS = {
   profileSpec: ['fileSystemType', 'imagePullSecrets', 'worker', 'fuse', 'volumes', 'nodePublishSecretPolicy'],
   runtimeSpec: ['profileName', 'worker', 'fuse', 'tieredstore', 'replicas', 'runAs', 'disablePrometheus', 'volumes', 'management', 'imagePullSecrets'],
   thinFuse: [
-    'image', 'imageTag', 'imagePullPolicy', 'imagePullSecrets', 'ports', 'env', 'command', 'args', 'options', 'resources',
-    'nodeSelector', 'cleanPolicy', 'networkMode', 'livenessProbe', 'readinessProbe', 'volumeMounts', 'lifecycle', 'podMetadata',
+    'image',
+    'imageTag',
+    'imagePullPolicy',
+    'imagePullSecrets',
+    'ports',
+    'env',
+    'command',
+    'args',
+    'options',
+    'resources',
+    'nodeSelector',
+    'cleanPolicy',
+    'networkMode',
+    'livenessProbe',
+    'readinessProbe',
+    'volumeMounts',
+    'lifecycle',
+    'podMetadata',
   ],
-  datasetSpec: ['mounts', 'owner', 'nodeAffinity', 'tolerations', 'accessModes', 'runtimes', 'placement', 'dataRestoreLocation', 'sharedOptions', 'sharedEncryptOptions'],
+  datasetSpec: [
+    'mounts',
+    'owner',
+    'nodeAffinity',
+    'tolerations',
+    'accessModes',
+    'runtimes',
+    'placement',
+    'dataRestoreLocation',
+    'sharedOptions',
+    'sharedEncryptOptions',
+  ],
   mount: ['mountPoint', 'options', 'name', 'path', 'readOnly', 'shared', 'encryptOptions'],
   encryptOption: ['name', 'valueFrom'],
 } as const;
@@ -147,7 +176,9 @@ t.test("the Fluid objects use only Fluid's field names", async (t) => {
   checkFields(t, spec(dataset), FIELDS.datasetSpec, 'Dataset spec');
   mounts.forEach((m, i) => {
     checkFields(t, m, FIELDS.mount, `Dataset mounts[${i}]`);
-    arr(m.encryptOptions ?? [], 'encryptOptions').forEach((e, j) => checkFields(t, obj(e, 'encryptOption'), FIELDS.encryptOption, `mounts[${i}].encryptOptions[${j}]`));
+    arr(m.encryptOptions ?? [], 'encryptOptions').forEach((e, j) =>
+      checkFields(t, obj(e, 'encryptOption'), FIELDS.encryptOption, `mounts[${i}].encryptOptions[${j}]`),
+    );
   });
 });
 
@@ -167,8 +198,14 @@ t.test("the profile: the agent's filesystem type, the image, no command", async 
 
 t.test("the profile's probes run the image's own `check` on Fluid's MOUNT_POINT", async (t) => {
   const df = DockerfileParser.parse(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
-  const entry = df.getInstructions().filter((i): i is Entrypoint => i instanceof Entrypoint).at(-1);
-  const script = entry?.getJSONStrings().map((s) => s.getJSONValue()).find((a) => a.endsWith('.js'));
+  const entry = df
+    .getInstructions()
+    .filter((i): i is Entrypoint => i instanceof Entrypoint)
+    .at(-1);
+  const script = entry
+    ?.getJSONStrings()
+    .map((s) => s.getJSONValue())
+    .find((a) => a.endsWith('.js'));
   t.ok(script, 'the Dockerfile ENTRYPOINT names the agent script');
   for (const name of ['readinessProbe', 'livenessProbe'] as const) {
     const probe = obj(profileFuse[name], `fuse.${name}`);
