@@ -48,7 +48,8 @@ TAP_RC=    # empty until tap has run
 WATCHDOG_PID=
 RGW_STARTED=0
 INTERRUPTED=0
-T_DEPS=- T_RGW=- T_TAP=-
+T_DEPS=- T_LINT=- T_RGW=- T_TAP=-
+LINT_PASSED=0 LINT_FAILED=0
 
 # ---------------------------------------------------------------- clean-up (safety nets)
 
@@ -129,6 +130,10 @@ finish() {
   trap - EXIT INT TERM
   [[ -n $WATCHDOG_PID ]] && kill "$WATCHDOG_PID" 2>/dev/null && wait "$WATCHDOG_PID" 2>/dev/null
   summary=$(node "$ROOT/scripts/tap-summary.mjs" "$TAP_LOG" 2>/dev/null)
+  # lint and format count as one test each
+  if [[ -n $summary ]] && (( LINT_PASSED + LINT_FAILED > 0 )); then
+    summary=$(awk -v p="$LINT_PASSED" -v f="$LINT_FAILED" '{ $1 += p; $3 += f; print }' <<< "$summary")
+  fi
   # 1. mounts first: a well-behaved agent exits by itself when its mount goes away
   unmount_leftovers
   end_leaked_processes
@@ -155,8 +160,9 @@ finish() {
       log "tap exited with code $rc although no test failed (a test file crashed or timed out?)"
     fi
   fi
+  (( LINT_FAILED > 0 && rc == 0 )) && rc=1
   (( INTERRUPTED )) && rc=130
-  log "times: install-deps ${T_DEPS}s, rgw start ${T_RGW}s, tap ${T_TAP}s, clean-up $(since "$t_clean")s, total $(since "$T0")s"
+  log "times: install-deps ${T_DEPS}s, lint ${T_LINT}s, rgw start ${T_RGW}s, tap ${T_TAP}s, clean-up $(since "$t_clean")s, total $(since "$T0")s"
   [[ -n $summary ]] || summary="0 passed, 1 failed"
   echo "$summary"   # the LAST line of output: CI reads it
   exit "$rc"
@@ -172,6 +178,18 @@ else
   bash "$ROOT/scripts/install-deps.sh" || { log "ERROR: scripts/install-deps.sh failed"; exit 1; }
 fi
 T_DEPS=$(since "$t")
+
+# ---------------------------------------------------------------- 1b. lint and format
+# On a full run (no arguments) only: eslint (type-aware, eslint.config.js) and prettier --check;
+# each counts as one test in the closing line. SKIP_LINT=1 skips them.
+if [[ ${SKIP_LINT:-0} != 1 ]] && (( $# == 0 )); then
+  t=$EPOCHREALTIME
+  if npx --no-install eslint src test bench scripts eslint.config.js >&2; then LINT_PASSED=$((LINT_PASSED + 1)); else LINT_FAILED=$((LINT_FAILED + 1)); log "ERROR: eslint found problems (above)"; fi
+  if npx --no-install prettier --check . > /dev/null 2>&1; then LINT_PASSED=$((LINT_PASSED + 1)); else
+    LINT_FAILED=$((LINT_FAILED + 1)); log "ERROR: files not formatted (npx prettier --write . fixes them):"; npx --no-install prettier --list-different . >&2
+  fi
+  T_LINT=$(since "$t")
+fi
 
 # ---------------------------------------------------------------- 2. S3 server
 t=$EPOCHREALTIME
