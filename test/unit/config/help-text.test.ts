@@ -1,7 +1,7 @@
 // --help lists the command forms and every option of the vocabulary with its default.
 import t from 'tap';
 import { USAGE } from '../../../src/config/index.js';
-import { VOCABULARY } from '../../../src/config/options.js';
+import { DEFAULTS, lookupOption, parseOptionValue, VOCABULARY } from '../../../src/config/options.js';
 
 t.test('USAGE', async (t) => {
   for (const form of ['fluid-s3-fuse [--config PATH]', 'fluid-s3-fuse mount SOURCE MOUNTPOINT', '--help', '--version', 's3://', 'minio://', 'MOUNT_OPTIONS']) {
@@ -18,4 +18,35 @@ t.test('USAGE', async (t) => {
     USAGE.split('\n').every((line) => line.length <= 100),
     'lines fit a terminal',
   );
+});
+
+// The help text is generated from the vocabulary, so checking one against the other proves
+// little; what can drift is a default shown in --help and the default the plan really uses.
+t.test('every default --help shows is the default the plan uses', async (t) => {
+  const shown: [string, unknown][] = [
+    ['region', DEFAULTS.region],
+    ['file-mode', DEFAULTS.fileMode],
+    ['dir-mode', DEFAULTS.dirMode],
+    ['stat-cache-ttl', DEFAULTS.statCacheTtlMs],
+    ['negative-cache-ttl', DEFAULTS.negativeCacheTtlMs],
+    ['read-ahead-max', DEFAULTS.readAheadMaxBytes],
+    ['read-ahead-initial', DEFAULTS.readAheadInitialBytes],
+    ['part-size', DEFAULTS.partSizeBytes],
+    ['attr-timeout', DEFAULTS.attrTimeoutMs],
+    ['entry-timeout', DEFAULTS.entryTimeoutMs],
+    ['request-timeout', DEFAULTS.requestTimeoutMs],
+    ['df-scan-interval', DEFAULTS.dfScanIntervalMs],
+    ['log-level', DEFAULTS.logLevel],
+  ];
+  for (const [key, value] of shown) {
+    const spec = lookupOption(key);
+    if (!spec) {
+      t.fail(`${key} is not an option`);
+      continue;
+    }
+    t.equal(parseOptionValue(spec, spec.defaultText), value, `--help's default of ${key} (${spec.defaultText}) is the plan's`);
+  }
+  const cache = lookupOption('cache-size');
+  t.ok(cache?.defaultText.startsWith('256MiB'), 'cache-size: 256MiB without a memory limit');
+  t.equal(DEFAULTS.cacheSizeBytes, 256 * 1024 * 1024);
 });
