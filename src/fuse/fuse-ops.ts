@@ -39,6 +39,32 @@ export interface AdapterOptions {
   readonly timeOp?: OpTimer;
 }
 
+/**
+ * Hands `out`'s outcome to exactly one of `value`, `error` or, if it has not settled within `ms`,
+ * `timeout`; a value that comes after the deadline goes to `late` (to undo what it did).
+ */
+function settleByDeadline<T>(out: Promise<T>, ms: number, on: { value(v: T): void; error(err: unknown): void; timeout(): void; late?(v: T): void }): void {
+  let live = true;
+  const deadline = setTimeout(() => {
+    live = false;
+    on.timeout();
+  }, ms);
+  out.then(
+    (v) => {
+      if (!live) return on.late?.(v);
+      live = false;
+      clearTimeout(deadline);
+      on.value(v);
+    },
+    (err: unknown) => {
+      if (!live) return;
+      live = false;
+      clearTimeout(deadline);
+      on.error(err);
+    },
+  );
+}
+
 const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [-n, name]));
 const untimed: OpTimer = () => () => undefined;
 
@@ -84,25 +110,12 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
       cb(0, out);
       return;
     }
-    let live = true;
-    const deadline = setTimeout(() => {
-      live = false;
-      fail(op, path, new FsError('ETIMEDOUT', `${path}: ${op} got no answer within ${opDeadlineMs} ms`), cb);
-    }, opDeadlineMs);
-    out.then(
-      (v) => {
-        if (!live) return late?.(v);
-        live = false;
-        clearTimeout(deadline);
-        cb(0, v);
-      },
-      (err: unknown) => {
-        if (!live) return;
-        live = false;
-        clearTimeout(deadline);
-        fail(op, path, err, cb);
-      },
-    );
+    settleByDeadline(out, opDeadlineMs, {
+      value: (v) => cb(0, v),
+      error: (err) => fail(op, path, err, cb),
+      timeout: () => fail(op, path, new FsError('ETIMEDOUT', `${path}: ${op} got no answer within ${opDeadlineMs} ms`), cb),
+      ...(late ? { late } : {}),
+    });
   };
 
   return {
@@ -154,29 +167,19 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
       }
       // Our own deadline, inside fuse-native's: once we answered, `buf` may already carry the
       // kernel's next request, so a late result must not be copied into it.
-      let live = true;
-      const deadline = setTimeout(() => {
-        live = false;
-        const err = new FsError('ETIMEDOUT', `${path}: no answer from S3 within ${readDeadlineMs} ms`);
-        fs.noteReadTimeout(fd, err);
-        fail('read', path, err, cb);
-      }, readDeadlineMs);
-      out.then(
-        (chunks) => {
-          if (!live) return;
-          live = false;
-          clearTimeout(deadline);
+      settleByDeadline(out, readDeadlineMs, {
+        value: (chunks) => {
           const n = copyChunks(chunks, buf);
           counters.fuseBytesRead += n;
           cb(n);
         },
-        (err: unknown) => {
-          if (!live) return;
-          live = false;
-          clearTimeout(deadline);
+        error: (err) => fail('read', path, err, cb),
+        timeout: () => {
+          const err = new FsError('ETIMEDOUT', `${path}: no answer from S3 within ${readDeadlineMs} ms`);
+          fs.noteReadTimeout(fd, err);
           fail('read', path, err, cb);
         },
-      );
+      });
     },
   };
 }

@@ -15,7 +15,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from './object-store.js';
 import { StoreError } from './store-error.js';
 import type { Attempt } from './attempt.js';
-import { checkRangeAnswer } from './range-check.js';
+import { type AskedRange, checkRangeAnswer } from './range-check.js';
 import { type Env, createTransport } from './http-agents.js';
 import { RetryPolicy, type RunHooks, bodyIdleTimeoutMs, retrySettings } from './retry-policy.js';
 import { type Counters, createCounters } from '../observe/counters.js';
@@ -168,18 +168,7 @@ export class S3Store implements ObjectStore {
     });
     this.observe('GET', res.$metadata.httpStatusCode);
     const body = res.Body as Readable | undefined;
-    const verdict = checkRangeAnswer(
-      { start: 0, end: bytes, objectMayEnd: true },
-      {
-        ...statusOf(res),
-        ...(res.ContentRange !== undefined ? { contentRange: res.ContentRange } : {}),
-        ...(res.ContentLength !== undefined ? { contentLength: res.ContentLength } : {}),
-      },
-    );
-    if (!verdict.ok) {
-      body?.destroy();
-      throw new StoreError('invalid-response', `${what}: ${verdict.reason}`, { ...statusOf(res) });
-    }
+    const verdict = acceptedRange({ start: 0, end: bytes, objectMayEnd: true }, res, body, what);
     const data = body ? await readAtMost(body, verdict.length, what) : Buffer.alloc(0);
     this.counters.s3BytesFetched += data.length;
     if (data.length !== verdict.length)
@@ -270,19 +259,7 @@ export class S3Store implements ObjectStore {
     attempt.headersReceived();
     this.observe('GET', res.$metadata.httpStatusCode);
     const body = res.Body as Readable | undefined;
-    const verdict = checkRangeAnswer(
-      { start: from, end: req.end },
-      {
-        ...statusOf(res),
-        ...(res.ContentRange !== undefined ? { contentRange: res.ContentRange } : {}),
-        ...(res.ContentLength !== undefined ? { contentLength: res.ContentLength } : {}),
-      },
-    );
-    if (!verdict.ok) {
-      // Not one byte of it is used, nor read: the same proxy would answer the same, no retry.
-      body?.destroy();
-      throw new StoreError('invalid-response', `${what}: ${verdict.reason}`, { ...statusOf(res) });
-    }
+    acceptedRange({ start: from, end: req.end }, res, body, what);
     if (!body) throw new StoreError('invalid-response', `${what}: no body`, { transient: true });
     const signal = attempt.signal;
     let pos = from;
@@ -365,6 +342,27 @@ export class S3Store implements ObjectStore {
   private observeError(op: string, e: StoreError): void {
     this.observer?.request(op, e.status !== undefined ? String(e.status) : e.kind);
   }
+}
+
+/**
+ * The answer to a ranged GET, checked against the range asked; a wrong one (a 200 with the whole
+ * object, another range) is refused with its body destroyed unread: not one byte of it is used,
+ * and the same server or proxy would answer the same, so it is not retried.
+ */
+function acceptedRange(
+  asked: AskedRange,
+  res: { $metadata: { httpStatusCode?: number }; ContentRange?: string; ContentLength?: number },
+  body: Readable | undefined,
+  what: string,
+): { length: number; total?: number } {
+  const verdict = checkRangeAnswer(asked, {
+    ...statusOf(res),
+    ...(res.ContentRange !== undefined ? { contentRange: res.ContentRange } : {}),
+    ...(res.ContentLength !== undefined ? { contentLength: res.ContentLength } : {}),
+  });
+  if (verdict.ok) return verdict;
+  body?.destroy();
+  throw new StoreError('invalid-response', `${what}: ${verdict.reason}`, { ...statusOf(res) });
 }
 
 function statusOf(res: { $metadata: { httpStatusCode?: number } }): { status?: number } {
