@@ -31,14 +31,13 @@ const CONFIG_MEANINGS = {
   CONFIG_READ: 'The config file exists but cannot be read (EACCES, EISDIR, ...).',
   CONFIG_JSON: 'The config file is not valid JSON.',
   CONFIG_SHAPE: 'A field of the config file has the wrong type.',
-  NO_MOUNTS: 'mounts is missing or empty.',
   TARGET_PATH: 'Neither targetPath nor env MOUNT_POINT, or not an absolute path.',
   BAD_OPTION: 'An option has a value that cannot be parsed or is out of range.',
   SECRET_FILE: 'A secret file (or a --*-key-file) cannot be read.',
   MISSING_CREDENTIAL: 'Only one half of a credential pair was given (or a session token alone).',
-  BAD_MOUNT_POINT: 'A mountPoint or SOURCE that is not s3://bucket[/prefix] or minio://bucket[/prefix].',
+  BAD_MOUNT_POINT: 'A mountPoint or SOURCE that is not s3://bucket[/prefix] or minio://bucket[/prefix] (pvc:// is served by Fluid itself).',
   ENDPOINT_REQUIRED: 'A minio:// mount without an endpoint.',
-  LAYOUT: 'Two mounts on the same folder, nested folders, or an unusable folder name.',
+  LAYOUT: 'Two mounts on the same folder, nested folders, an unusable folder name, or a mount the layout chosen at start cannot show.',
 } as const satisfies Record<ConfigErrorCode, string>;
 
 /** The stable `code` values of StartupError (their meanings: STARTUP_MEANINGS). */

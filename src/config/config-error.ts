@@ -20,8 +20,6 @@ export const ConfigErrorCode = {
   CONFIG_JSON: 'CONFIG_JSON',
   /** A field of the config file has the wrong type. */
   CONFIG_SHAPE: 'CONFIG_SHAPE',
-  /** `mounts` is missing or empty. */
-  NO_MOUNTS: 'NO_MOUNTS',
   /** Neither `targetPath` nor env MOUNT_POINT, or not an absolute path. */
   TARGET_PATH: 'TARGET_PATH',
   /** An option has a value that cannot be parsed or is out of range. */
@@ -30,11 +28,11 @@ export const ConfigErrorCode = {
   SECRET_FILE: 'SECRET_FILE',
   /** Only one half of a credential pair was given (or a session token alone). */
   MISSING_CREDENTIAL: 'MISSING_CREDENTIAL',
-  /** A mountPoint / SOURCE that is not `s3://bucket[/prefix]` or `minio://bucket[/prefix]`. */
+  /** A mountPoint / SOURCE that is not `s3://bucket[/prefix]` or `minio://bucket[/prefix]` (e.g. `pvc://`). */
   BAD_MOUNT_POINT: 'BAD_MOUNT_POINT',
   /** A `minio://` mount without an endpoint. */
   ENDPOINT_REQUIRED: 'ENDPOINT_REQUIRED',
-  /** Two mounts on the same folder, nested folders, or an unusable folder name. */
+  /** Two mounts on the same folder, nested folders, an unusable folder name, or a mount the layout chosen at start cannot show. */
   LAYOUT: 'LAYOUT',
 } as const;
 export type ConfigErrorCode = (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode];

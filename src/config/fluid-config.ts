@@ -186,12 +186,10 @@ export function parseFluidConfig(file: string, text: string): FluidConfig {
     throw configError(ConfigErrorCode.CONFIG_SHAPE, `${cfg}: ${[...new Set(problems)].join('; ')}`);
   }
   const root = checked.output;
-  if (!root.mounts?.length) {
-    throw configError(ConfigErrorCode.NO_MOUNTS, `${cfg}: no mounts: "mounts" is ${root.mounts ? 'empty' : 'missing'}; add a mount to the dataset`);
-  }
   return {
     file,
-    mounts: root.mounts.map((m, index) => ({
+    // Fluid writes `[]` for a Dataset without mounts yet: a normal state, not an error.
+    mounts: (root.mounts ?? []).map((m, index) => ({
       index,
       name: mountLabel(root, index).name as string,
       mountPoint: m.mountPoint,

@@ -4,6 +4,7 @@
  */
 export { parseArgv, type Command } from './argv.js';
 export { loadDebugPlan, loadFluidPlan, type LoadContext } from './load-plan.js';
+export type { Layout } from './mount-folders.js';
 export { readSecret } from './secrets.js';
 export { USAGE } from './help-text.js';
 export { ConfigError, ConfigErrorCode } from './config-error.js';

@@ -8,15 +8,15 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SOURCE_CLI, type Command } from './argv.js';
-import { configError, ConfigErrorCode, q } from './config-error.js';
+import { ConfigError, configError, ConfigErrorCode, q } from './config-error.js';
 import { DEFAULT_CONFIG_PATHS, loadFluidConfig } from './fluid-config.js';
-import { layoutFolders } from './mount-folders.js';
-import { parseMountSource, type MountSource } from './mount-source.js';
+import { chooseLayout, layoutFolders, type Layout } from './mount-folders.js';
+import { parseMountSource } from './mount-source.js';
 import { DEFAULTS, entriesOf, lookupOption, parseOptionList, type OptionEntry, type OptionSpec } from './options.js';
 import { acceptFor, buildBucket, buildSettings, deepFreeze, isBucketKey, isProcessKey } from './plan-builder.js';
-import { refuseSecretsIn, UnknownOptions, winners, type Context, type KnownEntry } from './resolve.js';
+import { refuseSecretsIn, typed, UnknownOptions, winners, type Context, type KnownEntry } from './resolve.js';
 import { DEFAULT_SECRETS_ROOT } from './secrets.js';
-import type { BucketMount, MountPlan } from './plan.js';
+import type { BucketMount, MountFailure, MountPlan } from './plan.js';
 
 /** What the loaders may read from the outside world (injectable for tests). */
 export interface LoadContext {
@@ -30,6 +30,10 @@ export interface LoadContext {
   readonly memoryLimitBytes?: number | null;
   /** Default `['/etc/fluid/config/config.json', '/etc/fluid/config.json']`. */
   readonly defaultConfigPaths?: readonly string[];
+  /** A reload: the layout chosen at start, kept whatever the mounts are now. */
+  readonly layout?: Layout;
+  /** A reload: a problem of one mount goes to `plan.failures` instead of throwing. */
+  readonly lenient?: boolean;
 }
 
 const MIB = 1024 * 1024;
@@ -90,9 +94,23 @@ export async function loadFluidPlan(cmd: Extract<Command, { kind: 'fluid' }>, ct
   const cfg = `config ${config.file}`;
   const targetPath = targetPathOf(config.targetPath, ctx.env, config.file);
 
+  const layout = ctx.layout ?? chooseLayout(config.mounts);
+  const failures: MountFailure[] = [];
+  const fail = (name: string, folder: readonly string[] | undefined, err: unknown) => {
+    if (ctx.lenient !== true || !(err instanceof ConfigError)) throw err;
+    failures.push({ name, folder, error: err });
+  };
   // Where each bucket goes, and what it is, before any file is read.
-  const folders = layoutFolders(config.mounts);
-  const sources = config.mounts.map((m) => parseMountSource(m.mountPoint, `mount ${q(m.name)}: mountPoint`));
+  const folders = layoutFolders(config.mounts, layout, ctx.lenient);
+  const sources = config.mounts.map((m, i) => {
+    const folder = folders[i] as string[] | ConfigError;
+    if (folder instanceof ConfigError) return fail(m.name, undefined, folder);
+    try {
+      return parseMountSource(m.mountPoint, `mount ${q(m.name)}: mountPoint`);
+    } catch (err) {
+      return fail(m.name, folder, err);
+    }
+  });
 
   const envLayer = parseOptionList(ctx.env['MOUNT_OPTIONS'] ?? '', SOURCE_MOUNT_OPTIONS);
   const runtimeLayer = entriesOf(config.runtimeOptions, SOURCE_RUNTIME);
@@ -119,40 +137,49 @@ export async function loadFluidPlan(cmd: Extract<Command, { kind: 'fluid' }>, ct
   unknown.addUnknownIn(cliLayer, acceptFor('fluid', 'cli'));
 
   const onlyBucket = (spec: OptionSpec) => spec.scope === 'bucket';
+  const fileContext = (known: KnownEntry): Context => ({
+    where: known.entry.source === SOURCE_CLI ? SOURCE_CLI : known.entry.source.startsWith('mount ') ? known.entry.source : cfg,
+    showSource: true,
+    secretsRoot,
+  });
+  if (ctx.lenient === true) {
+    // A bad value in a layer every mount shares is a problem of the whole file, not of one mount.
+    for (const known of winners([envLayer, runtimeLayer, cliLayer], onlyBucket).values()) await typed(fileContext(known), known);
+  }
   const writable = config.accessModes.some((m) => WRITE_MODES.has(m));
   const buckets: BucketMount[] = [];
   for (const [i, mount] of config.mounts.entries()) {
+    const source = sources[i];
+    if (source === undefined) continue;
     const context: Context = { where: mountSourceLabel(mount.name), showSource: true, secretsRoot };
-    buckets.push(
-      await buildBucket(context, {
-        name: mount.name,
-        sourceText: mount.mountPoint,
-        source: sources[i] as MountSource,
-        folder: folders[i] as string[],
-        forcedReadOnly: !writable || mount.readOnly,
-        options: winners([envLayer, runtimeLayer, mountLayers[i] as OptionEntry[], cliLayer], onlyBucket),
-        env: ctx.env,
-      }),
-    );
+    try {
+      buckets.push(
+        await buildBucket(context, {
+          name: mount.name,
+          sourceText: mount.mountPoint,
+          source,
+          folder: folders[i] as string[],
+          forcedReadOnly: !writable || mount.readOnly,
+          options: winners([envLayer, runtimeLayer, mountLayers[i] as OptionEntry[], cliLayer], onlyBucket),
+          env: ctx.env,
+        }),
+      );
+    } catch (err) {
+      fail(mount.name, folders[i] as string[], err);
+    }
   }
 
   const processLayers = single ? [envLayer, runtimeLayer, mountLayers[0] as OptionEntry[], cliLayer] : [envLayer, runtimeLayer, cliLayer];
-  const settings = await buildSettings(
-    winners(processLayers, isProcessKey),
-    (known: KnownEntry): Context => ({
-      where: known.entry.source === SOURCE_CLI ? SOURCE_CLI : known.entry.source.startsWith('mount ') ? known.entry.source : cfg,
-      showSource: true,
-      secretsRoot,
-    }),
-    'fluid',
-    await defaultCacheSizeOf(ctx),
-  );
+  const settings = await buildSettings(winners(processLayers, isProcessKey), fileContext, 'fluid', await defaultCacheSizeOf(ctx));
 
   return deepFreeze<MountPlan>({
     targetPath,
+    layout: layout.kind,
     buckets,
+    failures,
     settings,
     unknownOptions: unknown.list(),
+    configFile: config.file,
   });
 }
 
@@ -183,7 +210,9 @@ export async function loadDebugPlan(cmd: Extract<Command, { kind: 'mount' }>, ct
 
   return deepFreeze<MountPlan>({
     targetPath: path.resolve(cmd.mountpoint),
+    layout: 'root',
     buckets: [bucket],
+    failures: [],
     settings,
     unknownOptions: unknown.list(),
   });

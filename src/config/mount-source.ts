@@ -32,6 +32,7 @@ export function parseMountSource(text: string, what: string): MountSource {
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/(.*)$/s.exec(text);
   if (!m) throw bad('expected s3://bucket[/prefix] or minio://bucket[/prefix]');
   const scheme = (m[1] as string).toLowerCase();
+  if (scheme === 'pvc') throw bad('pvc:// mounts are served by Fluid itself, not by this runtime');
   if (scheme !== 's3' && scheme !== 'minio') {
     throw bad(`unsupported scheme "${scheme}://" (use s3:// or minio://)`);
   }

@@ -149,7 +149,7 @@ async function fromOption(ctx: Context, known: KnownEntry): Promise<SecretSource
 
 async function fromKeyFile(ctx: Context, known: KnownEntry): Promise<SecretSource> {
   const file = known.entry.value;
-  const value = await readSecretFile(file, `${ctx.where}: option ${q(known.entry.key)}: cannot read`);
+  const value = await readSecretFile(file, `${ctx.where}: option ${q(known.entry.key)}`, 'cannot read');
   if (value === '') throw configError(ConfigErrorCode.BAD_OPTION, `${ctx.where}: option ${q(known.entry.key)}: ${file} is empty`);
   return { option: known.entry.key, value, file };
 }

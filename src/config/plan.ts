@@ -1,3 +1,5 @@
+import type { ConfigError } from './config-error.js';
+
 /**
  * The typed result of configuration: what to mount, where, with which credentials and tuning.
  *
@@ -85,11 +87,25 @@ export interface ProcessSettings {
   readonly metricsAddress?: { readonly host: string; readonly port: number };
 }
 
+/** A mount left out of a lenient (reload) plan: its problem touches it alone. */
+export interface MountFailure {
+  readonly name: string;
+  /** Where it would appear; undefined when the folder itself is the problem. */
+  readonly folder: readonly string[] | undefined;
+  readonly error: ConfigError;
+}
+
 export interface MountPlan {
   /** Absolute path where the FUSE filesystem is mounted. */
   readonly targetPath: string;
+  /** 'root': one bucket is targetPath itself; 'folders': each bucket is a folder in it (also with no bucket). */
+  readonly layout: 'root' | 'folders';
   readonly buckets: readonly BucketMount[];
+  /** Mounts left out by a lenient load; [] otherwise (the first problem throws). */
+  readonly failures: readonly MountFailure[];
   readonly settings: ProcessSettings;
   /** Option keys nobody understood, with where they came from; warned about once at start. */
   readonly unknownOptions: readonly string[];
+  /** The config file read (Fluid mode): the one to watch. */
+  readonly configFile?: string;
 }

@@ -35,14 +35,17 @@ export function secretFileOf(value: string, secretsRoot: string): string | undef
 }
 
 /**
- * Reads a secret file (following symlinks, as Kubernetes' `..data` layout needs); `cannotRead`
- * starts the one-line error, which ends with the file and the errno, never the content.
+ * Reads a secret file (following symlinks, as Kubernetes' `..data` layout needs). The one-line
+ * error starts with `label` (mount and option) and ends with the file and the errno, never the
+ * content. `fromSecretRef`: the path came from a Fluid secretKeyRef, whose folder means no `key`.
  */
-export async function readSecretFile(file: string, cannotRead: string): Promise<string> {
+export async function readSecretFile(file: string, label: string, verb: string, fromSecretRef = false): Promise<string> {
   try {
     return trimOneNewline(await readFile(file, 'utf8'));
   } catch (err) {
-    throw configError(ConfigErrorCode.SECRET_FILE, `${cannotRead} ${file}: ${errnoCode(err)}`);
+    const code = errnoCode(err);
+    const why = code === 'EISDIR' && fromSecretRef ? `${file} is a folder: the secretKeyRef of this option has no "key"` : `${verb} ${file}: ${code}`;
+    throw configError(ConfigErrorCode.SECRET_FILE, `${label}: ${why}`);
   }
 }
 
@@ -59,7 +62,7 @@ export interface ResolvedValue {
 export async function resolveOptionValue(where: string, key: string, value: string, secretsRoot: string): Promise<ResolvedValue> {
   const file = secretFileOf(value, secretsRoot);
   if (file === undefined) return { value };
-  return { value: await readSecretFile(file, `${where}: option ${q(key)}: cannot read secret file`), file };
+  return { value: await readSecretFile(file, `${where}: option ${q(key)}`, 'cannot read secret file', true), file };
 }
 
 /**
@@ -67,5 +70,5 @@ export async function resolveOptionValue(where: string, key: string, value: stri
  * secrets by swapping the `..data` symlink), else `src.value`.
  */
 export async function readSecret(src: SecretSource): Promise<string> {
-  return src.file === undefined ? src.value : readSecretFile(src.file, `secret option ${q(src.option)}: cannot read secret file`);
+  return src.file === undefined ? src.value : readSecretFile(src.file, `secret option ${q(src.option)}`, 'cannot read secret file', true);
 }

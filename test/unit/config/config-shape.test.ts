@@ -1,4 +1,4 @@
-// config.json problems: invalid JSON, wrong shapes, no mounts, no targetPath.
+// config.json problems: invalid JSON, wrong shapes, no targetPath; no mounts is fine.
 import t from 'tap';
 import path from 'node:path';
 import { loadFluidPlan } from '../../../src/config/index.js';
@@ -52,10 +52,14 @@ t.test('wrong shapes name the field', async (t) => {
   }
 });
 
-t.test('no mounts', async (t) => {
+t.test('no mounts is a normal state: an empty plan in folders', async (t) => {
   for (const content of [{ targetPath: '/t' }, { mounts: [], targetPath: '/t' }, { mounts: null, targetPath: '/t' }]) {
     const { file, run } = await load(t, content);
-    await rejectsConfig(t, run, { code: 'NO_MOUNTS', startsWith: `config ${file}: no mounts` });
+    const plan = await run();
+    t.same(plan.buckets, [], JSON.stringify(content));
+    t.equal(plan.layout, 'folders');
+    t.same(plan.failures, []);
+    t.equal(plan.configFile, file, 'the file read, for the watcher');
   }
 });
 

@@ -9,6 +9,7 @@ t.test('one mount without path (or path /) is the root', async (t) => {
   t.same(layoutFolders([{ name: 'a', path: '' }]), [[]]);
   t.same(layoutFolders([{ name: 'a', path: '/' }]), [[]]);
   t.same(layoutFolders([{ name: 'a', path: '/data/x/' }]), [['data', 'x']], 'a lone mount with a path goes there');
+  t.same(layoutFolders([]), [], 'no mount');
 });
 
 t.test('several mounts: path, else /<name>', async (t) => {
@@ -37,20 +38,21 @@ t.test('conflicts name both mounts', async (t) => {
       ],
       ['mount "b"', 'mount "a"', 'inside'],
     ],
+    // Beside other mounts, path "/" is refused for the mount that has it (issue 10: folders for all).
     [
       [{ name: 'a', path: '/' }, { name: 'b' }],
-      ['mount "b"', 'mount "a"', 'root'],
+      ['mount "a"', 'path "/"', 'root of targetPath'],
     ],
     [
       [{ name: 'a' }, { name: 'b', path: '//' }],
-      ['mount "b"', 'mount "a"', 'root'],
+      ['mount "b"', 'path "//"', 'root of targetPath'],
     ],
     [
       [
         { name: 'a', path: '/' },
         { name: 'b', path: '/' },
       ],
-      ['mount "b"', 'mount "a"', 'folder "/"'],
+      ['mount "a"', 'root of targetPath'],
     ],
   ];
   for (const [inputs, has] of cases) {

@@ -25,6 +25,7 @@ t.test('bad mount points name the mount and mountPoint', async (t) => {
     ['oss://bucket', 'unsupported scheme'],
     ['https://bucket.s3.amazonaws.com', 'unsupported scheme'],
     ['local:///data', 'unsupported scheme'],
+    ['pvc://my-claim/sub', 'pvc:// mounts are served by Fluid itself, not by this runtime'],
     ['bucket/prefix', 'expected s3://bucket'],
     ['s3://', 'empty'],
     ['s3:///prefix', 'empty'],
