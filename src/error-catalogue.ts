@@ -85,6 +85,12 @@ export const FS_ERRORS = {
   EROFS: { code: 'FS_EROFS', meaning: 'A write to the read-only mount.' },
   EBADF: { code: 'FS_EBADF', meaning: 'A file handle that is not open.' },
   ETIMEDOUT: { code: 'FS_ETIMEDOUT', meaning: 'An operation got no answer within its deadline (request-timeout plus a margin).' },
+  EACCES: {
+    code: 'FS_EACCES',
+    meaning: 'Anything in the folder of a mount that cannot serve yet because S3 refused it or a secret is missing; the agent keeps retrying.',
+  },
+  EIO: { code: 'FS_EIO', meaning: 'Anything in the folder of a mount that cannot serve yet because its bucket or endpoint fails; the agent keeps retrying.' },
+  ESTALE: { code: 'FS_ESTALE', meaning: 'A read of a file opened under a mount since removed from the config, after the grace time open files get.' },
 } as const satisfies Partial<Record<ErrnoName, { code: string; meaning: string }>>;
 export type FsErrno = keyof typeof FS_ERRORS;
 

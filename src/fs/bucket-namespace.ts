@@ -105,8 +105,9 @@ const LOOKUPS_BEFORE_LISTING = 2;
 export class BucketNamespace {
   private readonly store: ObjectStore;
   private readonly prefix: string;
-  private readonly statTtl: number;
-  private readonly negativeTtl: number;
+  /** TTLs and the readdir bound can be retuned while the mount serves (see retune). */
+  private statTtl: number;
+  private negativeTtl: number;
   private readonly dir: DirEntry;
   private readonly onSkippedKey: (key: string, why: string) => void;
   /** rel path ('' = root, 'a/b') → entry, or `{ kind: 'none' }` for "does not exist". */
@@ -132,7 +133,7 @@ export class BucketNamespace {
   private readonly onPeek: (entry: FileEntry, data: Buffer) => void;
   private readonly onBackgroundError: (what: string, err: unknown) => void;
   private readonly maxListingPages: number;
-  private readonly maxFolderEntries: number;
+  private maxFolderEntries: number;
 
   constructor(opts: BucketNamespaceOptions) {
     this.store = opts.store;
@@ -146,7 +147,7 @@ export class BucketNamespace {
     this.onPeek = opts.onPeek ?? (() => undefined);
     this.onBackgroundError = opts.onBackgroundError ?? (() => undefined);
     this.maxListingPages = Math.max(1, opts.maxListingPages ?? MAX_LISTING_PAGES);
-    this.maxFolderEntries = Math.max(1, opts.maxFolderEntries ?? this.maxListingPages * LIST_PAGE);
+    this.maxFolderEntries = this.folderEntriesBound(opts.maxFolderEntries);
     const clock = opts.clock ?? systemClock;
     // TTLs run on the injected clock; a resolution of 0 reads it at every check (no timer).
     const timed = { ttl: this.statTtl, ttlAutopurge: false, ttlResolution: 0, perf: { now: () => clock.now() } } as const;
@@ -193,7 +194,7 @@ export class BucketNamespace {
     if (inFlight) return inFlight;
     if (this.largeDirs.has(dir)) return undefined;
     const seen = (this.lookupsByDir.get(dir) ?? 0) + 1;
-    this.lookupsByDir.set(dir, seen);
+    this.lookupsByDir.set(dir, seen, { ttl: this.statTtl });
     if (seen < LOOKUPS_BEFORE_LISTING) return undefined;
     return this.sharedListing(dir, LOOKUP_LIST_PAGES, false);
   }
@@ -345,12 +346,12 @@ export class BucketNamespace {
       }
     });
     if (!complete) {
-      this.largeTrees.set(rel, true);
+      this.largeTrees.set(rel, true, { ttl: this.statTtl });
       return false;
     }
 
     for (const [dir, names] of subdirs) this.commitListing(dir, files.get(dir) as Map<string, Entry>, names, true);
-    this.listedTrees.set(rel, true);
+    this.listedTrees.set(rel, true, { ttl: this.statTtl });
     return true;
   }
 
@@ -384,6 +385,20 @@ export class BucketNamespace {
     next();
   }
 
+  /**
+   * New TTLs and readdir bound from now on (a config reload changed the mount's tuning). What is
+   * cached stays, each entry with the TTL it was cached with: a retune costs no request.
+   */
+  retune(tuning: { readonly statCacheTtlMs: number; readonly negativeCacheTtlMs: number; readonly maxFolderEntries?: number | undefined }): void {
+    this.statTtl = Math.max(1, tuning.statCacheTtlMs);
+    this.negativeTtl = Math.max(1, tuning.negativeCacheTtlMs);
+    this.maxFolderEntries = this.folderEntriesBound(tuning.maxFolderEntries);
+  }
+
+  private folderEntriesBound(maxFolderEntries: number | undefined): number {
+    return Math.max(1, maxFolderEntries ?? this.maxListingPages * LIST_PAGE);
+  }
+
   /** Forget what is known of `rel` (after a 412: the object changed). */
   invalidate(rel: string): void {
     this.lookups.delete(rel);
@@ -411,7 +426,7 @@ export class BucketNamespace {
       if (data) this.onPeek(file, data);
       entry = file;
     }
-    if (entry) this.lookups.set(rel, entry);
+    if (entry) this.lookups.set(rel, entry, { ttl: this.statTtl });
     else this.lookups.set(rel, { kind: 'none' }, { ttl: this.negativeTtl });
     return entry;
   }
@@ -438,7 +453,7 @@ export class BucketNamespace {
       }
     });
     if (!complete) {
-      this.largeDirs.set(rel, true);
+      this.largeDirs.set(rel, true, { ttl: this.statTtl });
       if (!keepPartial) return undefined;
       const shown = files.size + dirs.size;
       this.warnOnce(
@@ -493,7 +508,7 @@ export class BucketNamespace {
       return { name, entry };
     });
     const listing: Listing = { children, complete, bytes };
-    this.listings.set(dir, listing);
+    this.listings.set(dir, listing, { ttl: this.statTtl });
     return listing;
   }
 

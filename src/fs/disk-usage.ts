@@ -72,7 +72,10 @@ export function statfsFor(used: number, objects: number): StatFs {
 }
 
 export class UsageTracker {
-  private readonly sources: readonly UsageSource[];
+  private sources: readonly UsageSource[];
+  /** Bumped when the sources change: a scan of older sources is thrown away. */
+  private generation = 0;
+  private scanningGeneration = -1;
   private readonly maxAgeMs: number;
   private readonly maxPages: number;
   private readonly now: () => number;
@@ -99,9 +102,11 @@ export class UsageTracker {
 
   /** The current answer; while no scan has succeeded, a call that starts one waits up to `firstWaitMs` for it. */
   async statfs(firstWaitMs = 2_000): Promise<StatFs> {
-    if (this.maxAgeMs > 0 && !this.scanning && this.now() >= this.nextScanAtMs) {
+    const current = this.scanning !== undefined && this.scanningGeneration === this.generation;
+    if (this.maxAgeMs > 0 && !current && this.now() >= this.nextScanAtMs) {
       // Set before the scan so that calls meanwhile do not start another.
       this.nextScanAtMs = Infinity;
+      this.scanningGeneration = this.generation;
       const scan = this.scanSafely();
       this.scanning = scan;
       if (!this.scanned) {
@@ -114,25 +119,47 @@ export class UsageTracker {
   }
 
   /**
+   * The buckets df counts changed (a mount added or removed while serving): the next statfs
+   * scans them afresh and waits for that scan as for a first one, so that df follows at once.
+   */
+  setSources(sources: readonly UsageSource[]): void {
+    this.sources = sources;
+    this.generation++;
+    this.scanned = false;
+    this.failuresInRow = 0;
+    this.nextScanAtMs = -Infinity;
+    if (sources.length === 0) {
+      // Nothing to list: the answer is known.
+      this.used = 0;
+      this.objects = 0;
+    }
+  }
+
+  /**
    * A scan that never rejects: nobody waits for a rescan, so a rejection would be unhandled and
    * end the process (and leave the mount dead). A failure is reported; the last figures stay.
    */
   private async scanSafely(): Promise<void> {
+    const generation = this.generation;
     try {
-      await this.scan();
+      const counted = await this.scan();
+      if (generation !== this.generation) return; // the sources changed meanwhile: a newer scan counts
+      this.used = counted.used;
+      this.objects = counted.objects;
       this.scanned = true;
       this.failuresInRow = 0;
       this.nextScanAtMs = this.now() + this.maxAgeMs;
     } catch (err) {
+      if (generation !== this.generation) return;
       this.failuresInRow++;
       this.nextScanAtMs = this.now() + Math.min(this.maxAgeMs, RETRY_FIRST_MS * 2 ** Math.min(30, this.failuresInRow - 1));
       tell(this.onError, err);
     } finally {
-      this.scanning = undefined;
+      if (this.scanningGeneration === generation) this.scanning = undefined;
     }
   }
 
-  private async scan(): Promise<void> {
+  private async scan(): Promise<{ used: number; objects: number }> {
     let used = 0;
     let objects = 0;
     let partial = false;
@@ -156,9 +183,8 @@ export class UsageTracker {
       } while (token !== undefined && ++pages < this.maxPages);
       if (token !== undefined) partial = true;
     }
-    this.used = used;
-    this.objects = objects;
     if (partial) tell(this.onPartial, { objects, usedBytes: used });
+    return { used, objects };
   }
 }
 

@@ -4,6 +4,11 @@
  *
  * Read-only for now: the mount is `ro`, so the kernel answers EROFS to every write, create,
  * delete, rename or attribute change without asking; `open` still refuses write flags itself.
+ *
+ * Buckets come and go while the mount serves (a config reload; see putBucket, removeBucket,
+ * retuneBucket). A removed bucket leaves the namespace at once, but files already open under
+ * it keep reading from its store until they are released, or until a grace time ends (then
+ * their reads answer ESTALE); its store is destroyed at the first of the two.
  */
 import { constants } from 'node:fs';
 import type { BucketMount, ProcessSettings } from '../config/plan.js';
@@ -51,10 +56,51 @@ export interface Attr {
   readonly ctime: number;
 }
 
-export interface BucketView {
-  readonly mount: BucketMount;
-  readonly store: ObjectStore;
-  readonly namespace: BucketNamespace;
+/** What the caller puts in the filesystem for one mount (Fluid's mount `name` is the key). */
+export type BucketSlot =
+  | { readonly state: 'serving'; readonly mount: BucketMount; readonly store: ObjectStore }
+  /** Its folder shows; everything at or below it answers `error.errno` (EACCES, EIO) until a serving slot replaces it. */
+  | { readonly state: 'unavailable'; readonly mount: BucketMount; readonly error: FsError };
+
+/** 'draining': removed, with files still open under it. */
+export type BucketState = 'serving' | 'unavailable' | 'draining';
+
+/** How long the files open under a removed bucket keep reading, by default. */
+export const DEFAULT_DRAIN_GRACE_MS = 5 * 60_000;
+
+/** Runs `fn` after `ms`; returns what cancels it. */
+export type SetTimer = (fn: () => void, ms: number) => () => void;
+
+/** One mount as the filesystem holds it, in the folder tree or draining. */
+interface LiveBucket {
+  /** Replaced by a retune. */
+  mount: BucketMount;
+  state: BucketState;
+  /** Serving (and draining): where its bytes come from. */
+  readonly store: ObjectStore | undefined;
+  readonly namespace: BucketNamespace | undefined;
+  /** Unavailable: what everything in its folder answers. */
+  readonly error: FsError | undefined;
+  /** Handles open under it. */
+  handles: number;
+  /** Draining: its handles' reads answer ESTALE from this time on. */
+  staleAtMs: number;
+  cancelDrainEnd: (() => void) | undefined;
+  storeDone: boolean;
+}
+
+/**
+ * A reader that knows its bucket: one field more per handle, so that a handle's bucket is
+ * found without a table, and a bucket's handles are counted, not listed.
+ */
+class BucketReader extends ObjectReader {
+  constructor(
+    obj: ObjectRef,
+    ctx: ReaderContext,
+    readonly bucket: LiveBucket,
+  ) {
+    super(obj, ctx);
+  }
 }
 
 export interface FilesystemOptions {
@@ -74,17 +120,24 @@ export interface FilesystemOptions {
    * logged and counted there, never thrown.
    */
   readonly onBackgroundError?: (what: string, err: unknown) => void;
+  /** How long files open under a removed or replaced bucket keep reading (default DEFAULT_DRAIN_GRACE_MS). */
+  readonly drainGraceMs?: number;
+  /** Timers for the end of drains (default: setTimeout, unref'd; tests drive them with their clock). */
+  readonly setTimer?: SetTimer;
 }
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND;
 
 export class Filesystem {
-  private readonly folders: FolderTree<BucketView>;
-  private readonly views: readonly BucketView[];
+  private readonly folders = new FolderTree<LiveBucket>();
+  /** The buckets in the folder tree, by mount name. */
+  private readonly live = new Map<string, LiveBucket>();
+  /** Removed buckets whose handles are still open. */
+  private readonly draining = new Set<LiveBucket>();
   private readonly settings: ProcessSettings;
   private readonly startedAtMs: number;
   /** Open handles: nothing per handle but its reader (100,000 open files must stay cheap). */
-  private readonly handles = new Map<number, ObjectReader>();
+  private readonly handles = new Map<number, BucketReader>();
   private nextHandle = 1;
   readonly cache: BlockCache;
   readonly fetcher: BlockFetcher;
@@ -95,6 +148,10 @@ export class Filesystem {
   private readonly clock: Clock;
   /** Shared by every reader: per-handle state stays small and constant. */
   private readonly readers: ReaderContext;
+  private readonly onSkippedKey: (bucket: string, key: string, why: string) => void;
+  private readonly onBackgroundError: (what: string, err: unknown) => void;
+  private readonly drainGraceMs: number;
+  private readonly setTimer: SetTimer;
 
   constructor(opts: FilesystemOptions) {
     this.settings = opts.settings;
@@ -102,28 +159,11 @@ export class Filesystem {
     const clock = opts.clock ?? systemClock;
     this.clock = clock;
     const onBackgroundError = opts.onBackgroundError ?? (() => undefined);
-    this.views = opts.buckets.map(({ mount, store }) => ({
-      mount,
-      store,
-      namespace: new BucketNamespace({
-        store,
-        prefix: mount.prefix,
-        ...(mount.maxFolderEntries !== undefined ? { maxFolderEntries: mount.maxFolderEntries } : {}),
-        statCacheTtlMs: mount.statCacheTtlMs,
-        negativeCacheTtlMs: mount.negativeCacheTtlMs,
-        dirMtimeMs: opts.startedAtMs,
-        onSkippedKey: (key, why) => opts.onSkippedKey?.(mount.name, key, why),
-        peekBytes: () => this.peekPolicy.bytes(),
-        onPeek: (entry, data) => this.keepPeeked(store, entry, data),
-        clock,
-        onBackgroundError: (what, err) => onBackgroundError(`${mount.name}: ${what}`, err),
-      }),
-    }));
-    this.usage = new UsageTracker(
-      this.views.map((v) => ({ store: v.store, prefix: v.mount.prefix })),
-      { ...opts.usage, clock, onError: (err) => onBackgroundError('df scan', err) },
-    );
-    this.folders = new FolderTree(this.views.map((v) => ({ folder: v.mount.folder, value: v })));
+    this.onBackgroundError = onBackgroundError;
+    this.onSkippedKey = opts.onSkippedKey ?? (() => undefined);
+    this.drainGraceMs = opts.drainGraceMs ?? DEFAULT_DRAIN_GRACE_MS;
+    this.setTimer = opts.setTimer ?? unrefTimer;
+    this.usage = new UsageTracker([], { ...opts.usage, clock, onError: (err) => onBackgroundError('df scan', err) });
     this.cache = new BlockCache(blockBudget(opts.settings.cacheSizeBytes), BLOCK_SIZE);
     this.fetcher = new BlockFetcher(this.cache, opts.settings.partSizeBytes);
     const budget = this.cache.maxBytes;
@@ -138,17 +178,83 @@ export class Filesystem {
       get: (obj) => this.cache.get(firstBytesKey(obj))?.chunks[0],
       maxBytes: PEEK_BYTES,
     });
+    for (const { mount, store } of opts.buckets) this.putBucket({ state: 'serving', mount, store });
   }
 
   get openHandles(): number {
     return this.handles.size;
   }
 
+  /**
+   * Adds a mount, or replaces the one of the same name, in one step (its folder is never
+   * missing in between). A replacement by the same store at the same prefix keeps caches and
+   * handles (a tuning or folder change); any other replacement retires the old bucket as
+   * removeBucket does, with the grace `drainGraceMs`. A folder inside another mount's folder, or
+   * around one, is a programming error (the caller checks the layout): it throws, and nothing
+   * changes.
+   */
+  putBucket(slot: BucketSlot): void {
+    const { mount } = slot;
+    const old = this.live.get(mount.name);
+    const there = this.folders.at(mount.folder);
+    if (there !== undefined && there !== old) throw new Error(`mount "${mount.name}": folder /${mount.folder.join('/')} is mount "${there.mount.name}"'s`);
+    const kept = old !== undefined && slot.state === 'serving' && old.state === 'serving' && old.store === slot.store && old.mount.prefix === mount.prefix;
+    const bucket = kept ? old : this.liveBucket(slot);
+    if (old) this.folders.remove(old.mount.folder);
+    try {
+      this.folders.put(mount.folder, bucket);
+    } catch (err) {
+      if (old) this.folders.put(old.mount.folder, old);
+      throw err;
+    }
+    this.live.set(mount.name, bucket);
+    if (kept) this.retune(bucket, mount);
+    else if (old) this.retire(old, this.drainGraceMs);
+    this.servingChanged();
+  }
+
+  /**
+   * Takes a mount out of the namespace at once. Files open under it keep reading until they are
+   * released; after `graceMs`, their reads answer ESTALE. Its store is destroyed when its last
+   * handle is released, or when the grace ends.
+   */
+  removeBucket(name: string, graceMs: number): void {
+    const bucket = this.live.get(name);
+    if (!bucket) return;
+    this.live.delete(name);
+    this.folders.remove(bucket.mount.folder);
+    this.retire(bucket, graceMs);
+    this.servingChanged();
+  }
+
+  /**
+   * New tuning for a mount with the same store, bucket, prefix and folder: ownership, modes,
+   * TTLs and the readdir bound answer from now on; caches and open handles stay as they are.
+   */
+  retuneBucket(mount: BucketMount): void {
+    const bucket = this.live.get(mount.name);
+    if (!bucket) throw new Error(`retune of mount "${mount.name}": no such mount`);
+    if (mount.prefix !== bucket.mount.prefix || mount.folder.join('/') !== bucket.mount.folder.join('/')) {
+      throw new Error(`retune of mount "${mount.name}": a new prefix or folder is a new bucket (putBucket)`);
+    }
+    this.retune(bucket, mount);
+  }
+
+  /** Each mount's state (metrics). A name both draining and live again shows its live state. */
+  bucketStates(): ReadonlyMap<string, BucketState> {
+    const states = new Map<string, BucketState>();
+    for (const b of this.draining) states.set(b.mount.name, 'draining');
+    for (const [name, b] of this.live) states.set(name, b.state);
+    return states;
+  }
+
   async getattr(path: string): Promise<Attr> {
     const r = this.folders.resolve(path);
     if (r.kind === 'none') throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (r.kind === 'virtual') return this.virtualDirAttr();
-    const entry = await r.value.namespace.lookup(r.rel);
+    // The root stays a directory whatever its bucket does: the mount itself must answer.
+    if (r.value.state === 'unavailable' && path === '/') return this.virtualDirAttr();
+    const entry = await this.namespaceOf(r.value, path).lookup(r.rel);
     if (!entry) throw new FsError('ENOENT', `${path}: no such file or directory`);
     return this.attrOf(r.value.mount, entry);
   }
@@ -165,13 +271,14 @@ export class Filesystem {
       const attr = this.virtualDirAttr();
       return { names: [...r.children], attrs: r.children.map(() => attr) };
     }
-    const self = await r.value.namespace.lookup(r.rel);
+    const namespace = this.namespaceOf(r.value, path);
+    const self = await namespace.lookup(r.rel);
     if (!self) throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (self.kind !== 'dir') throw new FsError('ENOTDIR', `${path}: not a directory`);
     // The names of a very large folder are held until the kernel has them: room is made for them
     // in the shared budget (blocks are evicted), so that blocks plus names stay within it.
     let reserved = 0;
-    const { names, entries } = await r.value.namespace
+    const { names, entries } = await namespace
       .readdir(r.rel, (bytes) => {
         this.cache.reserve(bytes);
         reserved += bytes;
@@ -187,14 +294,18 @@ export class Filesystem {
     const r = this.folders.resolve(path);
     if (r.kind === 'none') throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (r.kind === 'virtual') throw new FsError('EISDIR', `${path}: is a directory`);
-    const entry = await r.value.namespace.lookup(r.rel);
+    const bucket = r.value;
+    const entry = await this.namespaceOf(bucket, path).lookup(r.rel);
     if (!entry) throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (entry.kind !== 'file') throw new FsError('EISDIR', `${path}: is a directory`);
-    const obj = objectRef(r.value.store, entry.key, entry.etag, entry.size);
+    // Removed or replaced while the lookup was on its way: the path no longer leads here.
+    if (this.live.get(bucket.mount.name) !== bucket) throw new FsError('ENOENT', `${path}: no such file or directory`);
+    const obj = objectRef(bucket.store as ObjectStore, entry.key, entry.etag, entry.size);
     this.peekPolicy.opened();
-    const reader = new ObjectReader(obj, this.readers);
+    const reader = new BucketReader(obj, this.readers, bucket);
     const fd = this.allocateHandle();
     this.handles.set(fd, reader);
+    bucket.handles++;
     return fd;
   }
 
@@ -205,7 +316,14 @@ export class Filesystem {
   read(fd: number, pos: number, len: number): Chunks | Promise<Chunks> {
     const h = this.handles.get(fd);
     if (!h) throw new FsError('EBADF', `handle ${fd} is not open`);
-    return h.read(pos, len);
+    const bucket = h.bucket;
+    if (bucket.staleAtMs !== Infinity && this.isStale(bucket)) throw staleError(fd, bucket);
+    const out = h.read(pos, len);
+    if (bucket.state !== 'draining' || !(out instanceof Promise)) return out;
+    // A read that fails because the grace ended under it (its store destroyed) is stale too.
+    return out.catch((err: unknown) => {
+      throw this.isStale(bucket) ? staleError(fd, bucket, err) : err;
+    });
   }
 
   /**
@@ -222,12 +340,15 @@ export class Filesystem {
     if (!h) return;
     this.handles.delete(fd);
     h.close();
+    const bucket = h.bucket;
+    bucket.handles--;
+    if (bucket.state === 'draining' && bucket.handles === 0) this.drained(bucket);
   }
 
   /** Forget cached metadata of the object behind a handle (its etag no longer matches). */
   invalidate(path: string): void {
     const r = this.folders.resolve(path);
-    if (r.kind === 'bucket') r.value.namespace.invalidate(r.rel);
+    if (r.kind === 'bucket') r.value.namespace?.invalidate(r.rel);
   }
 
   /** Used bytes are the objects' total size (see disk-usage.ts). */
@@ -237,7 +358,108 @@ export class Filesystem {
 
   close(): void {
     for (const fd of [...this.handles.keys()]) this.release(fd);
-    for (const v of this.views) v.store.destroy();
+    const stores = new Set<ObjectStore>();
+    for (const b of [...this.live.values(), ...this.draining]) {
+      b.cancelDrainEnd?.();
+      if (b.store && !b.storeDone) stores.add(b.store);
+      b.storeDone = true;
+    }
+    this.live.clear();
+    this.draining.clear();
+    for (const store of stores) store.destroy();
+  }
+
+  private liveBucket(slot: BucketSlot): LiveBucket {
+    const { mount } = slot;
+    const bucket: LiveBucket = {
+      mount,
+      state: slot.state,
+      store: slot.state === 'serving' ? slot.store : undefined,
+      namespace: slot.state === 'serving' ? this.namespaceFor(slot.store, mount) : undefined,
+      error: slot.state === 'unavailable' ? slot.error : undefined,
+      handles: 0,
+      staleAtMs: Infinity,
+      cancelDrainEnd: undefined,
+      storeDone: false,
+    };
+    return bucket;
+  }
+
+  private namespaceFor(store: ObjectStore, mount: BucketMount): BucketNamespace {
+    const name = mount.name;
+    return new BucketNamespace({
+      store,
+      prefix: mount.prefix,
+      ...(mount.maxFolderEntries !== undefined ? { maxFolderEntries: mount.maxFolderEntries } : {}),
+      statCacheTtlMs: mount.statCacheTtlMs,
+      negativeCacheTtlMs: mount.negativeCacheTtlMs,
+      dirMtimeMs: this.startedAtMs,
+      onSkippedKey: (key, why) => this.onSkippedKey(name, key, why),
+      peekBytes: () => this.peekPolicy.bytes(),
+      onPeek: (entry, data) => this.keepPeeked(store, entry, data),
+      clock: this.clock,
+      onBackgroundError: (what, err) => this.onBackgroundError(`${name}: ${what}`, err),
+    });
+  }
+
+  /** The namespace of a serving bucket; for an unavailable one, its error about `path`. */
+  private namespaceOf(bucket: LiveBucket, path: string): BucketNamespace {
+    if (bucket.namespace) return bucket.namespace;
+    const error = bucket.error as FsError;
+    throw new FsError(error.errno, `${path}: ${error.message}`, { cause: error });
+  }
+
+  private retune(bucket: LiveBucket, mount: BucketMount): void {
+    bucket.mount = mount;
+    bucket.namespace?.retune(mount);
+  }
+
+  /** A bucket out of the tree: its handles drain, then its store goes. */
+  private retire(bucket: LiveBucket, graceMs: number): void {
+    if (bucket.state === 'unavailable') return; // no store, no handles
+    bucket.state = 'draining';
+    if (bucket.handles === 0) {
+      this.endStore(bucket);
+      return;
+    }
+    this.draining.add(bucket);
+    bucket.staleAtMs = this.clock.now() + Math.max(0, graceMs);
+    bucket.cancelDrainEnd = this.setTimer(() => this.graceEnded(bucket), Math.max(0, graceMs));
+  }
+
+  private graceEnded(bucket: LiveBucket): void {
+    bucket.cancelDrainEnd = undefined;
+    // From now on, whatever the clock says (a timer may fire a little before it).
+    bucket.staleAtMs = -Infinity;
+    this.endStore(bucket);
+  }
+
+  /** The last handle of a draining bucket was released. */
+  private drained(bucket: LiveBucket): void {
+    bucket.cancelDrainEnd?.();
+    bucket.cancelDrainEnd = undefined;
+    this.draining.delete(bucket);
+    this.endStore(bucket);
+  }
+
+  private isStale(bucket: LiveBucket): boolean {
+    return bucket.staleAtMs <= this.clock.now();
+  }
+
+  /** Destroys a retired bucket's store, once, unless another bucket still uses the same store. */
+  private endStore(bucket: LiveBucket): void {
+    if (bucket.storeDone || !bucket.store) return;
+    bucket.storeDone = true;
+    const store = bucket.store;
+    for (const b of [...this.live.values(), ...this.draining]) if (b !== bucket && b.store === store && !b.storeDone) return;
+    store.destroy();
+  }
+
+  /** df follows the serving buckets. */
+  private servingChanged(): void {
+    const sources: { store: ObjectStore; prefix: string }[] = [];
+    for (const b of this.live.values()) if (b.store) sources.push({ store: b.store, prefix: b.mount.prefix });
+    this.usage.setSources(sources);
   }
 
   /**
@@ -281,9 +503,23 @@ export class Filesystem {
   }
 
   private virtualDirAttr(): Attr {
-    const first = this.views[0]?.mount;
+    const first = this.live.values().next().value?.mount;
     return this.dirAttr(0o755, first?.uid ?? 0, first?.gid ?? 0, this.startedAtMs);
   }
+}
+
+function staleError(fd: number, bucket: LiveBucket, cause?: unknown): FsError {
+  return new FsError(
+    'ESTALE',
+    `handle ${fd}: mount "${bucket.mount.name}" was removed and its grace time for open files is over`,
+    cause ? { cause } : undefined,
+  );
+}
+
+function unrefTimer(fn: () => void, ms: number): () => void {
+  const timer = setTimeout(fn, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
 }
 
 /** Where an object's first bytes (a lookup's, not a whole block) are kept in the block cache. */

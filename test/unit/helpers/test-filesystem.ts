@@ -1,7 +1,9 @@
 /**
  * A Filesystem for tests, driven directly (no FUSE): one or more buckets over any ObjectStore
- * (a MemoryStore, a FaultStore around one), a ManualClock, settings with test-sized defaults,
- * and the background errors it reported, so tests can assert them.
+ * (a MemoryStore, a FaultStore around one), or none (`buckets: []`), a ManualClock, settings
+ * with test-sized defaults, and the background errors it reported, so tests can assert them.
+ * The filesystem's timers (the end of a drain) run on the ManualClock: `advance` moves it and
+ * fires what falls due.
  */
 import type { BucketMount, ProcessSettings } from '../../../src/config/plan.js';
 import type { ObjectStore } from '../../../src/store/object-store.js';
@@ -22,12 +24,17 @@ export interface TestFilesystemOptions {
   readonly usage?: FilesystemOptions['usage'];
   /** Also told of background errors (they are collected in `backgroundErrors` anyway). */
   readonly onBackgroundError?: (what: string, err: unknown) => void;
+  readonly drainGraceMs?: number;
 }
 
 export interface TestFilesystem {
   readonly fs: Filesystem;
   readonly clock: ManualClock;
   readonly backgroundErrors: { what: string; err: unknown }[];
+  /** Moves the clock and runs the filesystem's timers that fall due, in time order. */
+  advance(ms: number): void;
+  /** Timers of the filesystem not yet fired or cancelled. */
+  pendingTimers(): number;
   /** A read's bytes in one buffer, whether they came at once or later. */
   read(fd: number, pos: number, len: number): Promise<Buffer>;
   /** A read's bytes, or the errno it would answer. */
@@ -67,8 +74,33 @@ export function testMount(name: string, overrides: Partial<BucketMount> = {}): B
   };
 }
 
+/** Timers on a ManualClock: they fire only when `advance` passes their time. */
+function manualTimers(clock: ManualClock) {
+  let seq = 0;
+  const due = new Map<number, { at: number; fn: () => void }>();
+  const setTimer = (fn: () => void, ms: number): (() => void) => {
+    const id = seq++;
+    due.set(id, { at: clock.now() + ms, fn });
+    return () => due.delete(id);
+  };
+  const advance = (ms: number): void => {
+    const end = clock.now() + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of due) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e;
+      if (!next) break;
+      due.delete(next[0]);
+      clock.advance(Math.max(0, next[1].at - clock.now()));
+      next[1].fn();
+    }
+    clock.advance(end - clock.now());
+  };
+  return { setTimer, advance, pending: () => due.size };
+}
+
 export function testFilesystem(opts: TestFilesystemOptions = {}): TestFilesystem {
   const clock = opts.clock ?? new ManualClock();
+  const timers = manualTimers(clock);
   const backgroundErrors: { what: string; err: unknown }[] = [];
   const buckets = opts.buckets ?? [{ store: opts.store as ObjectStore, mount: opts.mount ?? {} }];
   if (buckets.some((b) => b.store === undefined)) throw new Error('testFilesystem: give a store or buckets');
@@ -77,6 +109,8 @@ export function testFilesystem(opts: TestFilesystemOptions = {}): TestFilesystem
     settings: { ...TEST_SETTINGS, ...opts.settings },
     startedAtMs: clock.now(),
     clock,
+    setTimer: timers.setTimer,
+    ...(opts.drainGraceMs !== undefined ? { drainGraceMs: opts.drainGraceMs } : {}),
     ...(opts.usage ? { usage: opts.usage } : {}),
     onBackgroundError: (what, err) => {
       backgroundErrors.push({ what, err });
@@ -91,7 +125,7 @@ export function testFilesystem(opts: TestFilesystemOptions = {}): TestFilesystem
       return { errno: errnoName(error), error };
     }
   };
-  return { fs, clock, backgroundErrors, read, readOutcome };
+  return { fs, clock, backgroundErrors, advance: timers.advance, pendingTimers: timers.pending, read, readOutcome };
 }
 
 /** Lets every promise already settled run its handlers, and timers of 0 ms fire. */
