@@ -2,7 +2,9 @@
 // the manifests to what Fluid reads (field names of its v1alpha1 API, checked against
 // fluid-cloudnative/fluid api/v1alpha1 and pkg/ddc/thin) and to what the agent accepts: the
 // filesystem type it mounts, its option vocabulary, and, at the end, the config.json and
-// MOUNT_OPTIONS that Fluid renders from them, loaded by the agent's own config loader.
+// MOUNT_OPTIONS that Fluid renders from them, loaded by the agent's own config loader. The files
+// are read as YAML 1.1, as Kubernetes reads them: a bare `off` or `yes` there is a boolean, which
+// the string checks below then refuse.
 import t, { type Test } from 'tap';
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,7 +15,7 @@ import { DockerfileParser, Entrypoint } from 'dockerfile-ast';
 import { FS_SUBTYPE } from '../../../src/mount/lifecycle.js';
 import { lookupOption, normalizeKey, parseOptionValue, type OptionSpec } from '../../../src/config/options.js';
 import { parseMountSource } from '../../../src/config/mount-source.js';
-import { loadFluidPlan, USAGE } from '../../../src/config/index.js';
+import { ConfigError, loadFluidPlan, USAGE } from '../../../src/config/index.js';
 import { k8sSecret, writeConfig } from '../config/fixtures/helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -52,7 +54,7 @@ function loadManifests(): Manifest[] {
   for (const file of readdirSync(DOCKER)
     .filter((f) => /\.ya?ml$/.test(f))
     .sort()) {
-    const docs = parseAllDocuments(readFileSync(path.join(DOCKER, file), 'utf8'));
+    const docs = parseAllDocuments(readFileSync(path.join(DOCKER, file), 'utf8'), { version: '1.1' });
     if (!Array.isArray(docs)) throw new Error(`${file}: not YAML documents`);
     for (const doc of docs) {
       if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
@@ -81,12 +83,18 @@ function one(kind: string, name?: string): Manifest {
 const spec = (m: Manifest): Obj => obj(m.body.spec, `${m.file} spec`);
 
 const profile = one('ThinRuntimeProfile');
-const dataset = one('Dataset');
-const runtime = one('ThinRuntime');
+const dataset = one('Dataset', 'minio-demo');
+const runtime = one('ThinRuntime', 'minio-demo');
 const secret = one('Secret');
 const profileFuse = obj(spec(profile).fuse, 'profile spec.fuse');
 const runtimeFuse = obj(spec(runtime).fuse, 'runtime spec.fuse');
-const mounts = arr(spec(dataset).mounts, 'dataset spec.mounts').map((m, i) => obj(m, `dataset mounts[${i}]`));
+const datasetMounts = (d: Manifest): Obj[] => arr(spec(d).mounts, `${d.name} spec.mounts`).map((m, i) => obj(m, `${d.name} mounts[${i}]`));
+const mounts = datasetMounts(dataset);
+/** The dataset for pods with the FUSE container injected (sidecar and ECI pods). */
+const sidecarDataset = one('Dataset', 'minio-demo-sidecar');
+const sidecarRuntime = one('ThinRuntime', 'minio-demo-sidecar');
+const kinds = (kind: string): Manifest[] => manifests.filter((m) => m.kind === kind);
+const fuseOf = (r: Manifest): Obj => obj(spec(r).fuse, `${r.name} spec.fuse`);
 const secretData = strMap(secret.body.stringData, 'secret stringData');
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
 
@@ -157,11 +165,14 @@ t.test('the demo: every manifest parses, with the kinds and names the README app
   const seen = manifests.map((m) => `${m.file}: ${m.apiVersion} ${m.kind} ${m.name}`).sort();
   t.same(seen, [
     'app-pod-eci.yaml: v1 Pod test-minio-eci',
+    'app-pod-sidecar.yaml: v1 Pod test-minio-sidecar',
     'app-pod.yaml: v1 Pod test-minio',
     `dataset.yaml: ${FLUID_API} Dataset minio-demo`,
     'minio.yaml: apps/v1 Deployment minio',
     'minio.yaml: v1 Service minio',
     'secret.yaml: v1 Secret minio-secret',
+    `thinruntime-sidecar.yaml: ${FLUID_API} Dataset minio-demo-sidecar`,
+    `thinruntime-sidecar.yaml: ${FLUID_API} ThinRuntime minio-demo-sidecar`,
     `thinruntime.yaml: ${FLUID_API} ThinRuntime minio-demo`,
     `thinruntimeprofile.yaml: ${FLUID_API} ThinRuntimeProfile minio`,
   ]);
@@ -171,15 +182,19 @@ t.test('the demo: every manifest parses, with the kinds and names the README app
 t.test("the Fluid objects use only Fluid's field names", async (t) => {
   checkFields(t, spec(profile), FIELDS.profileSpec, 'ThinRuntimeProfile spec');
   checkFields(t, profileFuse, FIELDS.thinFuse, 'ThinRuntimeProfile spec.fuse');
-  checkFields(t, spec(runtime), FIELDS.runtimeSpec, 'ThinRuntime spec');
-  checkFields(t, runtimeFuse, FIELDS.thinFuse, 'ThinRuntime spec.fuse');
-  checkFields(t, spec(dataset), FIELDS.datasetSpec, 'Dataset spec');
-  mounts.forEach((m, i) => {
-    checkFields(t, m, FIELDS.mount, `Dataset mounts[${i}]`);
-    arr(m.encryptOptions ?? [], 'encryptOptions').forEach((e, j) =>
-      checkFields(t, obj(e, 'encryptOption'), FIELDS.encryptOption, `mounts[${i}].encryptOptions[${j}]`),
-    );
-  });
+  for (const r of kinds('ThinRuntime')) {
+    checkFields(t, spec(r), FIELDS.runtimeSpec, `ThinRuntime ${r.name} spec`);
+    checkFields(t, fuseOf(r), FIELDS.thinFuse, `ThinRuntime ${r.name} spec.fuse`);
+  }
+  for (const d of kinds('Dataset')) {
+    checkFields(t, spec(d), FIELDS.datasetSpec, `Dataset ${d.name} spec`);
+    datasetMounts(d).forEach((m, i) => {
+      checkFields(t, m, FIELDS.mount, `Dataset ${d.name} mounts[${i}]`);
+      arr(m.encryptOptions ?? [], 'encryptOptions').forEach((e, j) =>
+        checkFields(t, obj(e, 'encryptOption'), FIELDS.encryptOption, `${d.name} mounts[${i}].encryptOptions[${j}]`),
+      );
+    });
+  }
 });
 
 t.test("the profile: the agent's filesystem type, the image, no command", async (t) => {
@@ -220,58 +235,97 @@ t.test("the profile's probes run the image's own `check` on Fluid's MOUNT_POINT"
   t.match(USAGE, /fluid-s3-fuse check TARGETPATH/, 'the agent has the check command');
 });
 
-t.test('the dataset: a minio:// bucket, options and secret names the agent knows', async (t) => {
-  t.equal(mounts.length, 1, 'one mount, as in the seed');
-  const m = mounts[0]!;
-  const source = parseMountSource(str(m.mountPoint, 'mountPoint'), 'mountPoint');
-  t.match(source, { scheme: 'minio', bucket: 'my-first-bucket', prefix: '' }, 'mountPoint minio://my-first-bucket');
-  t.equal(m.name, 'minio', 'mount name minio');
-  const options = strMap(m.options, 'mount options');
-  checkOptions(t, options, 'mount options');
-  for (const key of Object.keys(options)) t.notOk(optionSpec(key)?.credential, `${key}: no credential in plain options`);
-  t.equal(optionSpec('minio-url')?.key, 'endpoint', 'minio-url is the endpoint');
+t.test('the datasets: a minio:// bucket, options and secret names the agent knows', async (t) => {
+  t.same(
+    kinds('Dataset').map((d) => d.name),
+    [dataset.name, sidecarDataset.name],
+    'the demo dataset and its sidecar twin',
+  );
+  for (const d of kinds('Dataset')) {
+    const ms = datasetMounts(d);
+    t.equal(ms.length, 1, `${d.name}: one mount, as in the seed`);
+    const m = ms[0]!;
+    const source = parseMountSource(str(m.mountPoint, 'mountPoint'), 'mountPoint');
+    t.match(source, { scheme: 'minio', bucket: 'my-first-bucket', prefix: '' }, `${d.name}: mountPoint minio://my-first-bucket`);
+    t.equal(m.name, 'minio', `${d.name}: mount name minio`);
+    const options = strMap(m.options, 'mount options');
+    checkOptions(t, options, `${d.name} mount options`);
+    for (const key of Object.keys(options)) t.notOk(optionSpec(key)?.credential, `${d.name}: ${key}: no credential in plain options`);
 
-  const encrypt = arr(m.encryptOptions, 'encryptOptions').map((e, i) => obj(e, `encryptOptions[${i}]`));
-  t.same(encrypt.map((e) => e.name).sort(), ['minio-access-key', 'minio-access-secret'], "the seed's secret option names");
-  for (const e of encrypt) {
-    const name = str(e.name, 'encryptOption name');
-    const s = optionSpec(name);
-    t.ok(s?.credential, `${name} is a credential option of the vocabulary (${s?.key ?? 'unknown'})`);
-    const ref = obj(obj(e.valueFrom, `${name}.valueFrom`).secretKeyRef, `${name}.secretKeyRef`);
-    t.equal(ref.name, secret.name, `${name} comes from the Secret ${secret.name}`);
-    t.ok(str(ref.key, 'secretKeyRef.key') in secretData, `${name}: key ${String(ref.key)} is in secret.yaml`);
+    const encrypt = arr(m.encryptOptions, 'encryptOptions').map((e, i) => obj(e, `encryptOptions[${i}]`));
+    t.same(encrypt.map((e) => e.name).sort(), ['minio-access-key', 'minio-access-secret'], `${d.name}: the seed's secret option names`);
+    for (const e of encrypt) {
+      const name = str(e.name, 'encryptOption name');
+      const s = optionSpec(name);
+      t.ok(s?.credential, `${d.name}: ${name} is a credential option of the vocabulary (${s?.key ?? 'unknown'})`);
+      const ref = obj(obj(e.valueFrom, `${name}.valueFrom`).secretKeyRef, `${name}.secretKeyRef`);
+      t.equal(ref.name, secret.name, `${d.name}: ${name} comes from the Secret ${secret.name}`);
+      // Without a key, Fluid hands the secret's folder as the value: the agent refuses it.
+      t.ok(str(ref.key, 'secretKeyRef.key') in secretData, `${d.name}: ${name}: key ${String(ref.key)} is given and is in secret.yaml`);
+    }
+    t.same(spec(d).accessModes ?? ['ReadOnlyMany'], ['ReadOnlyMany'], `${d.name}: read-only, as this release serves every mount`);
   }
-  t.same(spec(dataset).accessModes ?? ['ReadOnlyMany'], ['ReadOnlyMany'], 'read-only, as this release serves every mount');
+  t.equal(optionSpec('minio-url')?.key, 'endpoint', 'minio-url is the endpoint');
 });
 
-t.test('the runtime: named like the dataset, the profile, tuning options in the vocabulary', async (t) => {
-  t.equal(runtime.name, dataset.name, 'ThinRuntime and Dataset share a name');
-  t.equal(spec(runtime).profileName, profile.name, `profileName is ${profile.name}`);
-  const options = strMap(runtimeFuse.options, 'runtime fuse.options');
-  t.ok(Object.keys(options).length > 0, 'spec.fuse.options has an example');
-  checkOptions(t, options, 'runtime fuse.options (runtimeOptions)');
-  for (const key of Object.keys(options)) t.notOk(optionSpec(key)?.credential, `${key}: no credential in runtime options`);
+t.test('the runtimes: named like a dataset, the profile, tuning options in the vocabulary', async (t) => {
+  for (const r of kinds('ThinRuntime')) {
+    const fuse = fuseOf(r);
+    t.ok(
+      kinds('Dataset').some((d) => d.name === r.name),
+      `ThinRuntime ${r.name} and a Dataset share a name`,
+    );
+    t.equal(spec(r).profileName, profile.name, `${r.name}: profileName is ${profile.name}`);
+    const options = strMap(fuse.options, `${r.name} fuse.options`);
+    t.ok(Object.keys(options).length > 0, `${r.name}: spec.fuse.options has an example`);
+    checkOptions(t, options, `${r.name} fuse.options (runtimeOptions)`);
+    for (const key of Object.keys(options)) t.notOk(optionSpec(key)?.credential, `${r.name}: ${key}: no credential in runtime options`);
 
-  // The block cache is memory of the FUSE container: its limit must hold it and Node.js.
-  const limit = str(obj(obj(runtimeFuse.resources, 'resources').limits, 'limits').memory, 'limits.memory');
-  const units: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
-  const m = /^(\d+)(Ki|Mi|Gi)$/.exec(limit);
-  t.ok(m, `limits.memory ${limit} in Ki/Mi/Gi`);
-  const cache = parseOptionValue(optionSpec('cache-size')!, options['cache-size'] ?? '256MiB') as number;
-  if (m) t.ok(Number(m[1]) * units[m[2]!]! >= cache + 256 * 2 ** 20, `limits.memory ${limit} >= cache-size + 256MiB`);
+    // The block cache is memory of the FUSE container: its limit must hold it and Node.js.
+    const limit = str(obj(obj(fuse.resources, 'resources').limits, 'limits').memory, 'limits.memory');
+    const units: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
+    const m = /^(\d+)(Ki|Mi|Gi)$/.exec(limit);
+    t.ok(m, `${r.name}: limits.memory ${limit} in Ki/Mi/Gi`);
+    const cache = parseOptionValue(optionSpec('cache-size')!, options['cache-size'] ?? '256MiB') as number;
+    if (m) t.ok(Number(m[1]) * units[m[2]!]! >= cache + 256 * 2 ** 20, `${r.name}: limits.memory ${limit} >= cache-size + 256MiB`);
+  }
+});
+
+t.test('the sidecar runtime sets metrics-address; the DaemonSet one keeps the default', async (t) => {
+  // What the address becomes is checked on the loaded plans at the end.
+  t.ok(strMap(fuseOf(sidecarRuntime).options, 'sidecar fuse.options')['metrics-address'], `${sidecarRuntime.name}: metrics-address is set`);
+  t.notOk(strMap(runtimeFuse.options, 'runtime fuse.options')['metrics-address'], `${runtime.name}: metrics-address is not set`);
 });
 
 function pods(): Manifest[] {
   return manifests.filter((m) => m.kind === 'Pod');
 }
 
-t.test('the app pods mount the PVC named like the dataset at /data and read testfile', async (t) => {
-  t.equal(pods().length, 2, 'a CSI pod and an ECI pod');
+/** The dataset a pod reads: the DaemonSet one for the CSI pod, the sidecar one for injected pods. */
+const DATASET_OF_POD: Readonly<Record<string, string>> = {
+  'test-minio': 'minio-demo',
+  'test-minio-eci': 'minio-demo-sidecar',
+  'test-minio-sidecar': 'minio-demo-sidecar',
+};
+
+t.test('the app pods mount the PVC named like their dataset at /data and read testfile', async (t) => {
+  t.same(
+    pods()
+      .map((p) => p.name)
+      .sort(),
+    Object.keys(DATASET_OF_POD).sort(),
+    'a CSI pod, an ECI pod and a sidecar pod',
+  );
   for (const pod of pods()) {
     const s = spec(pod);
     const volumes = arr(s.volumes, `${pod.name} volumes`).map((v) => obj(v, 'volume'));
     const pvc = volumes.find((v) => v.persistentVolumeClaim !== undefined);
-    t.equal(obj(pvc?.persistentVolumeClaim, `${pod.name} pvc`).claimName, dataset.name, `${pod.name}: claimName ${dataset.name}`);
+    const want = DATASET_OF_POD[pod.name];
+    t.equal(obj(pvc?.persistentVolumeClaim, `${pod.name} pvc`).claimName, want, `${pod.name}: claimName ${want ?? '?'}`);
+    t.ok(
+      kinds('Dataset').some((d) => d.name === want),
+      `${pod.name}: the Dataset ${want ?? '?'} is in docker/`,
+    );
     const [container] = arr(s.containers, 'containers').map((c) => obj(c, 'container'));
     const mount = arr(container?.volumeMounts, 'volumeMounts')
       .map((v) => obj(v, 'volumeMount'))
@@ -282,14 +336,34 @@ t.test('the app pods mount the PVC named like the dataset at /data and read test
   }
 });
 
+const labelsOf = (pod: Manifest): Record<string, string> => strMap(obj(pod.body.metadata, 'metadata').labels ?? {}, `${pod.name} labels`);
+const annotationsOf = (pod: Manifest): Record<string, string> => strMap(obj(pod.body.metadata, 'metadata').annotations ?? {}, `${pod.name} annotations`);
+
 t.test('the ECI pod carries the ACK sidecar labels, the CSI pod none', async (t) => {
-  const eci = one('Pod', 'test-minio-eci');
-  const labels = strMap(obj(eci.body.metadata, 'metadata').labels, 'labels');
+  const labels = labelsOf(one('Pod', 'test-minio-eci'));
   t.equal(labels['alibabacloud.com/fluid-sidecar-target'], 'eci', 'alibabacloud.com/fluid-sidecar-target: eci');
   t.equal(labels['alibabacloud.com/eci'], 'true', 'alibabacloud.com/eci: "true" (a string)');
   // Fluid refuses a pod with both the platform label and serverless.fluid.io/inject.
   t.equal(labels['serverless.fluid.io/inject'], undefined, 'not together with serverless.fluid.io/inject');
   t.equal(obj(one('Pod', 'test-minio').body.metadata, 'metadata').labels, undefined, 'the CSI pod has no injection label');
+});
+
+// Label and annotation keys from Fluid's pkg/common/constants.go (InjectServerless,
+// InjectAppPostStart, HostMountPathModeOnDefaultPlatformKey, HostPathModeRandomSuffix).
+t.test("the sidecar pod: open-source Fluid's injection, a host folder of its own, no app-container check", async (t) => {
+  const pod = one('Pod', 'test-minio-sidecar');
+  const labels = labelsOf(pod);
+  t.equal(labels['serverless.fluid.io/inject'], 'true', 'serverless.fluid.io/inject: "true" (a string)');
+  t.equal(labels['alibabacloud.com/fluid-sidecar-target'], undefined, 'no ACK platform label beside it (Fluid refuses both)');
+  // The check looks for the runtime type "thin" in the mount's type: never true of fuse.fluid-s3.
+  t.equal(labels['app.poststart.fluid.io/inject'], undefined, 'no app.poststart.fluid.io/inject');
+  t.notMatch(`fuse.${FS_SUBTYPE}`, /thin/, `the agent's mount type fuse.${FS_SUBTYPE} does not contain "thin"`);
+  t.equal(
+    annotationsOf(pod)['default.fuse-sidecar.fluid.io/host-mount-path-mode'],
+    'random-suffix',
+    'host-mount-path-mode random-suffix: no host folder shared with another pod',
+  );
+  for (const p of pods()) t.equal(labelsOf(p)['app.poststart.fluid.io/inject'], undefined, `${p.name}: no app.poststart.fluid.io/inject`);
 });
 
 t.test('MinIO, the secret and the dataset agree', async (t) => {
@@ -309,37 +383,42 @@ t.test('MinIO, the secret and the dataset agree', async (t) => {
   t.match(env.MINIO_DEFAULT_BUCKETS, /(^|,)my-first-bucket(:|,|$)/, "MinIO makes the dataset's bucket");
 });
 
-t.test('what Fluid renders from the manifests loads as the plan the demo needs', async (t) => {
-  // Fluid (configmap mode, the default since 1.0; pkg/ddc/thin/transform_config.go and
-  // transform_fuse.go): each encryptOption becomes the path of the mounted secret file, the
-  // ThinRuntime's fuse.options are runtimeOptions, targetPath is
-  // /runtime-mnt/thin/<namespace>/<dataset>/thin-fuse, and MOUNT_OPTIONS joins the profile's
-  // fuse.options with the runtime's (the runtime's win).
+// Fluid (configmap mode, the default since 1.0; pkg/ddc/thin/transform_config.go and
+// transform_fuse.go): each encryptOption becomes the path of the mounted secret file (the
+// secret's folder joined with secretKeyRef.key, so the folder itself when key is missing), the
+// ThinRuntime's fuse.options are runtimeOptions, targetPath is
+// /runtime-mnt/thin/<namespace>/<dataset>/thin-fuse, and MOUNT_OPTIONS joins the profile's
+// fuse.options with the runtime's (the runtime's win).
+async function renderAndLoad(t: Test, datasetMountsToRender: readonly Obj[], datasetName: string, runtimeOptions: Record<string, string>) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fluid-s3-fuse-docker-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const secretsRoot = path.join(dir, 'etc/fluid/secrets');
   await k8sSecret(secretsRoot, secret.name, secretData);
 
-  const rendered = mounts.map((m) => {
+  const rendered = datasetMountsToRender.map((m) => {
     const options = { ...strMap(m.options ?? {}, 'options') };
     for (const e of arr(m.encryptOptions ?? [], 'encryptOptions').map((x) => obj(x, 'encryptOption'))) {
       const ref = obj(obj(e.valueFrom, 'valueFrom').secretKeyRef, 'secretKeyRef');
-      options[str(e.name, 'name')] = path.join(secretsRoot, str(ref.name, 'secret name'), str(ref.key, 'secret key'));
+      options[str(e.name, 'name')] = path.join(secretsRoot, str(ref.name, 'secret name'), ref.key === undefined ? '' : str(ref.key, 'secret key'));
     }
     return { mountPoint: m.mountPoint, options, name: m.name };
   });
-  const runtimeOptions = strMap(runtimeFuse.options ?? {}, 'runtime options');
-  const targetPath = `/runtime-mnt/thin/default/${dataset.name}/thin-fuse`;
-  const config = { mounts: rendered, runtimeOptions, targetPath, accessModes: spec(dataset).accessModes ?? ['ReadOnlyMany'] };
+  const targetPath = `/runtime-mnt/thin/default/${datasetName}/thin-fuse`;
+  const config = { mounts: rendered, runtimeOptions, targetPath, accessModes: ['ReadOnlyMany'] };
   const file = await writeConfig(dir, 'etc/fluid/config/config.json', config);
   const mountOptions = Object.entries({ ...strMap(profileFuse.options ?? {}, 'profile options'), ...runtimeOptions })
     .map(([k, v]) => (v === '' ? k : `${k}=${v}`))
     .join(',');
-
   const plan = await loadFluidPlan(
     { kind: 'fluid', flags: {} },
     { env: { MOUNT_OPTIONS: mountOptions, MOUNT_POINT: targetPath }, secretsRoot, defaultConfigPaths: [file] },
   );
+  return { plan, targetPath };
+}
+
+t.test('what Fluid renders from the manifests loads as the plan the demo needs', async (t) => {
+  const runtimeOptions = strMap(runtimeFuse.options ?? {}, 'runtime options');
+  const { plan, targetPath } = await renderAndLoad(t, mounts, dataset.name, runtimeOptions);
   t.equal(plan.targetPath, targetPath);
   t.same(plan.unknownOptions, [], 'no option the agent would warn about');
   t.equal(plan.buckets.length, 1);
@@ -356,4 +435,51 @@ t.test('what Fluid renders from the manifests loads as the plan the demo needs',
     },
   });
   t.match(plan.settings, { cacheSizeBytes: 512 * 2 ** 20, readAheadMaxBytes: 64 * 2 ** 20, logLevel: 'info', requestTimeoutMs: 30_000 });
+  t.same(plan.settings.metricsAddress, { host: '0.0.0.0', port: 9567 }, 'the DaemonSet FUSE pod serves /metrics on the default 0.0.0.0:9567');
+});
+
+t.test('the sidecar dataset loads with no metrics listener (or one off the default port)', async (t) => {
+  const runtimeOptions = strMap(fuseOf(sidecarRuntime).options ?? {}, 'sidecar runtime options');
+  const { plan } = await renderAndLoad(t, datasetMounts(sidecarDataset), sidecarDataset.name, runtimeOptions);
+  t.same(plan.unknownOptions, [], 'no option the agent would warn about');
+  t.match(plan.buckets, [{ name: 'minio', bucket: 'my-first-bucket', endpoint: 'http://minio:9000' }]);
+  const address = plan.settings.metricsAddress;
+  t.ok(address === undefined || address.port !== 9567, `metrics-address ${runtimeOptions['metrics-address'] ?? '?'}: off, or not port 9567`);
+  t.equal(runtimeOptions['metrics-address'], 'off', 'the example turns the listener off');
+  t.equal(address, undefined, 'no listener in the application pod');
+});
+
+// docker/README.md "What we refuse" shows the line each refusal prints; these render the two
+// cases from the demo dataset and check the README shows the agent's real line.
+const dockerReadme = readFileSync(path.join(DOCKER, 'README.md'), 'utf8');
+
+async function refusal(t: Test, mount: Obj): Promise<ConfigError | undefined> {
+  try {
+    await renderAndLoad(t, [mount], dataset.name, {});
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  t.fail('the mount was accepted');
+  return undefined;
+}
+
+t.test('a pvc:// mount point is refused with the line docker/README.md shows', async (t) => {
+  const err = await refusal(t, { ...mounts[0], mountPoint: 'pvc://my-pvc' });
+  t.equal(err?.code, 'BAD_MOUNT_POINT');
+  t.match(err?.message, 'pvc:// mounts are served by Fluid itself, not by this runtime');
+  t.ok(err && dockerReadme.includes(`fluid-s3-fuse: ${err.message}`), `docker/README.md shows "fluid-s3-fuse: ${err?.message ?? '?'}"`);
+});
+
+t.test('a secretKeyRef without key is refused, naming the option, with the line docker/README.md shows', async (t) => {
+  const [first, ...rest] = arr(mounts[0]!.encryptOptions, 'encryptOptions').map((e) => obj(e, 'encryptOption'));
+  const ref = obj(obj(first!.valueFrom, 'valueFrom').secretKeyRef, 'secretKeyRef');
+  const keyless = { ...first, valueFrom: { secretKeyRef: { name: ref.name } } };
+  const err = await refusal(t, { ...mounts[0], encryptOptions: [keyless, ...rest] });
+  t.equal(err?.code, 'SECRET_FILE');
+  t.match(err?.message, `option "${str(first!.name, 'name')}"`, 'names the option');
+  t.match(err?.message, 'has no "key"', 'says key is missing');
+  // The README shows the line with Fluid's real path; the test's secrets root is a temp folder.
+  const shown = err?.message.replace(/\S*\/etc\/fluid\/secrets\//, '/etc/fluid/secrets/');
+  t.ok(shown && dockerReadme.includes(`fluid-s3-fuse: ${shown}`), `docker/README.md shows "fluid-s3-fuse: ${shown ?? '?'}"`);
 });
