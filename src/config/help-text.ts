@@ -2,15 +2,8 @@
 import { VOCABULARY, type OptionSpec } from './options.js';
 
 const VALUE_NAME: Readonly<Record<OptionSpec['type'], string>> = {
-  string: 'VALUE',
-  url: 'URL',
-  bool: '',
-  uint: 'N',
-  octal: 'MODE',
-  duration: 'DURATION',
-  size: 'SIZE',
-  'log-level': 'LEVEL',
-  path: 'FILE',
+  ...{ string: 'VALUE', url: 'URL', bool: '', uint: 'N', octal: 'MODE', duration: 'DURATION', size: 'SIZE', 'log-level': 'LEVEL', path: 'FILE' },
+  listen: 'VALUE',
 };
 
 function optionLine(s: OptionSpec): string[] {
