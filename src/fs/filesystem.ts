@@ -86,6 +86,7 @@ interface LiveBucket {
   /** Draining: its handles' reads answer ESTALE from this time on. */
   staleAtMs: number;
   cancelDrainEnd: (() => void) | undefined;
+  /** Retired and its store destroyed (or left to another bucket that still uses the same store). */
   storeDone: boolean;
 }
 
@@ -319,8 +320,9 @@ export class Filesystem {
     const bucket = h.bucket;
     if (bucket.staleAtMs !== Infinity && this.isStale(bucket)) throw staleError(fd, bucket);
     const out = h.read(pos, len);
-    if (bucket.state !== 'draining' || !(out instanceof Promise)) return out;
-    // A read that fails because the grace ended under it (its store destroyed) is stale too.
+    if (!(out instanceof Promise)) return out;
+    // A read that fails because its mount went and the grace ended while it waited (its store
+    // destroyed under it) is stale too. Only reads that wait for the network pay for this.
     return out.catch((err: unknown) => {
       throw this.isStale(bucket) ? staleError(fd, bucket, err) : err;
     });
@@ -398,7 +400,10 @@ export class Filesystem {
       peekBytes: () => this.peekPolicy.bytes(),
       onPeek: (entry, data) => this.keepPeeked(store, entry, data),
       clock: this.clock,
-      onBackgroundError: (what, err) => this.onBackgroundError(`${name}: ${what}`, err),
+      // Background work of a bucket since removed fails against its destroyed store: not news.
+      onBackgroundError: (what, err) => {
+        if (this.live.get(name)?.store === store) this.onBackgroundError(`${name}: ${what}`, err);
+      },
     });
   }
 

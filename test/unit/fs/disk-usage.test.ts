@@ -177,3 +177,46 @@ t.test('a scan whose continuation token repeats fails with invalid-response inst
   t.equal(lists, 2, 'stopped at the first repeat');
   t.match(errors, [{ kind: 'invalid-response' }]);
 });
+
+/** A MemoryStore whose LISTs wait until the test opens the gate. */
+class GatedListStore extends MemoryStore {
+  gate: Promise<void> | undefined;
+  override async list(req: Parameters<MemoryStore['list']>[0]) {
+    if (this.gate) await this.gate;
+    return super.list(req);
+  }
+}
+
+t.test('new sources (buckets added or removed): the next statfs scans them, and a scan of the old ones is thrown away', async (t) => {
+  const a = new GatedListStore();
+  a.put('x', Buffer.alloc(1000));
+  const b = new MemoryStore();
+  b.put('y', Buffer.alloc(7));
+  const clock = new ManualClock();
+  const u = new UsageTracker([{ store: a, prefix: '' }], { clock, maxAgeMs: 60 * 60_000 });
+  t.equal(usedOf(await u.statfs()), 1000);
+
+  u.setSources([
+    { store: a, prefix: '' },
+    { store: b, prefix: '' },
+  ]);
+  t.equal(usedOf(await u.statfs()), 1007, 'an added source counts at the next statfs, not an hour later');
+
+  // A scan of a and b held in its LIST of a, when b alone remains.
+  let open = (): void => undefined;
+  a.gate = new Promise<void>((r) => (open = r));
+  u.setSources([
+    { store: b, prefix: '' },
+    { store: a, prefix: '' },
+  ]);
+  const held = u.statfs(0);
+  u.setSources([{ store: b, prefix: '' }]);
+  t.equal(usedOf(await u.statfs()), 7, 'the new sources are scanned at once, not after the held scan');
+  open();
+  await held;
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+  t.equal(usedOf(await u.statfs()), 7, 'the held scan of the old sources, finished late, changes nothing');
+
+  u.setSources([]);
+  t.equal(usedOf(await u.statfs()), 0, 'no source: nothing used');
+});

@@ -10,6 +10,7 @@ import { MemoryStore, ramp } from '../helpers/memory-store.js';
 import { FaultStore, Gate } from '../helpers/fault-store.js';
 import { KiB, MiB, settle, testFilesystem, testMount } from '../helpers/test-filesystem.js';
 import { FsError, errnoName } from '../../../src/fs/errno.js';
+import { StoreError } from '../../../src/store/store-error.js';
 import type { Filesystem } from '../../../src/fs/filesystem.js';
 
 /** A MemoryStore that counts its destroy calls. */
@@ -309,4 +310,26 @@ t.test('close destroys every store once, draining ones included', async (t) => {
   t.equal(b.destroyed, 1);
   t.equal(fs.openHandles, 0);
   t.equal(pendingTimers(), 0);
+});
+
+t.test('a read still on its way when the grace ends, failing with its destroyed store, answers ESTALE', async (t) => {
+  const mem = new CountedStore();
+  mem.put('f.bin', ramp(4 * MiB, 9));
+  const store = new FaultStore(mem);
+  const { fs, readOutcome, advance } = testFilesystem({ buckets: [{ store, mount: { name: 'm', folder: ['m'] } }] });
+  const fd = await fs.open('/m/f.bin', constants.O_RDONLY);
+  const gate = new Gate();
+  store.inject({ op: 'readRange', times: 1, fault: { kind: 'delay', until: gate.promise } });
+  const pending = readOutcome(fd, 3 * MiB, 64 * KiB);
+  await settle();
+  fs.removeBucket('m', 1_000);
+  advance(1_000);
+  t.equal(mem.destroyed, 1, 'the grace is over: the store is destroyed under the read');
+  mem.failNextGet = new StoreError('unreachable', 'GET f.bin: the client was destroyed');
+  gate.open();
+  const r = await pending;
+  t.equal('errno' in r ? r.errno : 'bytes', 'ESTALE', 'not EIO: the handle is stale');
+  if ('error' in r) t.match((r.error as Error).message, /mount "m" was removed/);
+  fs.release(fd);
+  t.equal(mem.destroyed, 1);
 });
