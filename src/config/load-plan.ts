@@ -2,19 +2,19 @@
  * Command → MountPlan, one path for both modes. Fluid entrypoint: config.json's mounts, layered
  * MOUNT_OPTIONS < runtimeOptions < the mount's own options < command line flags. Debug `mount
  * SOURCE MOUNTPOINT [flags]`: one bucket at the root, the command line alone. Each bucket and the
- * process settings are one pass over the option table; only credentials, the CA file and the
- * minio endpoint rule are built apart.
+ * process settings are one pass over the option table; credentials, the CA file and the minio
+ * endpoint rule are built apart.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SOURCE_CLI, type Command } from './argv.js';
 import { ConfigError, configError, ConfigErrorCode, q } from './config-error.js';
-import { DEFAULT_CONFIG_PATHS, loadFluidConfig, type FluidMountConfig } from './fluid-config.js';
+import { DEFAULT_CONFIG_PATHS, loadFluidConfig, type FluidConfig } from './fluid-config.js';
 import { chooseLayout, layoutFolders, type Layout } from './mount-folders.js';
 import { parseMountSource, type MountSource } from './mount-source.js';
 import { DEFAULT_CACHE_SIZE, entriesOf, lookupOption, parseListenAddress, parseOptionList, parseOptionValue, VOCABULARY } from './options.js';
 import type { Mode, OptionEntry, OptionScope, OptionSpec, OptionValue } from './options.js';
-import { DEFAULT_SECRETS_ROOT, readSecretFile, resolveOptionValue, trimOneNewline, errnoCode, type ResolvedValue } from './secrets.js';
+import { DEFAULT_SECRETS_ROOT, errnoCode, readSecretFile, resolveOptionValue, trimOneNewline, type ResolvedValue } from './secrets.js';
 import { ValueError } from './units.js';
 import type { BucketMount, Credentials, MountFailure, MountPlan, ProcessSettings, SecretSource } from './plan.js';
 
@@ -39,10 +39,9 @@ const MIB = 1024 * 1024;
 export async function cgroupMemoryLimit(root = '/sys/fs/cgroup'): Promise<number | undefined> {
   for (const file of [`${root}/memory.max`, `${root}/memory/memory.limit_in_bytes`]) {
     const text = await readFile(file, 'utf8').catch(() => undefined);
-    if (text === undefined) continue;
-    const value = Number(text.trim());
+    const value = Number(text?.trim());
     // v2 says "max"; v1 says a huge number (2^63 rounded to pages) when unlimited.
-    return Number.isFinite(value) && value > 0 && value < 2 ** 60 ? value : undefined;
+    if (text !== undefined) return value > 0 && value < 2 ** 60 ? value : undefined;
   }
   return undefined;
 }
@@ -57,29 +56,14 @@ export function defaultCacheSize(limit: number | undefined): number {
   return Math.min(1024 * MIB, Math.max(32 * MIB, Math.floor(((limit - 192 * MIB) * 0.75) / MIB) * MIB));
 }
 
-/** An entry whose key is in the vocabulary. */
-interface KnownEntry {
-  readonly spec: OptionSpec;
-  readonly entry: OptionEntry;
-}
+type KnownEntry = { readonly spec: OptionSpec; readonly entry: OptionEntry };
 type Winners = ReadonlyMap<string, KnownEntry>;
-
-/** How errors about one option are worded: `where` is `mount "NAME"`, `config FILE` or `command line`. */
-interface Context {
-  readonly where: string;
-  /** Add `(from SOURCE)` after the option key. */
-  readonly showSource: boolean;
-  readonly secretsRoot: string;
-}
+/** How errors about an option are worded: `where` starts them; `showSource` adds `(from SOURCE)` after the key. */
+type Context = { readonly where: string; readonly showSource: boolean; readonly secretsRoot: string };
 
 /** Canonical key → the entry of the highest layer that sets it (within a layer, the last). */
 function winners(layers: readonly (readonly OptionEntry[])[]): Map<string, KnownEntry> {
-  const out = new Map<string, KnownEntry>();
-  for (const entry of layers.flat()) {
-    const spec = lookupOption(entry.key);
-    if (spec !== undefined) out.set(spec.key, { spec, entry });
-  }
-  return out;
+  return new Map(layers.flat().map((entry) => [lookupOption(entry.key)?.key ?? '', { spec: lookupOption(entry.key) as OptionSpec, entry }]));
 }
 
 /** An error about one option's value; the value is shown only when it cannot be a secret. */
@@ -90,11 +74,9 @@ function badOption(ctx: Context, known: KnownEntry, why: string, resolved?: Reso
   return configError(ConfigErrorCode.BAD_OPTION, `${ctx.where}: ${label}: ${why}${mayShow ? `: ${q(value)}` : ''}`);
 }
 
-const rawValue = (ctx: Context, known: KnownEntry) => resolveOptionValue(ctx.where, known.entry.key, known.entry.value, ctx.secretsRoot);
-
 /** The typed value of a winner (a secret file read when the value points under the secrets root). */
 async function typed<T extends OptionValue>(ctx: Context, known: KnownEntry): Promise<T> {
-  const resolved = await rawValue(ctx, known);
+  const resolved = await resolveOptionValue(ctx.where, known.entry.key, known.entry.value, ctx.secretsRoot);
   try {
     return parseOptionValue(known.spec, resolved.value) as T;
   } catch (err) {
@@ -113,65 +95,52 @@ async function fieldsOf<T>(scope: OptionScope, o: Winners, contextOf: (known: Kn
   return out as Partial<T>;
 }
 
-/** A key option: a secret file's content, or the literal value; one trailing newline trimmed. */
-async function fromOption(ctx: Context, known: KnownEntry): Promise<SecretSource> {
-  const read = await rawValue(ctx, known);
+/** A key option (a secret file's content, or the literal less one trailing newline), or a debug key file (read whatever its path). */
+async function secretOf(ctx: Context, key: KnownEntry | undefined, keyFile: KnownEntry | undefined): Promise<SecretSource | undefined> {
+  if (key && keyFile)
+    throw configError(ConfigErrorCode.BAD_OPTION, `${ctx.where}: give either option ${q(key.entry.key)} or ${q(keyFile.entry.key)}, not both`);
+  const known = key ?? keyFile;
+  if (known === undefined) return undefined;
+  const read = keyFile
+    ? { value: await readSecretFile(keyFile.entry.value, `${ctx.where}: option ${q(keyFile.entry.key)}`, 'cannot read'), file: keyFile.entry.value }
+    : await resolveOptionValue(ctx.where, known.entry.key, known.entry.value, ctx.secretsRoot);
   const resolved = read.file === undefined ? { value: trimOneNewline(read.value) } : read;
   if (resolved.value === '') throw badOption(ctx, known, resolved.file ? `secret file ${resolved.file} is empty` : 'empty value', resolved);
   return { option: known.entry.key, ...resolved };
 }
 
-/** A debug `--*-key-file`: read whatever the path. */
-async function fromKeyFile(ctx: Context, known: KnownEntry): Promise<SecretSource> {
-  const file = known.entry.value;
-  const value = await readSecretFile(file, `${ctx.where}: option ${q(known.entry.key)}`, 'cannot read');
-  if (value === '') throw configError(ConfigErrorCode.BAD_OPTION, `${ctx.where}: option ${q(known.entry.key)}: ${file} is empty`);
-  return { option: known.entry.key, value, file };
-}
-
-async function either(ctx: Context, key: KnownEntry | undefined, file: KnownEntry | undefined): Promise<SecretSource | undefined> {
-  if (key !== undefined && file !== undefined) {
-    throw configError(ConfigErrorCode.BAD_OPTION, `${ctx.where}: give either option ${q(key.entry.key)} or ${q(file.entry.key)}, not both`);
-  }
-  return key !== undefined ? fromOption(ctx, key) : file !== undefined ? fromKeyFile(ctx, file) : undefined;
-}
-
 /** The name to suggest for a missing half, in the same family as the given half. */
 function missingName(given: string, missing: 'access-key-id' | 'secret-access-key'): string {
-  const [id, secret] = given.startsWith('minio-')
+  const family = given.startsWith('minio-')
     ? ['minio-access-key', 'minio-access-secret']
     : given.endsWith('-file')
       ? ['access-key-file', 'secret-key-file']
       : [];
-  return (missing === 'access-key-id' ? id : secret) ?? missing;
+  return family[missing === 'access-key-id' ? 0 : 1] ?? missing;
 }
 
 /** Key options (or the debug key files), else the AWS_* environment variables, else anonymous. */
-async function resolveCredentials(ctx: Context, o: Winners, env: LoadContext['env']): Promise<Credentials | undefined> {
-  const id = await either(ctx, o.get('access-key-id'), o.get('access-key-file'));
-  const secret = await either(ctx, o.get('secret-access-key'), o.get('secret-key-file'));
-  const token = o.has('session-token') ? await fromOption(ctx, o.get('session-token') as KnownEntry) : undefined;
+async function credentialsOf(ctx: Context, o: Winners, env: LoadContext['env']): Promise<Credentials | undefined> {
+  const id = await secretOf(ctx, o.get('access-key-id'), o.get('access-key-file'));
+  const secret = await secretOf(ctx, o.get('secret-access-key'), o.get('secret-key-file'));
+  const token = await secretOf(ctx, o.get('session-token'), undefined);
   const missing = (name: string, given: string) =>
     configError(ConfigErrorCode.MISSING_CREDENTIAL, `${ctx.where}: option ${q(name)} is missing (option ${q(given)} is set)`);
-  if (id !== undefined && secret !== undefined) return { accessKeyId: id, secretAccessKey: secret, ...(token && { sessionToken: token }) };
-  if (id !== undefined) throw missing(missingName(id.option, 'secret-access-key'), id.option);
-  if (secret !== undefined) throw missing(missingName(secret.option, 'access-key-id'), secret.option);
-  if (token !== undefined) throw missing('access-key-id', token.option);
+  if (id && secret) return { accessKeyId: id, secretAccessKey: secret, ...(token && { sessionToken: token }) };
+  if (id) throw missing(missingName(id.option, 'secret-access-key'), id.option);
+  if (secret) throw missing(missingName(secret.option, 'access-key-id'), secret.option);
+  if (token) throw missing('access-key-id', token.option);
 
   const fromEnv = (option: string) => (env[option] ? { option, value: trimOneNewline(env[option]) } : undefined);
   const [envId, envSecret, envToken] = [fromEnv('AWS_ACCESS_KEY_ID'), fromEnv('AWS_SECRET_ACCESS_KEY'), fromEnv('AWS_SESSION_TOKEN')];
   if (envId && envSecret) return { accessKeyId: envId, secretAccessKey: envSecret, ...(envToken && { sessionToken: envToken }) };
-  const half = envId ?? envSecret;
-  if (half === undefined) return undefined;
-  const other = half === envId ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID';
-  throw configError(
-    ConfigErrorCode.MISSING_CREDENTIAL,
-    `${ctx.where}: environment variable ${other} is missing (${half.option} is set, and no key option is given)`,
-  );
+  if (!envId && !envSecret) return undefined;
+  const [set, unset] = envId ? ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] : ['AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID'];
+  throw configError(ConfigErrorCode.MISSING_CREDENTIAL, `${ctx.where}: environment variable ${unset} is missing (${set} is set, and no key option is given)`);
 }
 
 /** Read at start, so a wrong path is one line now rather than a TLS error on every request. */
-async function readCaFile(ctx: Context, known: KnownEntry | undefined): Promise<{ file: string; pem: string } | undefined> {
+async function caOf(ctx: Context, known: KnownEntry | undefined): Promise<{ file: string; pem: string } | undefined> {
   if (known === undefined) return undefined;
   const file = await typed<string>(ctx, known);
   const pem = await readFile(file, 'utf8').catch((err: unknown) => {
@@ -181,28 +150,24 @@ async function readCaFile(ctx: Context, known: KnownEntry | undefined): Promise<
   return { file, pem };
 }
 
-interface BucketInput {
-  readonly mount: FluidMountConfig;
-  readonly source: MountSource;
-  readonly folder: readonly string[];
-  /** Read-only whatever the options say (Fluid: accessModes or the mount's readOnly). */
-  readonly forcedReadOnly: boolean;
-  readonly options: Winners;
-}
-
-async function buildBucket(ctx: Context, input: BucketInput, mode: Mode, env: LoadContext['env']): Promise<BucketMount> {
-  const { mount, source, options } = input;
-  const f = await fieldsOf<BucketMount>('bucket', options, () => ctx, mode);
-  if (source.scheme === 'minio' && f.endpoint === undefined) {
+/** `forcedReadOnly`: read-only whatever the options say (Fluid: accessModes or the mount's readOnly). */
+async function bucketOf(
+  ctx: Context,
+  o: Winners,
+  where: { name: string; mountPoint: string; source: MountSource; folder: string[] },
+  forcedReadOnly: boolean,
+  mode: Mode,
+  env: LoadContext['env'],
+): Promise<BucketMount> {
+  const f = await fieldsOf<BucketMount>('bucket', o, () => ctx, mode);
+  if (where.source.scheme === 'minio' && f.endpoint === undefined) {
     throw configError(ConfigErrorCode.ENDPOINT_REQUIRED, `${ctx.where}: option "minio-url" (or endpoint) is required for minio:// mounts`);
   }
-  const credentials = await resolveCredentials(ctx, options, env);
-  const ca = await readCaFile(ctx, options.get('ca-file'));
+  const [credentials, ca] = [await credentialsOf(ctx, o, env), await caOf(ctx, o.get('ca-file'))];
   return {
     ...f,
-    ...{ name: mount.name, source: mount.mountPoint, bucket: source.bucket, prefix: source.prefix, folder: input.folder },
-    pathStyle: f.pathStyle ?? f.endpoint !== undefined,
-    readOnly: input.forcedReadOnly || f.readOnly === true,
+    ...{ name: where.name, source: where.mountPoint, bucket: where.source.bucket, prefix: where.source.prefix, folder: where.folder },
+    ...{ pathStyle: f.pathStyle ?? f.endpoint !== undefined, readOnly: forcedReadOnly || f.readOnly === true },
     ...(credentials && { credentials }),
     ...(ca && { ca }),
   } as BucketMount;
@@ -217,70 +182,65 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-interface PlanInput {
-  readonly mode: Mode;
-  readonly targetPath: string;
-  readonly mounts: readonly FluidMountConfig[];
-  readonly layout: Layout;
-  /** The layers every mount shares, low to high (the mounts' own layer goes before the command line). */
-  readonly env: OptionEntry[];
-  readonly runtime: OptionEntry[];
-  readonly cli: OptionEntry[];
-  /** Whether the access modes let the mount write. */
-  readonly writable: boolean;
-  /** `config FILE` (Fluid mode): what an error about a shared option is about. */
-  readonly file?: string;
-}
-
 const mountLabel = (name: string): string => `mount ${q(name)}`;
+/** Access modes that let the FUSE mount write. */
+const WRITE_MODES = new Set(['ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod']);
 
-async function buildPlan(input: PlanInput, ctx: LoadContext): Promise<MountPlan> {
-  const { mode, env, runtime, cli, mounts } = input;
-  const secretsRoot = ctx.secretsRoot ?? DEFAULT_SECRETS_ROOT;
-  const showSource = mode === 'fluid';
+/** `config` of the debug mode: one mount, no file; `envLayer`: MOUNT_OPTIONS (Fluid mode only). */
+async function buildPlan(
+  mode: Mode,
+  config: Omit<FluidConfig, 'file'> & { file?: string },
+  targetPath: string,
+  envLayer: OptionEntry[],
+  flags: Record<string, string>,
+  ctx: LoadContext,
+): Promise<MountPlan> {
+  const { mounts, file } = config;
+  const [secretsRoot, showSource, lenient, single] = [ctx.secretsRoot ?? DEFAULT_SECRETS_ROOT, mode === 'fluid', ctx.lenient === true, mounts.length === 1];
+  const cli = entriesOf(Object.entries(flags), SOURCE_CLI);
   for (const { key } of cli) {
     // A secret on the command line shows in `ps` and /proc/PID/cmdline to every user of the node.
     if (lookupOption(key)?.credential && lookupOption(key)?.key !== 'access-key-id') {
+      const instead = 'use --secret-key-file FILE, a Fluid secret, or the env AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN';
       throw configError(
         ConfigErrorCode.BAD_OPTION,
-        `${SOURCE_CLI}: option ${q(key)} would show the secret in the process list (ps, /proc/PID/cmdline); use --secret-key-file FILE, a Fluid secret, or the env AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN`,
+        `${SOURCE_CLI}: option ${q(key)} would show the secret in the process list (ps, /proc/PID/cmdline); ${instead}`,
       );
     }
   }
 
-  // Options nobody understands are warned about once; the `cli` keys only count on a command line.
+  // Options nobody understands are warned about once; the `cli` keys count only on a command line.
   const unknown = new Map<string, string>();
-  const note = (key: string, why: string) => unknown.has(key) || unknown.set(key, why);
-  const accepts = (isCli: boolean) => (e: OptionEntry) => {
-    const spec = lookupOption(e.key);
-    return spec !== undefined && (spec.scope !== 'cli' || (isCli && (mode === 'debug' || spec.key === 'foreground')));
+  const accepted = (layer: OptionEntry[], isCli = false) =>
+    layer.filter(({ key, source }) => {
+      const spec = lookupOption(key);
+      const ok = spec !== undefined && (spec.scope !== 'cli' || (isCli && (mode === 'debug' || spec.key === 'foreground')));
+      const why = !ok
+        ? `from ${source}`
+        : !single && source.startsWith('mount ') && spec.scope === 'process'
+          ? `from ${source}: process-wide, set it in runtimeOptions`
+          : undefined;
+      if (why !== undefined && !unknown.has(key)) unknown.set(key, why);
+      return ok;
+    });
+  const [env, runtime] = [accepted(envLayer), accepted(entriesOf(config.runtimeOptions, 'runtimeOptions'))];
+  const mountLayers = mounts.map((m) => accepted(entriesOf(m.options, mountLabel(m.name))));
+  const flagLayer = accepted(cli, true);
+  const fileContext = ({ entry }: KnownEntry): Context => {
+    const where = entry.source === SOURCE_CLI || entry.source.startsWith('mount ') ? entry.source : `config ${file}`;
+    return { where, showSource, secretsRoot };
   };
-  const single = mounts.length === 1;
-  const mountLayers = mounts.map((m) => entriesOf(m.options, mountLabel(m.name)));
-  for (const [layer, isCli] of [[env, false], [runtime, false], ...mountLayers.map((l) => [l, false] as const), [cli, true]] as const) {
-    for (const e of layer) {
-      if (!accepts(isCli)(e)) note(e.key, `from ${e.source}`);
-      else if (!single && e.source.startsWith('mount ') && lookupOption(e.key)?.scope === 'process')
-        note(e.key, `from ${e.source}: process-wide, set it in runtimeOptions`);
-    }
-  }
-  const [envLayer, runtimeLayer, cliLayer] = [env.filter(accepts(false)), runtime.filter(accepts(false)), cli.filter(accepts(true))];
-  const fileContext = (known: KnownEntry): Context => {
-    const source = known.entry.source;
-    return { where: source === SOURCE_CLI || source.startsWith('mount ') ? source : `config ${input.file}`, showSource, secretsRoot };
-  };
-  if (ctx.lenient === true) {
-    // A bad value in a layer every mount shares is a problem of the whole file, not of one mount.
-    for (const known of winners([envLayer, runtimeLayer, cliLayer]).values()) if (known.spec.scope === 'bucket') await typed(fileContext(known), known);
-  }
+  // A bad value in a layer every mount shares is a problem of the whole file, not of one mount.
+  for (const known of lenient ? winners([env, runtime, flagLayer]).values() : []) if (known.spec.scope === 'bucket') await typed(fileContext(known), known);
 
   const failures: MountFailure[] = [];
-  const fail = (name: string, folder: readonly string[] | undefined, err: unknown): undefined => {
-    if (ctx.lenient !== true || !(err instanceof ConfigError)) throw err;
+  const fail = (name: string, folder: string[] | undefined, err: unknown): undefined => {
+    if (!lenient || !(err instanceof ConfigError)) throw err;
     failures.push({ name, folder, error: err });
   };
   // Where each bucket goes, and what it is, before any file is read.
-  const folders = layoutFolders(mounts, input.layout, ctx.lenient);
+  const layout = ctx.layout ?? chooseLayout(mounts);
+  const folders = layoutFolders(mounts, layout, lenient);
   const sources = mounts.map((m, i) => {
     const folder = folders[i] as string[] | ConfigError;
     if (folder instanceof ConfigError) return fail(m.name, undefined, folder);
@@ -291,72 +251,49 @@ async function buildPlan(input: PlanInput, ctx: LoadContext): Promise<MountPlan>
     }
   });
   const buckets: BucketMount[] = [];
-  for (const [i, mount] of mounts.entries()) {
+  const writable = config.accessModes.some((m) => WRITE_MODES.has(m));
+  for (const [i, { name, mountPoint, readOnly }] of mounts.entries()) {
     const [source, folder] = [sources[i], folders[i] as string[]];
     if (source === undefined) continue;
-    const options = winners([envLayer, runtimeLayer, (mountLayers[i] as OptionEntry[]).filter(accepts(false)), cliLayer]);
-    const context = { where: mode === 'fluid' ? mountLabel(mount.name) : SOURCE_CLI, showSource, secretsRoot };
-    const forcedReadOnly = !input.writable || mount.readOnly;
-    await buildBucket(context, { mount, source, folder, forcedReadOnly, options }, mode, ctx.env).then(
+    const context = { where: showSource ? mountLabel(name) : SOURCE_CLI, showSource, secretsRoot };
+    const options = winners([env, runtime, mountLayers[i] as OptionEntry[], flagLayer]);
+    await bucketOf(context, options, { name, mountPoint, source, folder }, !writable || readOnly, mode, ctx.env).then(
       (bucket) => buckets.push(bucket),
-      (err: unknown) => fail(mount.name, folder, err),
+      (err: unknown) => fail(name, folder, err),
     );
   }
 
   // With several mounts, process-wide keys come from the shared layers only.
-  const processWinners = winners(
-    single ? [envLayer, runtimeLayer, (mountLayers[0] as OptionEntry[]).filter(accepts(false)), cliLayer] : [envLayer, runtimeLayer, cliLayer],
+  const s = await fieldsOf<ProcessSettings>(
+    'process',
+    winners(single ? [env, runtime, mountLayers[0] as OptionEntry[], flagLayer] : [env, runtime, flagLayer]),
+    fileContext,
+    mode,
   );
-  const s = await fieldsOf<ProcessSettings>('process', processWinners, fileContext, mode);
   const memory = ctx.memoryLimitBytes === undefined ? await cgroupMemoryLimit() : (ctx.memoryLimitBytes ?? undefined);
   // The table holds the address as text (`off` included); the listener wants its parts.
   const metricsAddress = parseListenAddress(s.metricsAddress as unknown as string) ?? undefined;
-  const settings = { ...s, cacheSizeBytes: s.cacheSizeBytes ?? defaultCacheSize(memory), metricsAddress } as ProcessSettings;
   return deepFreeze<MountPlan>({
-    targetPath: input.targetPath,
-    layout: input.layout.kind,
-    buckets,
-    failures,
-    settings,
+    ...{ targetPath, layout: layout.kind, buckets, failures },
+    settings: { ...s, cacheSizeBytes: s.cacheSizeBytes ?? defaultCacheSize(memory), metricsAddress } as ProcessSettings,
     unknownOptions: [...unknown].map(([key, why]) => `${key} (${why})`),
-    ...(input.file !== undefined && { configFile: input.file }),
+    ...(file !== undefined && { configFile: file }),
   });
 }
 
-/** Access modes that let the FUSE mount write. */
-const WRITE_MODES = new Set(['ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod']);
-
 export async function loadFluidPlan(cmd: Extract<Command, { kind: 'fluid' }>, ctx: LoadContext): Promise<MountPlan> {
   const config = await loadFluidConfig(cmd.configPath, ctx.defaultConfigPaths ?? DEFAULT_CONFIG_PATHS);
-  const fromEnv = ctx.env['MOUNT_POINT'] || undefined;
-  const target = config.targetPath ?? fromEnv;
+  const target = config.targetPath ?? (ctx.env['MOUNT_POINT'] || undefined);
   const cfg = `config ${config.file}`;
   if (target === undefined) throw configError(ConfigErrorCode.TARGET_PATH, `${cfg}: no "targetPath" and no env MOUNT_POINT: nowhere to mount`);
   if (!path.isAbsolute(target)) throw configError(ConfigErrorCode.TARGET_PATH, `${cfg}: targetPath ${q(target)} is not an absolute path`);
-  return buildPlan(
-    {
-      mode: 'fluid',
-      targetPath: path.resolve(target),
-      mounts: config.mounts,
-      layout: ctx.layout ?? chooseLayout(config.mounts),
-      env: parseOptionList(ctx.env['MOUNT_OPTIONS'] ?? '', 'MOUNT_OPTIONS'),
-      runtime: entriesOf(config.runtimeOptions, 'runtimeOptions'),
-      cli: entriesOf(Object.entries(cmd.flags), SOURCE_CLI),
-      writable: config.accessModes.some((m) => WRITE_MODES.has(m)),
-      file: config.file,
-    },
-    ctx,
-  );
+  return buildPlan('fluid', config, path.resolve(target), parseOptionList(ctx.env['MOUNT_OPTIONS'] ?? '', 'MOUNT_OPTIONS'), cmd.flags, ctx);
 }
 
 /** Only the command line counts here (plus AWS_* env credentials): MOUNT_OPTIONS and MOUNT_POINT belong to the Fluid mode. */
 export async function loadDebugPlan(cmd: Extract<Command, { kind: 'mount' }>, ctx: LoadContext): Promise<MountPlan> {
   if (cmd.mountpoint === '') throw configError(ConfigErrorCode.ARGV, `${SOURCE_CLI}: MOUNTPOINT is empty; see --help`);
   const { bucket } = parseMountSource(cmd.source, `${SOURCE_CLI}: SOURCE`);
-  const mount = { index: 0, name: bucket, mountPoint: cmd.source, options: [], readOnly: false };
-  const cli = entriesOf(Object.entries(cmd.flags), SOURCE_CLI);
-  return buildPlan(
-    { mode: 'debug', targetPath: path.resolve(cmd.mountpoint), mounts: [mount], layout: { kind: 'root' }, env: [], runtime: [], cli, writable: true },
-    ctx,
-  );
+  const config = { mounts: [{ name: bucket, mountPoint: cmd.source, options: [], readOnly: false }], runtimeOptions: [], accessModes: ['ReadWriteMany'] };
+  return buildPlan('debug', config, path.resolve(cmd.mountpoint), [], cmd.flags, { ...ctx, layout: { kind: 'root' }, lenient: false });
 }

@@ -10,28 +10,12 @@ import type { SecretSource } from './plan.js';
 export const DEFAULT_SECRETS_ROOT = '/etc/fluid/secrets';
 
 /** Removes ONE trailing newline (`\n` or `\r\n`), as `kubectl create secret --from-file` leaves. */
-export function trimOneNewline(text: string): string {
-  if (text.endsWith('\r\n')) return text.slice(0, -2);
-  if (text.endsWith('\n')) return text.slice(0, -1);
-  return text;
-}
+export const trimOneNewline = (text: string): string => text.replace(/\r?\n$/, '');
 
 /** The errno code of a failed fs call, e.g. `ENOENT`; never the error text. */
 export function errnoCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[A-Z0-9_]+$/.test(code) ? code : 'unreadable';
-}
-
-/**
- * When `value` is an absolute path under `secretsRoot/`, the normalised file path; else
- * undefined (the value is literal). A path escaping the root with `..` is not a reference.
- */
-export function secretFileOf(value: string, secretsRoot: string): string | undefined {
-  if (!path.posix.isAbsolute(value)) return undefined;
-  const root = path.posix.resolve(secretsRoot);
-  const file = path.posix.resolve(value);
-  const prefix = root.endsWith('/') ? root : `${root}/`;
-  return value.startsWith(prefix) && file.startsWith(prefix) ? file : undefined;
 }
 
 /**
@@ -49,26 +33,24 @@ export async function readSecretFile(file: string, label: string, verb: string, 
   }
 }
 
-/** A resolved option value, and the secret file it was read from if any. */
+/** An option value, and the secret file it was read from if any. */
 export interface ResolvedValue {
   readonly value: string;
   readonly file?: string;
 }
 
 /**
- * Applies the secret rule to one option value. `where` starts the error message
- * (`mount "NAME"`, `config FILE`, `command line`).
+ * An absolute path under `secretsRoot/` is read from its file (`..` may not escape the root);
+ * any other value is literal. `where` starts the error message (`mount "NAME"`, `command line`).
  */
 export async function resolveOptionValue(where: string, key: string, value: string, secretsRoot: string): Promise<ResolvedValue> {
-  const file = secretFileOf(value, secretsRoot);
-  if (file === undefined) return { value };
+  const root = `${path.posix.resolve(secretsRoot)}/`.replace(/\/+$/, '/');
+  const file = path.posix.resolve(value);
+  if (!path.posix.isAbsolute(value) || !value.startsWith(root) || !file.startsWith(root)) return { value };
   return { value: await readSecretFile(file, `${where}: option ${q(key)}`, 'cannot read secret file', true), file };
 }
 
-/**
- * The current value of a credential: re-reads `src.file` when there is one (Kubernetes rotates
- * secrets by swapping the `..data` symlink), else `src.value`.
- */
+/** The current value of a credential: re-reads `src.file` when there is one (Kubernetes rotates secrets by swapping `..data`). */
 export async function readSecret(src: SecretSource): Promise<string> {
   return src.file === undefined ? src.value : readSecretFile(src.file, `secret option ${q(src.option)}`, 'cannot read secret file', true);
 }
