@@ -255,7 +255,7 @@ export class Filesystem {
     if (r.kind === 'virtual') return this.virtualDirAttr();
     // The root stays a directory whatever its bucket does: the mount itself must answer.
     if (r.value.state === 'unavailable' && path === '/') return this.virtualDirAttr();
-    const entry = await this.namespaceOf(r.value, path).lookup(r.rel);
+    const entry = await this.namespaceOf(r.value, path).lookup(r.rel).catch(this.unlessGone(r.value, path));
     if (!entry) throw new FsError('ENOENT', `${path}: no such file or directory`);
     return this.attrOf(r.value.mount, entry);
   }
@@ -273,7 +273,7 @@ export class Filesystem {
       return { names: [...r.children], attrs: r.children.map(() => attr) };
     }
     const namespace = this.namespaceOf(r.value, path);
-    const self = await namespace.lookup(r.rel);
+    const self = await namespace.lookup(r.rel).catch(this.unlessGone(r.value, path));
     if (!self) throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (self.kind !== 'dir') throw new FsError('ENOTDIR', `${path}: not a directory`);
     // The names of a very large folder are held until the kernel has them: room is made for them
@@ -284,7 +284,8 @@ export class Filesystem {
         this.cache.reserve(bytes);
         reserved += bytes;
       })
-      .finally(() => this.cache.unreserve(reserved));
+      .finally(() => this.cache.unreserve(reserved))
+      .catch(this.unlessGone(r.value, path));
     const mount = r.value.mount;
     // Without entries (a very large folder), names only: the kernel asks for attributes by name.
     return { names, attrs: entries ? entries.map((e) => this.attrOf(mount, e)) : [] };
@@ -296,7 +297,7 @@ export class Filesystem {
     if (r.kind === 'none') throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (r.kind === 'virtual') throw new FsError('EISDIR', `${path}: is a directory`);
     const bucket = r.value;
-    const entry = await this.namespaceOf(bucket, path).lookup(r.rel);
+    const entry = await this.namespaceOf(bucket, path).lookup(r.rel).catch(this.unlessGone(bucket, path));
     if (!entry) throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (entry.kind !== 'file') throw new FsError('EISDIR', `${path}: is a directory`);
     // Removed or replaced while the lookup was on its way: the path no longer leads here.
@@ -412,6 +413,17 @@ export class Filesystem {
     if (bucket.namespace) return bucket.namespace;
     const error = bucket.error as FsError;
     throw new FsError(error.errno, `${path}: ${error.message}`, { cause: error });
+  }
+
+  /**
+   * For a request on its way in `bucket`: when it fails because the bucket was removed meanwhile
+   * (its store destroyed under it), the truth is that the path leads nowhere now.
+   */
+  private unlessGone(bucket: LiveBucket, path: string): (err: unknown) => never {
+    return (err) => {
+      if (this.live.get(bucket.mount.name) === bucket) throw err;
+      throw new FsError('ENOENT', `${path}: no such file or directory (its mount was removed)`, { cause: err });
+    };
   }
 
   private retune(bucket: LiveBucket, mount: BucketMount): void {

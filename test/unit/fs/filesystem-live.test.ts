@@ -333,3 +333,19 @@ t.test('a read still on its way when the grace ends, failing with its destroyed 
   fs.release(fd);
   t.equal(mem.destroyed, 1);
 });
+
+t.test('a lookup on its way when its mount is removed, failing with the destroyed store, answers ENOENT', async (t) => {
+  const mem = new CountedStore();
+  mem.put('f.bin', 'x');
+  const store = new FaultStore(mem);
+  const { fs } = testFilesystem({ buckets: [{ store, mount: { name: 'm', folder: ['m'] } }] });
+  const gate = new Gate();
+  const destroyed = new StoreError('unreachable', 'LIST: the client was destroyed');
+  store.inject({ op: 'list', times: 1, fault: { kind: 'delay', until: gate.promise.then(() => Promise.reject(destroyed)) } });
+  const pending = errnoOf(fs.getattr('/m/f.bin'));
+  await settle();
+  fs.removeBucket('m', 60_000);
+  t.equal(mem.destroyed, 1, 'no handle open: the store goes at once');
+  gate.open();
+  t.equal(await pending, 'ENOENT', 'not EIO: the path leads nowhere now');
+});
