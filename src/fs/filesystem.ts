@@ -15,9 +15,9 @@ import type { BucketMount, ProcessSettings } from '../config/plan.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { BucketNamespace } from './bucket-namespace.js';
 import type { Entry, FileEntry } from './entry.js';
-import { FsError } from './errno.js';
+import { FsError, errnoName } from './errno.js';
 import { FolderTree } from './folder-tree.js';
-import { type StatFs, UsageTracker, type UsageOptions } from './disk-usage.js';
+import { type StatFs, UsageTracker, type UsageOptions, type UsageSource } from './disk-usage.js';
 import { type Clock, systemClock } from '../clock.js';
 import { BlockCache } from '../read/block-cache.js';
 import { BlockFetcher } from '../read/block-fetcher.js';
@@ -99,8 +99,18 @@ class BucketReader extends ObjectReader {
     obj: ObjectRef,
     ctx: ReaderContext,
     readonly bucket: LiveBucket,
+    /** For getattr once the path no longer leads here (its mount removed). */
+    readonly mtimeMs: number,
   ) {
     super(obj, ctx);
+  }
+
+  get size(): number {
+    return this.obj.size;
+  }
+
+  get key(): string {
+    return this.obj.key;
   }
 }
 
@@ -144,6 +154,7 @@ export class Filesystem {
   readonly fetcher: BlockFetcher;
   private readonly policy: ReadAheadPolicy;
   private readonly usage: UsageTracker;
+  private usageSources: readonly UsageSource[] = [];
   /** Whether lookups fetch first bytes (only while opens follow them). */
   private readonly peekPolicy = new FirstBytesPolicy(PEEK_BYTES);
   private readonly clock: Clock;
@@ -250,6 +261,36 @@ export class Filesystem {
   }
 
   async getattr(path: string): Promise<Attr> {
+    try {
+      return await this.lookupAttr(path);
+    } catch (err) {
+      if (errnoName(err) !== 'ENOENT' || this.draining.size === 0) throw err;
+      return this.openFileAttr(path, err);
+    }
+  }
+
+  /**
+   * A file still open under a removed or replaced mount answers getattr by its old path until it
+   * is closed: the kernel asks for attributes by path even for fstat (`cat` fstats its input
+   * before reading), and a removal must not fail a reader. ESTALE once the grace is over. Only
+   * reached when the path leads nowhere else; one pass over the open handles.
+   */
+  private openFileAttr(path: string, notFound: unknown): Attr {
+    for (const bucket of this.draining) {
+      const folder = bucket.mount.folder;
+      const segs = path === '/' ? [] : path.slice(1).split('/');
+      if (segs.length <= folder.length || folder.some((seg, i) => segs[i] !== seg)) continue;
+      const key = bucket.mount.prefix + segs.slice(folder.length).join('/');
+      for (const [fd, h] of this.handles) {
+        if (h.bucket !== bucket || h.key !== key) continue;
+        if (this.isStale(bucket)) throw staleError(fd, bucket);
+        return this.attrOf(bucket.mount, { kind: 'file', key, etag: '', size: h.size, mtimeMs: h.mtimeMs });
+      }
+    }
+    throw notFound;
+  }
+
+  private async lookupAttr(path: string): Promise<Attr> {
     const r = this.folders.resolve(path);
     if (r.kind === 'none') throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (r.kind === 'virtual') return this.virtualDirAttr();
@@ -304,7 +345,7 @@ export class Filesystem {
     if (this.live.get(bucket.mount.name) !== bucket) throw new FsError('ENOENT', `${path}: no such file or directory`);
     const obj = objectRef(bucket.store as ObjectStore, entry.key, entry.etag, entry.size);
     this.peekPolicy.opened();
-    const reader = new BucketReader(obj, this.readers, bucket);
+    const reader = new BucketReader(obj, this.readers, bucket, entry.mtimeMs);
     const fd = this.allocateHandle();
     this.handles.set(fd, reader);
     bucket.handles++;
@@ -472,10 +513,13 @@ export class Filesystem {
     store.destroy();
   }
 
-  /** df follows the serving buckets. */
+  /** df follows the serving buckets; a reload that changed none of them costs no new scan. */
   private servingChanged(): void {
-    const sources: { store: ObjectStore; prefix: string }[] = [];
+    const sources: UsageSource[] = [];
     for (const b of this.live.values()) if (b.store) sources.push({ store: b.store, prefix: b.mount.prefix });
+    const same = (a: UsageSource, b: UsageSource): boolean => a.store === b.store && a.prefix === b.prefix;
+    if (sources.length === this.usageSources.length && sources.every((src) => this.usageSources.some((u) => same(u, src)))) return;
+    this.usageSources = sources;
     this.usage.setSources(sources);
   }
 

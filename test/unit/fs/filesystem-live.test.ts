@@ -269,6 +269,11 @@ t.test('df counts only the serving buckets', async (t) => {
   b.put('z', Buffer.alloc(8));
   const { fs } = testFilesystem({ buckets: [{ store: a, mount: { name: 'a', folder: ['a'] } }], usage: { maxAgeMs: 60 * 60_000 } });
   t.equal(usedOf(await fs.statfs()), 1000);
+  const lists = a.calls.list;
+  fs.putBucket({ state: 'serving', mount: testMount('a', { folder: ['a'], fileMode: 0o400 }), store: a });
+  fs.retuneBucket(testMount('a', { folder: ['a'], uid: 7 }));
+  t.equal(usedOf(await fs.statfs()), 1000);
+  t.equal(a.calls.list, lists, 'a reload that changes no serving bucket costs no new scan');
   fs.putBucket({ state: 'serving', mount: testMount('b', { folder: ['b'] }), store: b });
   t.equal(usedOf(await fs.statfs()), 1032, 'an added bucket counts at once');
   fs.putBucket({ state: 'unavailable', mount: testMount('c', { folder: ['c'] }), error: new FsError('EIO', 'down') });
