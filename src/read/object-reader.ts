@@ -69,7 +69,7 @@ export class ReaderContext {
 }
 
 export class ObjectReader {
-  private readonly obj: ObjectRef;
+  protected readonly obj: ObjectRef;
   private readonly ctx: ReaderContext;
   /** Identity of this reader's downloads (the reader itself at first); replaced on a seek so the old ones can be dropped. */
   private owner: Owner = this;
