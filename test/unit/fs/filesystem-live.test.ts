@@ -102,6 +102,7 @@ t.test('removed while a handle is in the middle of a large object: the handle re
   const data = ramp(24 * MiB, 3);
   const mem = new CountedStore();
   mem.put('big.bin', data);
+  mem.put('small.txt', 'small');
   const store = new FaultStore(mem);
   const other = new MemoryStore();
   other.put('o.txt', 'other');
@@ -122,8 +123,9 @@ t.test('removed while a handle is in the middle of a large object: the handle re
   const pending = read(fd, 20 * MiB, chunk);
   await settle();
   fs.removeBucket('big', 60_000);
-  t.equal(await errnoOf(fs.getattr('/data/big/big.bin')), 'ENOENT', 'new lookups: ENOENT');
-  t.equal(await errnoOf(fs.open('/data/big/big.bin', constants.O_RDONLY)), 'ENOENT');
+  t.equal(await errnoOf(fs.getattr('/data/big/small.txt')), 'ENOENT', 'new lookups: ENOENT');
+  t.equal(await errnoOf(fs.open('/data/big/big.bin', constants.O_RDONLY)), 'ENOENT', 'new opens: ENOENT, the open file too');
+  t.equal((await fs.getattr('/data/big/big.bin')).size, data.length, 'the open file answers getattr by its old path (the kernel fstats by path)');
   t.same(await rootNames(fs, '/data'), ['other'], 'the parent no longer lists it');
   t.same(fs.bucketStates().get('big'), 'draining');
   gate.open();
@@ -134,6 +136,7 @@ t.test('removed while a handle is in the middle of a large object: the handle re
   t.equal(mem.destroyed, 0, 'the store lives while a handle reads it');
   fs.release(fd);
   t.equal(mem.destroyed, 1, 'destroyed when its last handle is released');
+  t.equal(await errnoOf(fs.getattr('/data/big/big.bin')), 'ENOENT', 'released: its old path leads nowhere');
   t.equal(fs.openHandles, 0);
   t.notOk(fs.bucketStates().has('big'), 'no longer draining');
 });
@@ -155,6 +158,7 @@ t.test('after the grace time: reads answer ESTALE and the store is destroyed onc
   t.equal('errno' in r ? r.errno : 'bytes', 'ESTALE');
   if ('error' in r) t.match((r.error as Error).message, /mount "gone" was removed/);
   t.equal('errno' in (await readOutcome(fd, 0, 10)) ? 'ESTALE' : 'bytes', 'ESTALE', 'cached bytes too: the handle is stale');
+  t.equal(await errnoOf(fs.getattr('/gone/f.bin')), 'ESTALE', 'and getattr by its old path');
   t.same(fs.bucketStates().get('gone'), 'draining', 'draining while the handle is open');
   fs.release(fd);
   t.equal(store.destroyed, 1, 'not destroyed twice');
