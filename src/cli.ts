@@ -5,7 +5,7 @@
  * src/error-catalogue.ts).
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, USAGE, loadDebugPlan, loadFluidPlan, parseArgv } from './config/index.js';
+import { ConfigError, USAGE, loadDebugPlan, loadFluidPlan, parseArgv, type Layout } from './config/index.js';
 import { FS_TYPE, MountLifecycle } from './mount/lifecycle.js';
 import { probeMount } from './mount/health.js';
 import { guardProcess } from './mount/process-guard.js';
@@ -60,15 +60,23 @@ async function main(argv: string[]): Promise<number> {
     (report.ok ? process.stdout : process.stderr).write(`${NAME}: ${report.detail}\n`);
     return report.ok ? 0 : 1;
   }
-  const ctx = { env: process.env, ...(secretsRoot ? { secretsRoot } : {}) };
+  // A copy: the AWS_* keys are removed from process.env below, and a reload must see what start saw.
+  const ctx = { env: { ...process.env }, ...(secretsRoot ? { secretsRoot } : {}) };
   const plan = cmd.kind === 'fluid' ? await loadFluidPlan(cmd, ctx) : await loadDebugPlan(cmd, ctx);
+  // A reload keeps the layout chosen now (a mount never moves), and a problem confined to one
+  // mount leaves the others serving.
+  const layout: Layout = plan.layout === 'root' ? { kind: 'root', ...(plan.buckets[0] ? { rootMount: plan.buckets[0].name } : {}) } : { kind: 'folders' };
+  const reloadPlan =
+    cmd.kind === 'fluid'
+      ? () => loadFluidPlan({ ...cmd, ...(plan.configFile ? { configPath: plan.configFile } : {}) }, { ...ctx, layout, lenient: true })
+      : undefined;
   // The plan holds the keys now; nothing started from here on (tools, libfuse's helpers) needs
   // them in its environment.
   for (const name of SECRET_ENV) delete process.env[name];
   const log = createLogger(plan.settings.logLevel);
   for (const option of plan.unknownOptions) log.warn({ option }, 'unknown option ignored');
 
-  const life = new MountLifecycle(plan, log);
+  const life = new MountLifecycle(plan, log, reloadPlan ? { reloadPlan } : {});
   // From here on an error nobody handled is logged and counted, and the mount keeps serving.
   process.off('uncaughtException', failBeforeMount);
   guardProcess({

@@ -26,6 +26,10 @@ import { probeMount, sharedHealthProbe } from './health.js';
 import { prepareTarget } from './target-path.js';
 import { runTool, toolFailure } from './tool-runner.js';
 import type { Server } from 'node:http';
+import type { BucketMount } from '../config/plan.js';
+import type { ObjectStore } from '../store/object-store.js';
+import { LiveMounts } from './live-mounts.js';
+import { watchConfig, type ConfigWatch } from './config-watch.js';
 
 /** The FUSE subtype: the mount shows as type `fuse.fluid-s3` (Fluid's check also matches `fuse`). */
 export const FS_SUBTYPE = 'fluid-s3';
@@ -39,10 +43,25 @@ const UNMOUNT_TIMEOUT_MS = 10_000;
 const READY_TIMEOUT_MS = 5_000;
 const WATCH_INTERVAL_MS = 500;
 const PROBE_TIMEOUT_MS = 20_000;
+/** How long the open files of a mount removed from the config keep reading (then ESTALE). */
+const DRAIN_GRACE_MS = 5 * 60_000;
+
+export interface LifecycleOptions {
+  /**
+   * Reads the config again (Fluid mode): each change of the config file, or of a secret file a
+   * mount uses, is applied in place (see live-mounts.ts). Absent: the plan is fixed (debug mount).
+   */
+  readonly reloadPlan?: () => Promise<MountPlan>;
+  /** How often the config files are read even without an inotify event. */
+  readonly configPollMs?: number;
+}
 
 export class MountLifecycle {
   private readonly plan: MountPlan;
   private readonly log: Logger;
+  private readonly options: LifecycleOptions;
+  private live: LiveMounts | undefined;
+  private configWatch: ConfigWatch | undefined;
   readonly counters: Counters = createCounters();
   readonly metrics: Metrics;
   private http: Server | undefined;
@@ -58,9 +77,10 @@ export class MountLifecycle {
   /** Resolves with the exit code once the mount is gone. */
   readonly done: Promise<number>;
 
-  constructor(plan: MountPlan, log: Logger) {
+  constructor(plan: MountPlan, log: Logger, options: LifecycleOptions = {}) {
     this.plan = plan;
     this.log = log;
+    this.options = options;
     this.mountPath = plan.targetPath;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.metrics = new Metrics({
@@ -72,6 +92,11 @@ export class MountLifecycle {
       },
       openHandles: () => this.fs?.openHandles ?? 0,
       inflightBytes: () => this.fs?.fetcher.inflightBytes ?? 0,
+      mountStates: () => this.live?.states() ?? { serving: this.plan.buckets.length, probing: 0, failed: 0, draining: 0 },
+      config: () => ({
+        generation: this.live?.generation ?? 1,
+        ...(this.live?.lastReloadAtMs !== undefined ? { lastReloadMs: this.live.lastReloadAtMs } : {}),
+      }),
     });
   }
 
@@ -94,12 +119,7 @@ export class MountLifecycle {
     }
     const buckets = plan.buckets.map((mount) => {
       try {
-        return {
-          mount,
-          store: createStore(mount, plan.settings.requestTimeoutMs, this.counters, this.metrics, log, (err) =>
-            this.backgroundError(`${mount.name}: secret re-read`, err),
-          ),
-        };
+        return { mount, store: this.storeFor(mount) };
       } catch (err) {
         // e.g. an unreadable AWS_CA_BUNDLE: one line naming the mount.
         this.state = 'failed';
@@ -183,6 +203,7 @@ export class MountLifecycle {
       'mounted',
     );
     this.watcher = setInterval(() => void this.checkStillMounted(), WATCH_INTERVAL_MS);
+    this.followConfig(fs);
     // A signal that arrived while the mount call was in progress.
     const late = this.stopRequest as { reason: string; code: number } | undefined;
     if (late) void this.stop(late.reason, late.code);
@@ -199,6 +220,53 @@ export class MountLifecycle {
     }
     if (!this.stopping) this.stopping = this.doStop(reason, code);
     return this.stopping;
+  }
+
+  private storeFor(mount: BucketMount): ObjectStore {
+    const s = this.plan.settings;
+    return createStore(mount, s.requestTimeoutMs, this.counters, this.metrics, this.log, (err) => this.backgroundError(`${mount.name}: secret re-read`, err));
+  }
+
+  /**
+   * Fluid rewrites config.json in place when the Dataset's mounts change (and writes `[]` before
+   * it has any): watch it, and the secret files the mounts read, and apply each change live.
+   */
+  private followConfig(fs: Filesystem): void {
+    const { plan, log } = this;
+    const reloadPlan = this.options.reloadPlan;
+    if (plan.buckets.length === 0) log.info({ configFile: plan.configFile }, 'no mounts in the Dataset yet: serving an empty folder, waiting for mounts');
+    if (reloadPlan === undefined || plan.configFile === undefined) return;
+    const configFile = plan.configFile;
+    const live = new LiveMounts(
+      {
+        fs,
+        log,
+        createStore: (mount) => this.storeFor(mount),
+        probe: (mount, store) => probeAll([{ mount, store }], Math.min(PROBE_TIMEOUT_MS, plan.settings.requestTimeoutMs)),
+        loadPlan: reloadPlan,
+        drainGraceMs: DRAIN_GRACE_MS,
+        onReload: (result) => this.metrics.reload(result),
+        applySettings: (settings) => {
+          log.level = settings.logLevel;
+          log.info({ logLevel: settings.logLevel }, 'log level changed');
+        },
+      },
+      plan,
+    );
+    this.live = live;
+    const watchedFiles = (): string[] => [configFile, ...new Set(live.mounts().flatMap(secretFilesOf))];
+    this.configWatch = watchConfig({
+      files: watchedFiles(),
+      ...(this.options.configPollMs !== undefined ? { pollIntervalMs: this.options.configPollMs } : {}),
+      onChange: async (changed) => {
+        log.info({ changed }, 'config files changed');
+        await live.reload();
+        this.configWatch?.setFiles(watchedFiles());
+      },
+      onError: (err) => this.backgroundError('config watch', err),
+    });
+    // A change made between the read at start and the watch's first look would wait for the next one.
+    void live.reload();
   }
 
   /** Logged and counted; never thrown: nobody waits for this work. */
@@ -222,6 +290,8 @@ export class MountLifecycle {
     const wasMounted = this.state === 'mounted' || this.state === 'failed';
     this.state = 'draining';
     clearInterval(this.watcher);
+    this.configWatch?.close();
+    this.live?.close();
     this.log.info({ targetPath: target, reason }, 'stopping');
     if (wasMounted) await this.unmount(target, reason);
     this.fs?.close();
@@ -266,6 +336,11 @@ export class MountLifecycle {
     }
     throw new StartupError(StartupErrorCode.FUSE, `targetPath ${target}: the mount did not appear in /proc/self/mountinfo within ${READY_TIMEOUT_MS / 1000} s`);
   }
+}
+
+function secretFilesOf(mount: BucketMount): string[] {
+  const c = mount.credentials;
+  return [c?.accessKeyId.file, c?.secretAccessKey.file, c?.sessionToken?.file].filter((f): f is string => f !== undefined);
 }
 
 function isOurs(m: { fsType: string }): boolean {

@@ -19,7 +19,18 @@ export interface MetricSources {
   readonly cache: () => { cachedBytes: number; reservedBytes: number; hits: number; misses: number };
   readonly openHandles: () => number;
   readonly inflightBytes: () => number;
+  /** How many mounts (Fluid mount names) are in each state. */
+  readonly mountStates?: () => Readonly<Record<MountHealth, number>>;
+  /** Which config is served: generation 1 is the one read at start. */
+  readonly config?: () => { readonly generation: number; readonly lastReloadMs?: number };
 }
+
+/** The state of one Fluid mount inside the FUSE mount (see mount/live-mounts.ts). */
+export const MOUNT_HEALTHS = ['serving', 'probing', 'failed', 'draining'] as const;
+export type MountHealth = (typeof MOUNT_HEALTHS)[number];
+
+/** The outcome of reading a changed config: `invalid` keeps the last good one serving. */
+export type ReloadResult = 'applied' | 'unchanged' | 'invalid';
 
 /** What the store reports per request (op: HEAD, LIST, GET; status: HTTP status or error kind). */
 export interface RequestObserver {
@@ -34,6 +45,7 @@ export class Metrics implements RequestObserver {
   private readonly windows: Histogram;
   private readonly internalErrors: Counter<'kind'>;
   private readonly backgroundErrors: Counter<'task'>;
+  private readonly reloads: Counter<'result'>;
 
   constructor(src: MetricSources) {
     const r = this.registry;
@@ -73,6 +85,12 @@ export class Metrics implements RequestObserver {
       name: 'fluid_s3_fuse_background_errors_total',
       help: 'Failures of work no request waits for (df scans, listing prefetch, secret re-reads), by task',
       labelNames: ['task'],
+      registers: [r],
+    });
+    this.reloads = new Counter({
+      name: 'fluid_s3_fuse_config_reloads_total',
+      help: 'Changed config files read while mounted, by result (invalid: the last good config kept serving)',
+      labelNames: ['result'],
       registers: [r],
     });
     const total = (name: string, help: string, value: () => number): void => {
@@ -116,6 +134,27 @@ export class Metrics implements RequestObserver {
         for (const s of MOUNT_STATES) this.set({ state: s }, s === now ? 1 : 0);
       },
     });
+    const { mountStates, config } = src;
+    if (mountStates) {
+      new Gauge({
+        name: 'fluid_s3_fuse_mounts',
+        help: 'Dataset mounts by state (probing: its bucket does not answer yet; failed: its config is wrong; draining: removed, files still open)',
+        labelNames: ['state'],
+        registers: [r],
+        collect() {
+          const counts = mountStates();
+          for (const s of MOUNT_HEALTHS) this.set({ state: s }, counts[s]);
+        },
+      });
+    }
+    if (config) {
+      gauge('fluid_s3_fuse_config_generation', 'Configs applied since start (1: the one read at start)', () => config().generation);
+      gauge('fluid_s3_fuse_config_last_reload_timestamp_seconds', 'When a changed config was last read (0: never)', () => (config().lastReloadMs ?? 0) / 1000);
+    }
+  }
+
+  reload(result: ReloadResult): void {
+    this.reloads.inc({ result });
   }
 
   request(op: string, status: string): void {
