@@ -358,3 +358,16 @@ t.test('a lookup on its way when its mount is removed, failing with the destroye
   gate.open();
   t.equal(await pending, 'ENOENT', 'not EIO: the path leads nowhere now');
 });
+
+t.test('retune of max-folder-entries: readdir shows the new bound from the cached listing', async (t) => {
+  const store = new MemoryStore();
+  for (const n of ['a', 'b', 'c', 'd', 'e']) store.put(`dir/${n}`, n);
+  const { fs } = testFilesystem({ buckets: [{ store, mount: { name: 'm', folder: ['m'] } }] });
+  t.same(await rootNames(fs, '/m/dir'), ['a', 'b', 'c', 'd', 'e']);
+  const lists = store.calls.list;
+  fs.retuneBucket(testMount('m', { folder: ['m'], maxFolderEntries: 2 }));
+  t.same(await rootNames(fs, '/m/dir'), ['a', 'b'], 'the first 2, in key order');
+  fs.retuneBucket(testMount('m', { folder: ['m'] }));
+  t.same(await rootNames(fs, '/m/dir'), ['a', 'b', 'c', 'd', 'e'], 'back to the default bound');
+  t.equal(store.calls.list, lists, 'from the cache');
+});
