@@ -115,6 +115,20 @@ cat <&3 | sha256sum`;
   };
 }
 
+/**
+ * The steps of Fluid's two mount checks, run inside the container: the CSI plugin's (a
+ * mountinfo line with targetPath and the type, `stat` of targetPath, then `targetPath/subPath`
+ * exists) and the injected sidecar's postStart (subPath exists in some folder of targetPath's parent). Exit 0: both pass.
+ */
+async function fluidChecks(c: Container, subPath: string): Promise<number | null> {
+  const script = `grep " $1 " /proc/self/mountinfo | grep -q " ${profile.fileSystemType} " || exit 1
+stat "$1" >/dev/null || exit 1
+[ -e "$1/$2" ] || exit 2
+for d in "$(dirname "$1")"/*/"$2"; do [ -e "$d" ] && exit 0; done
+exit 3`;
+  return (await c.exec('sh', ['-c', script, 'sh', c.target, subPath])).code;
+}
+
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 t.test('an empty Dataset, then mounts added, retuned, replaced, removed mid-read, a broken config and a late secret', async (t) => {
@@ -134,6 +148,7 @@ t.test('an empty Dataset, then mounts added, retuned, replaced, removed mid-read
   t.same(await ls(c), [], 'an empty root');
   t.equal(agent.alive(), true, 'still running');
   t.equal(logLines(agent, 'no mounts in the Dataset yet: serving an empty folder, waiting for mounts').length, 1, 'one line says it waits');
+  t.equal(await fluidChecks(c, ''), 0, "Fluid's CSI and sidecar mount checks pass on the empty mount");
   const ids = await mountIds(c);
 
   // Added: the folder is readable within seconds of the ..data swap.
@@ -141,6 +156,7 @@ t.test('an empty Dataset, then mounts added, retuned, replaced, removed mid-read
   const addMs = await readable(c, 'a/a.txt', 'from A');
   t.pass(`mount "a" readable ${addMs} ms after the ..data swap`);
   t.ok(addMs < 5_000, `within 5 s (${addMs} ms)`);
+  t.equal(await fluidChecks(c, 'a'), 0, 'and with the subPath of the added mount');
 
   await swapConfig(c.etc, configOf(c, [mountOf('a', bucketA as string, 'keys'), mountOf('b', bucketB as string, 'keys')]));
   t.pass(`a second mount readable after ${await readable(c, 'b/b.txt', 'from B')} ms`);
