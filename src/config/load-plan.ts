@@ -11,7 +11,7 @@ import { SOURCE_CLI, type Command } from './argv.js';
 import { ConfigError, configError, ConfigErrorCode, q } from './config-error.js';
 import { DEFAULT_CONFIG_PATHS, loadFluidConfig, type FluidConfig } from './fluid-config.js';
 import { chooseLayout, layoutFolders, type Layout } from './mount-folders.js';
-import { parseMountSource, type MountSource } from './mount-source.js';
+import { parseMountSource } from './mount-source.js';
 import { DEFAULT_CACHE_SIZE, entriesOf, lookupOption, parseListenAddress, parseOptionList, parseOptionValue, VOCABULARY } from './options.js';
 import type { Mode, OptionEntry, OptionScope, OptionSpec, OptionValue } from './options.js';
 import { DEFAULT_SECRETS_ROOT, errnoCode, readSecretFile, resolveOptionValue, trimOneNewline, type ResolvedValue } from './secrets.js';
@@ -150,29 +150,6 @@ async function caOf(ctx: Context, known: KnownEntry | undefined): Promise<{ file
   return { file, pem };
 }
 
-/** `forcedReadOnly`: read-only whatever the options say (Fluid: accessModes or the mount's readOnly). */
-async function bucketOf(
-  ctx: Context,
-  o: Winners,
-  where: { name: string; mountPoint: string; source: MountSource; folder: string[] },
-  forcedReadOnly: boolean,
-  mode: Mode,
-  env: LoadContext['env'],
-): Promise<BucketMount> {
-  const f = await fieldsOf<BucketMount>('bucket', o, () => ctx, mode);
-  if (where.source.scheme === 'minio' && f.endpoint === undefined) {
-    throw configError(ConfigErrorCode.ENDPOINT_REQUIRED, `${ctx.where}: option "minio-url" (or endpoint) is required for minio:// mounts`);
-  }
-  const [credentials, ca] = [await credentialsOf(ctx, o, env), await caOf(ctx, o.get('ca-file'))];
-  return {
-    ...f,
-    ...{ name: where.name, source: where.mountPoint, bucket: where.source.bucket, prefix: where.source.prefix, folder: where.folder },
-    ...{ pathStyle: f.pathStyle ?? f.endpoint !== undefined, readOnly: forcedReadOnly || f.readOnly === true },
-    ...(credentials && { credentials }),
-    ...(ca && { ca }),
-  } as BucketMount;
-}
-
 /** Freezes an object graph (plain objects and arrays) in place and returns it. */
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
@@ -186,16 +163,11 @@ const mountLabel = (name: string): string => `mount ${q(name)}`;
 /** Access modes that let the FUSE mount write. */
 const WRITE_MODES = new Set(['ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod']);
 
-/** `config` of the debug mode: one mount, no file; `envLayer`: MOUNT_OPTIONS (Fluid mode only). */
-async function buildPlan(
-  mode: Mode,
-  config: Omit<FluidConfig, 'file'> & { file?: string },
-  targetPath: string,
-  envLayer: OptionEntry[],
-  flags: Record<string, string>,
-  ctx: LoadContext,
-): Promise<MountPlan> {
-  const { mounts, file } = config;
+/** What a plan is made of; in the debug mode one mount, no file, no MOUNT_OPTIONS. */
+type PlanSource = Omit<FluidConfig, 'file' | 'targetPath'> & { readonly file?: string; readonly targetPath: string };
+async function buildPlan(mode: Mode, config: PlanSource, flags: Record<string, string>, ctx: LoadContext): Promise<MountPlan> {
+  const { mounts, file, targetPath } = config;
+  const envLayer = mode === 'fluid' ? parseOptionList(ctx.env['MOUNT_OPTIONS'] ?? '', 'MOUNT_OPTIONS') : [];
   const [secretsRoot, showSource, lenient, single] = [ctx.secretsRoot ?? DEFAULT_SECRETS_ROOT, mode === 'fluid', ctx.lenient === true, mounts.length === 1];
   const cli = entriesOf(Object.entries(flags), SOURCE_CLI);
   for (const { key } of cli) {
@@ -256,11 +228,20 @@ async function buildPlan(
     const [source, folder] = [sources[i], folders[i] as string[]];
     if (source === undefined) continue;
     const context = { where: showSource ? mountLabel(name) : SOURCE_CLI, showSource, secretsRoot };
-    const options = winners([env, runtime, mountLayers[i] as OptionEntry[], flagLayer]);
-    await bucketOf(context, options, { name, mountPoint, source, folder }, !writable || readOnly, mode, ctx.env).then(
-      (bucket) => buckets.push(bucket),
-      (err: unknown) => fail(name, folder, err),
-    );
+    const o = winners([env, runtime, mountLayers[i] as OptionEntry[], flagLayer]);
+    try {
+      const f = await fieldsOf<BucketMount>('bucket', o, () => context, mode);
+      if (source.scheme === 'minio' && f.endpoint === undefined) {
+        throw configError(ConfigErrorCode.ENDPOINT_REQUIRED, `${context.where}: option "minio-url" (or endpoint) is required for minio:// mounts`);
+      }
+      const [credentials, ca] = [await credentialsOf(context, o, ctx.env), await caOf(context, o.get('ca-file'))];
+      const readOnlyAnyway = !writable || readOnly; // accessModes or the mount's readOnly win over the options
+      const where = { name, source: mountPoint, bucket: source.bucket, prefix: source.prefix, folder };
+      const addressing = { pathStyle: f.pathStyle ?? f.endpoint !== undefined, readOnly: readOnlyAnyway || f.readOnly === true };
+      buckets.push({ ...f, ...where, ...addressing, ...(credentials && { credentials }), ...(ca && { ca }) } as BucketMount);
+    } catch (err) {
+      fail(name, folder, err);
+    }
   }
 
   // With several mounts, process-wide keys come from the shared layers only.
@@ -287,13 +268,14 @@ export async function loadFluidPlan(cmd: Extract<Command, { kind: 'fluid' }>, ct
   const cfg = `config ${config.file}`;
   if (target === undefined) throw configError(ConfigErrorCode.TARGET_PATH, `${cfg}: no "targetPath" and no env MOUNT_POINT: nowhere to mount`);
   if (!path.isAbsolute(target)) throw configError(ConfigErrorCode.TARGET_PATH, `${cfg}: targetPath ${q(target)} is not an absolute path`);
-  return buildPlan('fluid', config, path.resolve(target), parseOptionList(ctx.env['MOUNT_OPTIONS'] ?? '', 'MOUNT_OPTIONS'), cmd.flags, ctx);
+  return buildPlan('fluid', { ...config, targetPath: path.resolve(target) }, cmd.flags, ctx);
 }
 
 /** Only the command line counts here (plus AWS_* env credentials): MOUNT_OPTIONS and MOUNT_POINT belong to the Fluid mode. */
 export async function loadDebugPlan(cmd: Extract<Command, { kind: 'mount' }>, ctx: LoadContext): Promise<MountPlan> {
   if (cmd.mountpoint === '') throw configError(ConfigErrorCode.ARGV, `${SOURCE_CLI}: MOUNTPOINT is empty; see --help`);
   const { bucket } = parseMountSource(cmd.source, `${SOURCE_CLI}: SOURCE`);
-  const config = { mounts: [{ name: bucket, mountPoint: cmd.source, options: [], readOnly: false }], runtimeOptions: [], accessModes: ['ReadWriteMany'] };
-  return buildPlan('debug', config, path.resolve(cmd.mountpoint), [], cmd.flags, { ...ctx, layout: { kind: 'root' }, lenient: false });
+  const mounts = [{ name: bucket, mountPoint: cmd.source, options: [], readOnly: false }];
+  const config = { targetPath: path.resolve(cmd.mountpoint), mounts, runtimeOptions: [], accessModes: ['ReadWriteMany'] };
+  return buildPlan('debug', config, cmd.flags, { ...ctx, layout: { kind: 'root' }, lenient: false });
 }

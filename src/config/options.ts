@@ -172,26 +172,24 @@ export interface OptionEntry {
  * `rw` means read-only=false. Empty items are skipped.
  */
 export function parseOptionList(text: string, source: string): OptionEntry[] {
-  const entries: OptionEntry[] = [];
-  /** The entry before, when it holds a credential whose value may itself contain commas. */
-  let open: { key: string; value: string; source: string } | undefined;
+  const entries: { key: string; value: string; source: string }[] = [];
+  /** The entry of a credential just read: its value may itself contain commas. */
+  let secret: { value: string } | undefined;
   for (const item of text.split(',')) {
     const eq = item.indexOf('=');
     const key = normalizeKey(eq < 0 ? item : item.slice(0, eq));
-    // A secret may contain commas: what follows one, up to the next known option, is part of it
-    // (and is never reported as an unknown key, which would log a piece of the secret).
-    if (open && !(key === 'rw' && eq < 0) && lookupOption(key) === undefined) {
-      open.value += `,${item}`;
+    // What follows a secret, up to the next known option, is part of it (and is never reported as
+    // an unknown key, which would log a piece of the secret).
+    if (secret && !(key === 'rw' && eq < 0) && lookupOption(key) === undefined) {
+      secret.value += `,${item}`;
       continue;
     }
-    if (open) entries.push(open);
-    open = undefined;
+    secret = undefined;
     if (key === '') continue;
-    if (eq >= 0 && lookupOption(key)?.credential) open = { key, value: item.slice(eq + 1), source };
-    else if (eq < 0 && key === 'rw') entries.push({ key: 'read-only', value: 'false', source });
-    else entries.push({ key, value: eq < 0 ? 'true' : item.slice(eq + 1), source });
+    const entry = eq < 0 && key === 'rw' ? { key: 'read-only', value: 'false', source } : { key, value: eq < 0 ? 'true' : item.slice(eq + 1), source };
+    entries.push(entry);
+    if (eq >= 0 && lookupOption(key)?.credential) secret = entry;
   }
-  if (open) entries.push(open);
   return entries;
 }
 

@@ -1,12 +1,10 @@
-import type { ConfigError } from './config-error.js';
-
 /**
  * The typed result of configuration: what to mount, where, with which credentials and tuning.
- *
- * Everything upstream (Fluid's config.json, MOUNT_OPTIONS, runtimeOptions, CLI flags, secret
- * files) is reduced to one frozen MountPlan before any I/O on S3 or FUSE happens, so the rest of
- * the program never sees raw option strings.
+ * Everything upstream (config.json, MOUNT_OPTIONS, runtimeOptions, CLI flags, secret files) is
+ * reduced to one frozen MountPlan before any I/O on S3 or FUSE, so the rest of the program never
+ * sees raw option strings.
  */
+import type { ConfigError } from './config-error.js';
 
 /** Where a credential value came from: the file is re-read when the secret rotates. */
 export interface SecretSource {
@@ -26,17 +24,14 @@ export interface Credentials {
 
 /** One bucket (or bucket prefix) shown somewhere inside the FUSE mount. */
 export interface BucketMount {
-  /** Fluid mount `name`, or `mount[i]` when absent; used in every error line and log. */
+  /** Fluid mount `name`, or `mount<i>` when absent; used in every error line and log. */
   readonly name: string;
   /** The mountPoint string as given, e.g. `minio://my-first-bucket/data`. */
   readonly source: string;
   readonly bucket: string;
   /** Key prefix inside the bucket: `''` or a string ending in `/`. */
   readonly prefix: string;
-  /**
-   * Where the bucket appears inside the FUSE mount, as path segments relative to its root.
-   * `[]` means the bucket is the root itself.
-   */
+  /** Where the bucket appears inside the FUSE mount, as path segments; `[]`: the root itself. */
   readonly folder: readonly string[];
   /** e.g. `http://minio:9000`; undefined means AWS's regional endpoint. */
   readonly endpoint?: string;
@@ -63,14 +58,13 @@ export interface BucketMount {
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
-/** Settings that apply to the whole process / the one FUSE mount. */
+/** Settings of the whole process / the one FUSE mount. */
 export interface ProcessSettings {
   readonly logLevel: LogLevel;
   /** Byte budget of the shared block cache (read-ahead included). */
   readonly cacheSizeBytes: number;
-  /** Largest per-handle read-ahead window. */
+  /** Largest per-handle read-ahead window, and the first window of a sequential reader. */
   readonly readAheadMaxBytes: number;
-  /** First read-ahead window of a sequential reader. */
   readonly readAheadInitialBytes: number;
   /** Size of one ranged GET. */
   readonly partSizeBytes: number;

@@ -1,9 +1,7 @@
 /**
- * Value parsers of the option vocabulary. Each returns the typed value or throws a
- * ValueError whose message says why (without repeating the value: the caller decides whether
- * the value may be shown).
+ * Value parsers of the option vocabulary. Each returns the typed value or throws a ValueError
+ * whose message says why without repeating the value (the caller decides whether it may be shown).
  */
-
 export class ValueError extends Error {
   override readonly name = 'ValueError';
 }
@@ -11,35 +9,20 @@ export class ValueError extends Error {
 const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
- * `500ms`, `30s`, `1m`, `1m30s`, `2h`, `1.5h`, `0`; a plain number means seconds.
- * Returns whole milliseconds.
- */
-export function parseDurationMs(raw: string): number {
-  const text = raw.trim().toLowerCase();
-  if (text === '') throw new ValueError('empty duration');
-  if (/^\d+(\.\d+)?$/.test(text)) return checkedMs(Number(text) * 1000);
-  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
-  let total = 0;
-  let pos = 0;
-  while (pos < text.length) {
-    part.lastIndex = pos;
-    const m = part.exec(text);
-    if (!m) {
-      throw new ValueError('not a duration (use e.g. 500ms, 30s, 1m30s, 2h; a plain number is seconds)');
-    }
-    total += Number(m[1]) * (DURATION_UNITS_MS[m[2] as string] as number);
-    pos = part.lastIndex;
-  }
-  return checkedMs(total);
-}
-
-/**
  * Node's timers hold at most 2^31-1 ms (about 24.8 days); a larger delay fires after 1 ms, which
  * would turn a long TTL or timeout into none at all. 24 days is the largest whole-day value below.
  */
 export const MAX_DURATION_MS = 24 * 86_400_000;
 
-function checkedMs(ms: number): number {
+/** `500ms`, `30s`, `1m`, `1m30s`, `2h`, `1.5h`, `0`; a plain number means seconds. Whole milliseconds. */
+export function parseDurationMs(raw: string): number {
+  const text = raw.trim().toLowerCase();
+  if (text === '') throw new ValueError('empty duration');
+  let ms = Number(text) * 1000;
+  if (!/^\d+(\.\d+)?$/.test(text)) {
+    if (!/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(text)) throw new ValueError('not a duration (use e.g. 500ms, 30s, 1m30s, 2h; a plain number is seconds)');
+    ms = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)].reduce((sum, [, n, unit]) => sum + Number(n) * (DURATION_UNITS_MS[unit as string] as number), 0);
+  }
   if (!Number.isFinite(ms) || ms > MAX_DURATION_MS) throw new ValueError('too long: at most 24d');
   return Math.round(ms);
 }
@@ -51,29 +34,21 @@ const SIZE_UNITS: Readonly<Record<string, number>> = {
   ...{ kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12 },
 };
 
-/**
- * Byte sizes: plain bytes, `K/M/G/T` and `KiB/MiB/GiB/TiB` (binary), `KB/MB/GB/TB` (decimal),
- * case-insensitive, optional space before the unit, fractions allowed (`1.5G`). Whole bytes.
- */
+/** Byte sizes: plain bytes, `K/M/G/T`, `KiB/MiB/GiB/TiB`, `KB/MB/GB/TB`, any case, a space allowed before the unit, fractions allowed. */
 export function parseSizeBytes(raw: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(raw.trim().toLowerCase());
   const unit = m ? SIZE_UNITS[m[2] as string] : undefined;
-  if (!m || unit === undefined) {
-    throw new ValueError('not a size (use e.g. 1048576, 512K, 64MiB, 1G, 100MB)');
-  }
+  if (!m || unit === undefined) throw new ValueError('not a size (use e.g. 1048576, 512K, 64MiB, 1G, 100MB)');
   const bytes = Math.floor(Number(m[1]) * unit);
   if (!Number.isSafeInteger(bytes)) throw new ValueError('size too large');
   return bytes;
 }
 
-const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
-const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
-
 /** true/false/1/0/yes/no/on/off (case-insensitive); an empty value (a bare key) means true. */
 export function parseBool(raw: string): boolean {
   const text = raw.trim().toLowerCase();
-  if (text === '' || TRUE_WORDS.has(text)) return true;
-  if (FALSE_WORDS.has(text)) return false;
+  if (['', 'true', '1', 'yes', 'on'].includes(text)) return true;
+  if (['false', '0', 'no', 'off'].includes(text)) return false;
   throw new ValueError('not a boolean (use true/false, yes/no, on/off or 1/0)');
 }
 
@@ -81,9 +56,8 @@ export function parseBool(raw: string): boolean {
 export function parseUint(raw: string): number {
   const text = raw.trim();
   if (!/^\d+$/.test(text)) throw new ValueError('not a non-negative integer');
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n > 0xffffffff) throw new ValueError('out of range');
-  return n;
+  if (Number(text) > 0xffffffff) throw new ValueError('out of range');
+  return Number(text);
 }
 
 /** Permission bits in octal: `644`, `0644`, `0o644`; at most 07777. */
@@ -93,17 +67,4 @@ export function parseOctalMode(raw: string): number {
   const n = parseInt(m[1] as string, 8);
   if (n > 0o7777) throw new ValueError('out of range (at most 07777)');
   return n;
-}
-
-/** Human-readable byte count for help text: 268435456 → `256MiB`. */
-export function formatBytes(n: number): string {
-  for (const [unit, size] of [
-    ['TiB', KIB ** 4],
-    ['GiB', KIB ** 3],
-    ['MiB', KIB ** 2],
-    ['KiB', KIB],
-  ] as const) {
-    if (n >= size && n % size === 0) return `${n / size}${unit}`;
-  }
-  return String(n);
 }

@@ -1,6 +1,6 @@
 // Value syntax of the vocabulary: durations, sizes, booleans, octal modes, integers.
 import t from 'tap';
-import { formatBytes, parseBool, parseDurationMs, parseOctalMode, parseSizeBytes, parseUint, ValueError } from '../../../src/config/units.js';
+import { parseBool, parseDurationMs, parseOctalMode, parseSizeBytes, parseUint, ValueError } from '../../../src/config/units.js';
 
 t.test('durations', async (t) => {
   const cases: [string, number][] = [
@@ -50,8 +50,6 @@ t.test('sizes', async (t) => {
   for (const bad of ['', 'M', '-1', '1X', '1MiBs', '1e6', '1,5G', '99999999999T']) {
     t.throws(() => parseSizeBytes(bad), ValueError, `rejects ${JSON.stringify(bad)}`);
   }
-  t.equal(formatBytes(256 * K * K), '256MiB');
-  t.equal(formatBytes(1000), '1000');
 });
 
 t.test('booleans', async (t) => {
