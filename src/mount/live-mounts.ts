@@ -226,9 +226,15 @@ export class LiveMounts {
   private serve(mount: BucketMount, replacedFields: readonly string[] | undefined): void {
     const { fs, log } = this.opts;
     const store = this.opts.createStore(mount);
+    try {
+      fs.putBucket({ state: 'serving', mount, store });
+    } catch (err) {
+      // Refused (a folder inside another's): the store never served.
+      store.destroy();
+      throw err;
+    }
     this.served.set(mount.name, { kind: 'mount', mount });
     this.probing.set(mount.name, 0);
-    fs.putBucket({ state: 'serving', mount, store });
     log.info(
       { mount: mount.name, folder: `/${mount.folder.join('/')}`, ...(replacedFields ? { changed: replacedFields } : {}) },
       replacedFields ? 'mount replaced' : 'mount added',

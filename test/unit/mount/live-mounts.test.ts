@@ -17,7 +17,11 @@ class FakeFs implements LiveFilesystem {
   readonly draining = new Set<string>();
   private waiters: { match: (call: string) => boolean; resolve: () => void }[] = [];
 
+  /** Folders the fake refuses, as the Filesystem refuses a folder inside another's. */
+  readonly refuse = new Set<string>();
+
   putBucket(slot: Slot): void {
+    if (this.refuse.has(slot.mount.name)) throw new Error(`folder of ${slot.mount.name} refused`);
     this.slots.set(slot.mount.name, slot);
     this.record(`put ${slot.mount.name} ${slot.state}${slot.state === 'unavailable' ? ` ${slot.error.errno}` : ''}`);
   }
@@ -236,3 +240,17 @@ t.test('settings: the log level applies live, the rest is reported for the next 
 async function waitUntil(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((r) => setImmediate(r));
 }
+
+t.test('a mount the filesystem refuses: its store is destroyed, the change logged, nothing served', async (t) => {
+  const h = harness(t, plan([]));
+  h.fs.refuse.add('a');
+  h.plans.push(plan([mount('a')]));
+  await h.live.reload();
+  t.same(h.fs.calls, []);
+  t.same(
+    h.stores.map((s) => s.destroyed),
+    [1],
+  );
+  t.match(logged(h, 'mount change not applied')[0], { change: 'add', err: /refused/ });
+  t.same(h.live.states(), { serving: 0, probing: 0, failed: 0, draining: 0 });
+});
