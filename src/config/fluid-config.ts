@@ -10,24 +10,8 @@ import { errnoCode } from './secrets.js';
 export const DEFAULT_CONFIG_PATHS: readonly string[] = ['/etc/fluid/config/config.json', '/etc/fluid/config.json'];
 
 export type StringPairs = readonly (readonly [string, string])[];
-
-export interface FluidMountConfig {
-  /** `name`, or `mount<index>` when absent or empty. */
-  readonly name: string;
-  readonly mountPoint: string;
-  /** `options` in file order; numbers and booleans turned into strings, nulls dropped. */
-  readonly options: StringPairs;
-  readonly path?: string;
-  readonly readOnly: boolean;
-}
-
-export interface FluidConfig {
-  readonly file: string;
-  readonly mounts: readonly FluidMountConfig[];
-  readonly targetPath?: string;
-  readonly runtimeOptions: StringPairs;
-  readonly accessModes: readonly string[];
-}
+export type FluidConfig = ReturnType<typeof parseFluidConfig>;
+export type FluidMountConfig = FluidConfig['mounts'][number];
 
 /** 1-based line and column of the offending character (or of the end of input), and why. */
 export type JsonErrorPosition = { readonly line: number; readonly column: number; readonly reason: string };
@@ -150,7 +134,7 @@ function describe(root: unknown, issue: v.BaseIssue<unknown>): string {
 }
 
 /** Parses and shape-checks the text of config.json; every shape problem is reported at once. */
-export function parseFluidConfig(file: string, text: string): FluidConfig {
+export function parseFluidConfig(file: string, text: string) {
   const parsed = parseJson(text);
   if (!parsed.ok) {
     const { line, column, reason } = parsed.error;
@@ -164,10 +148,11 @@ export function parseFluidConfig(file: string, text: string): FluidConfig {
   const { mounts, targetPath, runtimeOptions, accessModes } = checked.output;
   return {
     file,
-    // Fluid writes `[]` for a Dataset without mounts yet: a normal state, not an error.
-    mounts: (mounts ?? []).map((m, index) => ({
-      ...{ name: mountLabel(checked.output, index).name as string, mountPoint: m.mountPoint, options: m.options, readOnly: m.readOnly },
-      ...(m.path != null && { path: m.path }),
+    // Fluid writes `[]` for a Dataset without mounts yet: a normal state, not an error. A mount's
+    // `name` is `mount<index>` when absent or empty; its options keep their file order.
+    mounts: (mounts ?? []).map(({ mountPoint, options, readOnly, path }, index) => ({
+      ...{ name: mountLabel(checked.output, index).name as string, mountPoint, options, readOnly },
+      ...(path != null && { path }),
     })),
     ...(targetPath && { targetPath }),
     runtimeOptions,

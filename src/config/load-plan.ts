@@ -170,29 +170,24 @@ async function buildPlan(mode: Mode, config: PlanSource, flags: Record<string, s
   const envLayer = mode === 'fluid' ? parseOptionList(ctx.env['MOUNT_OPTIONS'] ?? '', 'MOUNT_OPTIONS') : [];
   const [secretsRoot, showSource, lenient, single] = [ctx.secretsRoot ?? DEFAULT_SECRETS_ROOT, mode === 'fluid', ctx.lenient === true, mounts.length === 1];
   const cli = entriesOf(Object.entries(flags), SOURCE_CLI);
-  for (const { key } of cli) {
-    // A secret on the command line shows in `ps` and /proc/PID/cmdline to every user of the node.
-    if (lookupOption(key)?.credential && lookupOption(key)?.key !== 'access-key-id') {
-      const instead = 'use --secret-key-file FILE, a Fluid secret, or the env AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN';
-      throw configError(
-        ConfigErrorCode.BAD_OPTION,
-        `${SOURCE_CLI}: option ${q(key)} would show the secret in the process list (ps, /proc/PID/cmdline); ${instead}`,
-      );
-    }
-  }
+  // A secret on the command line shows in `ps` and /proc/PID/cmdline to every user of the node.
+  const shown = cli.find(({ key }) => lookupOption(key)?.credential && lookupOption(key)?.key !== 'access-key-id');
+  const instead = 'use --secret-key-file FILE, a Fluid secret, or the env AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN';
+  if (shown)
+    throw configError(
+      ConfigErrorCode.BAD_OPTION,
+      `${SOURCE_CLI}: option ${q(shown.key)} would show the secret in the process list (ps, /proc/PID/cmdline); ${instead}`,
+    );
 
   // Options nobody understands are warned about once; the `cli` keys count only on a command line.
   const unknown = new Map<string, string>();
+  const note = (key: string, why: string) => unknown.has(key) || unknown.set(key, why);
   const accepted = (layer: OptionEntry[], isCli = false) =>
     layer.filter(({ key, source }) => {
       const spec = lookupOption(key);
       const ok = spec !== undefined && (spec.scope !== 'cli' || (isCli && (mode === 'debug' || spec.key === 'foreground')));
-      const why = !ok
-        ? `from ${source}`
-        : !single && source.startsWith('mount ') && spec.scope === 'process'
-          ? `from ${source}: process-wide, set it in runtimeOptions`
-          : undefined;
-      if (why !== undefined && !unknown.has(key)) unknown.set(key, why);
+      if (!ok) note(key, `from ${source}`);
+      else if (!single && source.startsWith('mount ') && spec.scope === 'process') note(key, `from ${source}: process-wide, set it in runtimeOptions`);
       return ok;
     });
   const [env, runtime] = [accepted(envLayer), accepted(entriesOf(config.runtimeOptions, 'runtimeOptions'))];
@@ -245,12 +240,8 @@ async function buildPlan(mode: Mode, config: PlanSource, flags: Record<string, s
   }
 
   // With several mounts, process-wide keys come from the shared layers only.
-  const s = await fieldsOf<ProcessSettings>(
-    'process',
-    winners(single ? [env, runtime, mountLayers[0] as OptionEntry[], flagLayer] : [env, runtime, flagLayer]),
-    fileContext,
-    mode,
-  );
+  const processWinners = winners(single ? [env, runtime, mountLayers[0] as OptionEntry[], flagLayer] : [env, runtime, flagLayer]);
+  const s = await fieldsOf<ProcessSettings>('process', processWinners, fileContext, mode);
   const memory = ctx.memoryLimitBytes === undefined ? await cgroupMemoryLimit() : (ctx.memoryLimitBytes ?? undefined);
   // The table holds the address as text (`off` included); the listener wants its parts.
   const metricsAddress = parseListenAddress(s.metricsAddress as unknown as string) ?? undefined;

@@ -22,9 +22,8 @@ export interface OptionSpec {
   readonly credential: boolean;
   /** The BucketMount or ProcessSettings field it sets; none when the plan builder handles it apart. */
   readonly field?: keyof BucketMount | keyof ProcessSettings;
-  /** Used when no layer sets the key. */
+  /** Used when no layer sets the key; `defaultText` is how --help shows it (help-text.test.ts checks the two agree). */
   readonly default?: OptionValue | ((mode: Mode) => OptionValue);
-  /** The default as --help shows it (help-text.test.ts checks that it parses to `default`). */
   readonly defaultText: string;
   readonly help: string;
   /** Extra validation of the parsed value; throws ValueError. */
@@ -111,14 +110,9 @@ export const VOCABULARY: readonly OptionSpec[] = [
 const BY_NAME: ReadonlyMap<string, OptionSpec> = new Map(VOCABULARY.flatMap((s) => [s.key, ...s.aliases].map((name) => [name, s] as const)));
 
 /** Key spelling: lowercase, `_` → `-`, surrounding blanks removed. */
-export function normalizeKey(key: string): string {
-  return key.trim().toLowerCase().replace(/_/g, '-');
-}
+export const normalizeKey = (key: string): string => key.trim().toLowerCase().replace(/_/g, '-');
 
-/** The spec of a (normalized) key or alias. */
-export function lookupOption(normalizedKey: string): OptionSpec | undefined {
-  return BY_NAME.get(normalizedKey);
-}
+export const lookupOption = (normalizedKey: string): OptionSpec | undefined => BY_NAME.get(normalizedKey);
 
 function nonEmpty(raw: string): string {
   if (raw === '') throw new ValueError('empty value');
@@ -151,7 +145,7 @@ const PARSERS: Readonly<Record<OptionType, (raw: string) => OptionValue>> = {
   ...{ url: parseHttpUrl, string: nonEmpty, path: nonEmpty, listen: parseListen },
 };
 
-/** Parses a raw value according to the spec's type; throws ValueError. */
+/** Throws ValueError. */
 export function parseOptionValue(s: OptionSpec, raw: string): OptionValue {
   const value = PARSERS[s.type](raw);
   s.check?.(value);
