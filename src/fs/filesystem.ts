@@ -145,14 +145,15 @@ export class Filesystem {
   private readonly live = new Map<string, LiveBucket>();
   /** Removed buckets whose handles are still open. */
   private readonly draining = new Set<LiveBucket>();
-  private readonly settings: ProcessSettings;
+  private settings: ProcessSettings;
   private readonly startedAtMs: number;
   /** Open handles: nothing per handle but its reader (100,000 open files must stay cheap). */
   private readonly handles = new Map<number, BucketReader>();
   private nextHandle = 1;
   readonly cache: BlockCache;
   readonly fetcher: BlockFetcher;
-  private readonly policy: ReadAheadPolicy;
+  /** Mutable: a reload may change the read-ahead sizes (readers look them up at each refill). */
+  private readonly policy: { -readonly [K in keyof ReadAheadPolicy]: ReadAheadPolicy[K] };
   private readonly usage: UsageTracker;
   private usageSources: readonly UsageSource[] = [];
   /** Whether lookups fetch first bytes (only while opens follow them). */
@@ -183,7 +184,7 @@ export class Filesystem {
       initialWindowBytes: Math.max(BLOCK_SIZE, opts.settings.readAheadInitialBytes),
       // Windows of all open readers together stay within half the budget, so read-ahead
       // never evicts blocks that are about to be read.
-      maxWindowBytes: () => Math.min(opts.settings.readAheadMaxBytes, Math.floor(budget / 2 / Math.max(1, this.handles.size))),
+      maxWindowBytes: () => Math.min(this.settings.readAheadMaxBytes, Math.floor(budget / 2 / Math.max(1, this.handles.size))),
       ...(opts.observeWindow ? { observeWindow: opts.observeWindow } : {}),
     };
     this.readers = new ReaderContext(this.fetcher, BLOCK_SIZE, this.policy, clock, {
@@ -250,6 +251,15 @@ export class Filesystem {
       throw new Error(`retune of mount "${mount.name}": a new prefix or folder is a new bucket (putBucket)`);
     }
     this.retune(bucket, mount);
+  }
+
+  /**
+   * Read-ahead sizes from a reload: each reader's next window uses them (cache and part sizes
+   * are fixed at start: they size structures already built).
+   */
+  retuneReadAhead(settings: Pick<ProcessSettings, 'readAheadInitialBytes' | 'readAheadMaxBytes'>): void {
+    this.settings = { ...this.settings, readAheadInitialBytes: settings.readAheadInitialBytes, readAheadMaxBytes: settings.readAheadMaxBytes };
+    this.policy.initialWindowBytes = Math.max(BLOCK_SIZE, settings.readAheadInitialBytes);
   }
 
   /** Each mount's state (metrics). A name both draining and live again shows its live state. */

@@ -246,9 +246,9 @@ export class MountLifecycle {
         loadPlan: reloadPlan,
         drainGraceMs: DRAIN_GRACE_MS,
         onReload: (result) => this.metrics.reload(result),
-        applySettings: (settings) => {
-          log.level = settings.logLevel;
-          log.info({ logLevel: settings.logLevel }, 'log level changed');
+        applySettings: (settings, changed) => {
+          fs.retuneReadAhead(settings);
+          if (changed.includes('logLevel')) log.level = settings.logLevel;
         },
       },
       plan,

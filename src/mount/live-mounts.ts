@@ -43,19 +43,20 @@ export interface LiveMountsOptions {
   /** How long a removed mount's open files keep reading (then ESTALE). */
   readonly drainGraceMs: number;
   readonly onReload?: (result: ReloadResult) => void;
-  /** A process-wide setting that can change live (today: the log level). */
-  readonly applySettings?: (settings: ProcessSettings) => void;
+  /** Process-wide settings that changed and apply live (LIVE_SETTINGS), with their new values. */
+  readonly applySettings?: (settings: ProcessSettings, changed: readonly (keyof ProcessSettings)[]) => void;
   /** Backoff of the retries: first delay, and the cap (config problems use the lower cap). */
   readonly retryMs?: { readonly first: number; readonly probeMax: number; readonly configMax: number };
 }
 
 const RETRY = { first: 1_000, probeMax: 30_000, configMax: 5_000 };
 
-/** Settings read once at start: a change is reported, applied by a restart. */
+/** Settings a reload applies: the log level, and read-ahead sizes for the next windows. */
+const LIVE_SETTINGS: readonly (keyof ProcessSettings)[] = ['logLevel', 'readAheadInitialBytes', 'readAheadMaxBytes'];
+
+/** Settings read once at start (they size what is built at start): a change is reported, applied by a restart. */
 const RESTART_SETTINGS: readonly (keyof ProcessSettings)[] = [
   'cacheSizeBytes',
-  'readAheadMaxBytes',
-  'readAheadInitialBytes',
   'partSizeBytes',
   'allowOther',
   'attrTimeoutMs',
@@ -173,10 +174,15 @@ export class LiveMounts {
     const before = this.settings;
     const after = plan.settings;
     this.settings = after;
-    const restart = RESTART_SETTINGS.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+    const changed = (k: keyof ProcessSettings) => JSON.stringify(before[k]) !== JSON.stringify(after[k]);
+    const restart = RESTART_SETTINGS.filter(changed);
+    const live = LIVE_SETTINGS.filter(changed);
     if (restart.length > 0) log.warn({ settings: restart }, 'runtime options changed that apply at the next start of the FUSE pod');
-    if (before.logLevel !== after.logLevel) this.opts.applySettings?.(after);
-    return restart.length > 0 || before.logLevel !== after.logLevel;
+    if (live.length > 0) {
+      this.opts.applySettings?.(after, live);
+      log.info({ settings: live }, 'runtime options applied');
+    }
+    return restart.length > 0 || live.length > 0;
   }
 
   private apply(change: MountChange): void {

@@ -228,13 +228,13 @@ t.test('reloads never overlap: changes during a reload are read once more, after
   );
 });
 
-t.test('settings: the log level applies live, the rest is reported for the next start', async (t) => {
-  const applied: string[] = [];
-  const h = harness(t, plan([]), { applySettings: (s) => applied.push(s.logLevel) });
-  h.plans.push({ ...plan([]), settings: { ...TEST_SETTINGS, logLevel: 'debug', readAheadMaxBytes: 1 } });
+t.test('settings: log level and read-ahead apply live, the rest is reported for the next start', async (t) => {
+  const applied: unknown[] = [];
+  const h = harness(t, plan([]), { applySettings: (s, changed) => applied.push([s.logLevel, s.readAheadMaxBytes, changed]) });
+  h.plans.push({ ...plan([]), settings: { ...TEST_SETTINGS, logLevel: 'debug', readAheadMaxBytes: 1, cacheSizeBytes: 1 } });
   t.equal(await h.live.reload(), 'applied');
-  t.same(applied, ['debug']);
-  t.same(logged(h, 'runtime options changed that apply at the next start of the FUSE pod')[0]?.['settings'], ['readAheadMaxBytes']);
+  t.same(applied, [['debug', 1, ['logLevel', 'readAheadMaxBytes']]]);
+  t.same(logged(h, 'runtime options changed that apply at the next start of the FUSE pod')[0]?.['settings'], ['cacheSizeBytes']);
 });
 
 async function waitUntil(condition: () => boolean): Promise<void> {
