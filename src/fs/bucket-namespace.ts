@@ -41,12 +41,12 @@ export interface BucketNamespaceOptions {
   /** Called once per key that cannot be shown as a name. */
   readonly onSkippedKey?: (key: string, why: string) => void;
   /**
-   * A lookup that asks S3 directly fetches the object's first `peekBytes` bytes in the same
-   * round trip (0: a plain HEAD) and hands them to `onPeek`: a lookup by path is usually
+   * A lookup that asks S3 directly fetches the object's first `firstBytesSize` bytes in the same
+   * round trip (0: a plain HEAD) and hands them to `onFirstBytes`: a lookup by path is usually
    * followed by an open and a read, whose first bytes are then already here.
    */
-  readonly peekBytes?: number | (() => number);
-  readonly onPeek?: (entry: FileEntry, data: Buffer) => void;
+  readonly firstBytesSize?: number | (() => number);
+  readonly onFirstBytes?: (entry: FileEntry, data: Buffer) => void;
   /** Time for TTLs (tests inject a ManualClock). */
   readonly clock?: Clock;
   /** Told of each failure of background work (prefetch, tree listings); never thrown. */
@@ -129,8 +129,8 @@ export class BucketNamespace {
   private readonly largeTrees: LRUCache<string, true>;
   /** Folders whose whole tree was listed flat (their subfolders' listings came with it). */
   private readonly listedTrees: LRUCache<string, true>;
-  private readonly peekBytes: () => number;
-  private readonly onPeek: (entry: FileEntry, data: Buffer) => void;
+  private readonly firstBytesSize: () => number;
+  private readonly onFirstBytes: (entry: FileEntry, data: Buffer) => void;
   private readonly onBackgroundError: (what: string, err: unknown) => void;
   private readonly maxListingPages: number;
   private maxFolderEntries: number;
@@ -142,9 +142,9 @@ export class BucketNamespace {
     this.negativeTtl = Math.max(1, opts.negativeCacheTtlMs);
     this.dir = { kind: 'dir', mtimeMs: opts.dirMtimeMs };
     this.onSkippedKey = opts.onSkippedKey ?? (() => undefined);
-    const peek = opts.peekBytes ?? 0;
-    this.peekBytes = typeof peek === 'number' ? () => peek : peek;
-    this.onPeek = opts.onPeek ?? (() => undefined);
+    const size = opts.firstBytesSize ?? 0;
+    this.firstBytesSize = typeof size === 'number' ? () => size : size;
+    this.onFirstBytes = opts.onFirstBytes ?? (() => undefined);
     this.onBackgroundError = opts.onBackgroundError ?? (() => undefined);
     this.maxListingPages = Math.max(1, opts.maxListingPages ?? MAX_LISTING_PAGES);
     this.maxFolderEntries = this.folderEntriesBound(opts.maxFolderEntries);
@@ -413,17 +413,17 @@ export class BucketNamespace {
   private async fetchEntry(rel: string): Promise<Entry | undefined> {
     const key = this.keyOf(rel);
     // Both questions at once: one round trip decides file, directory or nothing.
-    const peekBytes = this.peekBytes();
-    const [peeked, children] = await Promise.all([
-      peekBytes > 0 ? this.store.getFirstBytes(key, peekBytes) : this.store.head(key).then((info) => (info ? { info, data: undefined } : undefined)),
+    const firstBytesSize = this.firstBytesSize();
+    const [answer, children] = await Promise.all([
+      firstBytesSize > 0 ? this.store.getFirstBytes(key, firstBytesSize) : this.store.head(key).then((info) => (info ? { info, data: undefined } : undefined)),
       this.store.list({ prefix: `${key}/`, maxKeys: 1 }),
     ]);
     let entry: Entry | undefined;
     if (children.objects.length > 0 || children.prefixes.length > 0) entry = this.dir;
-    else if (peeked) {
-      const { info, data } = peeked;
+    else if (answer) {
+      const { info, data } = answer;
       const file: FileEntry = { kind: 'file', key, size: info.size, etag: info.etag, mtimeMs: info.mtimeMs };
-      if (data) this.onPeek(file, data);
+      if (data) this.onFirstBytes(file, data);
       entry = file;
     }
     if (entry) this.lookups.set(rel, entry, { ttl: this.statTtl });

@@ -30,7 +30,7 @@ const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const BLOCK_SIZE = 1024 * 1024;
 /** Bytes fetched with a lookup by path (see BucketNamespace): one kernel read's worth. */
-const PEEK_BYTES = 128 * 1024;
+const FIRST_BYTES_SIZE = 128 * 1024;
 
 /**
  * The part of `cache-size` that holds blocks (cached and in flight); the rest (96 MiB, or half
@@ -157,7 +157,7 @@ export class Filesystem {
   private readonly usage: UsageTracker;
   private usageSources: readonly UsageSource[] = [];
   /** Whether lookups fetch first bytes (only while opens follow them). */
-  private readonly peekPolicy = new FirstBytesPolicy(PEEK_BYTES);
+  private readonly firstBytesPolicy = new FirstBytesPolicy(FIRST_BYTES_SIZE);
   private readonly clock: Clock;
   /** Shared by every reader: per-handle state stays small and constant. */
   private readonly readers: ReaderContext;
@@ -189,7 +189,7 @@ export class Filesystem {
     };
     this.readers = new ReaderContext(this.fetcher, BLOCK_SIZE, this.policy, clock, {
       get: (obj) => this.cache.get(firstBytesKey(obj))?.chunks[0],
-      maxBytes: PEEK_BYTES,
+      maxBytes: FIRST_BYTES_SIZE,
     });
     for (const { mount, store } of opts.buckets) this.putBucket({ state: 'serving', mount, store });
   }
@@ -354,7 +354,7 @@ export class Filesystem {
     // Removed or replaced while the lookup was on its way: the path no longer leads here.
     if (this.live.get(bucket.mount.name) !== bucket) throw new FsError('ENOENT', `${path}: no such file or directory`);
     const obj = objectRef(bucket.store as ObjectStore, entry.key, entry.etag, entry.size);
-    this.peekPolicy.opened();
+    this.firstBytesPolicy.opened();
     const reader = new BucketReader(obj, this.readers, bucket, entry.mtimeMs);
     const fd = this.allocateHandle();
     this.handles.set(fd, reader);
@@ -449,8 +449,8 @@ export class Filesystem {
       negativeCacheTtlMs: mount.negativeCacheTtlMs,
       dirMtimeMs: this.startedAtMs,
       onSkippedKey: (key, why) => this.onSkippedKey(name, key, why),
-      peekBytes: () => this.peekPolicy.bytes(),
-      onPeek: (entry, data) => this.keepPeeked(store, entry, data),
+      firstBytesSize: () => this.firstBytesPolicy.bytes(),
+      onFirstBytes: (entry, data) => this.keepFirstBytes(store, entry, data),
       clock: this.clock,
       // Background work of a bucket since removed fails against its destroyed store: not news.
       onBackgroundError: (what, err) => {
@@ -538,7 +538,7 @@ export class Filesystem {
    * there at each read instead of holding them: however many handles are open, they cost no
    * more than the budget allows.
    */
-  private keepPeeked(store: ObjectStore, entry: FileEntry, data: Buffer): void {
+  private keepFirstBytes(store: ObjectStore, entry: FileEntry, data: Buffer): void {
     const obj = objectRef(store, entry.key, entry.etag, entry.size);
     // A whole small object is simply its block 0; a part of a larger one waits for an open.
     if (data.length === entry.size) this.cache.insert(this.fetcher.blockKey(obj, 0), { chunks: [data], length: data.length });

@@ -15,17 +15,17 @@ export class FirstBytesPolicy {
   private lookups = 0;
   private opens = 0;
 
-  constructor(private readonly peekBytes: number) {}
+  constructor(private readonly firstBytesSize: number) {}
 
-  /** Bytes the next lookup fetches: `peekBytes`, or 0 for a plain metadata request. */
+  /** Bytes the next lookup fetches: `firstBytesSize`, or 0 for a plain metadata request. */
   bytes(): number {
-    const peek = this.lookups < WARM_UP || this.opens * 4 >= this.lookups;
+    const fetch = this.lookups < WARM_UP || this.opens * 4 >= this.lookups;
     this.lookups++;
     if (this.lookups >= 2 * HALF_LIFE) {
       this.lookups /= 2;
       this.opens /= 2;
     }
-    return peek ? this.peekBytes : 0;
+    return fetch ? this.firstBytesSize : 0;
   }
 
   /** A file was opened (after a lookup, as opens are). */

@@ -524,11 +524,11 @@ t.test('transient faults (seeded 500/503, resets before and inside bodies) cost 
 
   await t.test("opened by path (no listing): the lookup's GET meets a 503, then a reset inside its body", async (t) => {
     // A lookup by path fetches the first 128 KiB with a ranged GET without If-Match (the
-    // "peek"); its answer also gives size and etag. Deterministic: the first such GET gets a
+    // "first bytes"); its answer also gives size and etag. Deterministic: the first such GET gets a
     // 503, the next one is reset after 64 KiB of body.
-    const slow = proxy.addRule({ name: 'peek-503', match: { method: 'GET', range: true, ifMatch: false }, times: 1, fault: SLOW_DOWN });
+    const slow = proxy.addRule({ name: 'first-bytes-503', match: { method: 'GET', range: true, ifMatch: false }, times: 1, fault: SLOW_DOWN });
     const broken = proxy.addRule({
-      name: 'peek-reset',
+      name: 'first-bytes-reset',
       match: { method: 'GET', range: true, ifMatch: false },
       times: 1,
       fault: { kind: 'reset-body', afterBytes: 64 * KiB },

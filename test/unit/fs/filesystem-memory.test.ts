@@ -38,7 +38,7 @@ t.test(`${HANDLES} open handles stay within cache-size + 150 MiB`, { timeout: 30
   const r = JSON.parse(out.trim().split('\n').pop() as string) as {
     handles: number;
     openHandles: number;
-    peekGets: number;
+    firstBytesGets: number;
     gc: boolean;
     peakRss: number;
     inflightBytes: number;
@@ -50,7 +50,7 @@ t.test(`${HANDLES} open handles stay within cache-size + 150 MiB`, { timeout: 30
   const o = (k: string): number => r.open[k] ?? NaN;
   const b = (k: string): number => r.before[k] ?? NaN;
   t.comment(
-    `cache-size ${CACHE_MIB} MiB (blocks ${r.blockBudgetMiB} MiB), ${r.openHandles} handles open, ${r.peekGets} of them by a lookup that fetched first bytes; gc ${r.gc ? 'forced' : 'not available'}`,
+    `cache-size ${CACHE_MIB} MiB (blocks ${r.blockBudgetMiB} MiB), ${r.openHandles} handles open, ${r.firstBytesGets} of them by a lookup that fetched first bytes; gc ${r.gc ? 'forced' : 'not available'}`,
   );
   t.comment(`before opening: RSS ${b('rss')} MiB, heapUsed ${b('heapUsed')} MiB, external ${b('external')} MiB (arrayBuffers ${b('arrayBuffers')} MiB)`);
   t.comment(
@@ -62,7 +62,7 @@ t.test(`${HANDLES} open handles stay within cache-size + 150 MiB`, { timeout: 30
   t.comment(`heap per open handle (handle, reader, object, its cached lookup): ${perHandle.toFixed(0)} bytes`);
 
   t.equal(r.openHandles, HANDLES, 'every handle open at the measurement');
-  t.ok(r.peekGets >= HANDLES * 0.9, `the lookups fetched first bytes (${r.peekGets})`);
+  t.ok(r.firstBytesGets >= HANDLES * 0.9, `the lookups fetched first bytes (${r.firstBytesGets})`);
   t.ok(perHandle <= 1024, `per-handle state is small and constant: ${perHandle.toFixed(0)} bytes of heap each`);
   t.ok(
     o('arrayBuffers') <= r.blockBudgetMiB + 2,

@@ -66,7 +66,11 @@ t.test('faults on metadata calls answer the errno of their kind', async (t) => {
   const { mem } = bucket();
   const store = new FaultStore(mem);
   const { fs } = testFilesystem({ store });
-  store.inject({ op: ['peek', 'list'], times: 1, fault: { kind: 'error', error: new StoreError('access-denied', 'denied (injected)', { status: 403 }) } });
+  store.inject({
+    op: ['getFirstBytes', 'list'],
+    times: 1,
+    fault: { kind: 'error', error: new StoreError('access-denied', 'denied (injected)', { status: 403 }) },
+  });
   t.equal(await errnoOf(fs.getattr('/top.txt')), 'EACCES');
   store.inject({ op: 'list', times: 1, fault: { kind: 'error', error: new StoreError('timeout', 'no answer (injected)') } });
   t.equal(await errnoOf(fs.readdir('/data')), 'ETIMEDOUT');
@@ -81,7 +85,7 @@ t.test('a delayed lookup answers when the delay ends, no real time needed', asyn
   const store = new FaultStore(mem);
   const { fs } = testFilesystem({ store });
   const gate = new Gate();
-  store.inject({ op: 'peek', fault: { kind: 'delay', until: gate.promise } });
+  store.inject({ op: 'getFirstBytes', fault: { kind: 'delay', until: gate.promise } });
   let answered = false;
   const p = fs.getattr('/top.txt').then((a) => ((answered = true), a));
   await settle();

@@ -11,7 +11,7 @@
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from '../../../src/store/object-store.js';
 import { StoreError } from '../../../src/store/store-error.js';
 
-export type StoreOp = 'head' | 'peek' | 'list' | 'readRange';
+export type StoreOp = 'head' | 'getFirstBytes' | 'list' | 'readRange';
 
 /** A promise the test settles when it wants: the "later" of a delay. */
 export class Gate {
@@ -88,7 +88,7 @@ interface ActiveRule {
 
 export class FaultStore implements ObjectStore {
   readonly label: string;
-  readonly calls: Record<StoreOp, number> = { head: 0, peek: 0, list: 0, readRange: 0 };
+  readonly calls: Record<StoreOp, number> = { head: 0, getFirstBytes: 0, list: 0, readRange: 0 };
   readonly injected: InjectedFault[] = [];
   /** readRange calls started and not yet settled. */
   pendingReads = 0;
@@ -137,7 +137,7 @@ export class FaultStore implements ObjectStore {
   }
 
   async getFirstBytes(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
-    const call = this.callOf('peek', key);
+    const call = this.callOf('getFirstBytes', key);
     await this.before(call, this.choose(call));
     return this.inner.getFirstBytes(key, bytes);
   }

@@ -68,7 +68,7 @@ export class SyntheticFolderStore implements ObjectStore {
     this.calls.get++;
     const info = await this.head(key);
     this.calls.head--;
-    // Larger than a peek: the first bytes wait in the filesystem's budget for an open.
+    // Larger than the first bytes a lookup fetches: the first bytes wait in the filesystem's budget for an open.
     return info ? { info, data: Buffer.allocUnsafe(Math.min(bytes, info.size)).fill(7) } : undefined;
   }
 

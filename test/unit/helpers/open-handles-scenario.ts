@@ -30,11 +30,11 @@ const { fs, read } = testFilesystem({ store, settings: { cacheSizeBytes } });
 const before = await measure();
 
 const fds: number[] = [];
-let peekGets = 0;
+let firstBytesGets = 0;
 for (let i = 0; i < handles; i++) {
-  const peeks = store.calls.peek;
+  const firstBytesCalls = store.calls.getFirstBytes;
   const fd = await fs.open(`/${name(i)}`, constants.O_RDONLY);
-  if (store.calls.peek > peeks) peekGets++;
+  if (store.calls.getFirstBytes > firstBytesCalls) firstBytesGets++;
   const got = await read(fd, 0, 4 * KiB);
   if (got.length !== 4 * KiB || got[0] !== 7) throw new Error(`wrong bytes for ${name(i)}`);
   fds.push(fd);
@@ -49,7 +49,7 @@ console.log(
   JSON.stringify({
     handles,
     openHandles,
-    peekGets,
+    firstBytesGets,
     cacheSizeMiB: mib(cacheSizeBytes),
     gc: gc !== undefined,
     before,

@@ -9,7 +9,7 @@ import { StoreError } from '../../../src/store/store-error.js';
 
 export class SyntheticFolderStore implements ObjectStore {
   readonly label = 's3://synthetic';
-  readonly calls = { head: 0, peek: 0, list: 0, readRange: 0 };
+  readonly calls = { head: 0, getFirstBytes: 0, list: 0, readRange: 0 };
   readonly etag = '"5e7e71c0000000000000000000000000"';
   readonly mtimeMs = 1_700_000_000_000;
 
@@ -40,7 +40,7 @@ export class SyntheticFolderStore implements ObjectStore {
   }
 
   async getFirstBytes(key: string, bytes: number): Promise<{ info: ObjectInfo; data: Buffer } | undefined> {
-    this.calls.peek++;
+    this.calls.getFirstBytes++;
     if (this.indexOf(key) === undefined) return undefined;
     // Fresh memory per call, as a real store's body is.
     return { info: this.info(key), data: Buffer.from(this.body.subarray(0, bytes)) };
