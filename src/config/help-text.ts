@@ -6,15 +6,12 @@ const VALUE_NAME: Readonly<Record<OptionSpec['type'], string>> = {
   listen: 'VALUE',
 };
 
-function optionLine(s: OptionSpec): string[] {
-  const value = VALUE_NAME[s.type];
-  const names = [s.key, ...s.aliases].map((n) => (n.length === 1 ? `-${n}` : `--${n}`)).join(', ');
-  const head = `  ${names}${value ? ` ${value}` : ''}`;
-  return [head, `      ${s.help} (default: ${s.defaultText})`];
-}
-
 function section(title: string, scope: OptionSpec['scope']): string[] {
-  return [title, ...VOCABULARY.filter((s) => s.scope === scope).flatMap(optionLine)];
+  const lines = VOCABULARY.filter((s) => s.scope === scope).flatMap((s) => {
+    const names = [s.key, ...s.aliases].map((n) => (n.length === 1 ? `-${n}` : `--${n}`)).join(', ');
+    return [`  ${names}${VALUE_NAME[s.type] ? ` ${VALUE_NAME[s.type]}` : ''}`, `      ${s.help} (default: ${s.defaultText})`];
+  });
+  return [title, ...lines];
 }
 
 export const USAGE: string = [

@@ -150,7 +150,6 @@ async function caOf(ctx: Context, known: KnownEntry | undefined): Promise<{ file
   return { file, pem };
 }
 
-/** Freezes an object graph (plain objects and arrays) in place and returns it. */
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -160,7 +159,6 @@ function deepFreeze<T>(value: T): T {
 }
 
 const mountLabel = (name: string): string => `mount ${q(name)}`;
-/** Access modes that let the FUSE mount write. */
 const WRITE_MODES = new Set(['ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod']);
 
 /** What a plan is made of; in the debug mode one mount, no file, no MOUNT_OPTIONS. */

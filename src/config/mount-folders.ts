@@ -60,15 +60,15 @@ export function layoutFolders(inputs: readonly LayoutInput[], layout = chooseLay
       }
       const b = folderOf(input);
       for (const { name, folder: a } of placed) {
+        const [aHoldsB, bHoldsA] = [isPrefix(a, b), isPrefix(b, a)];
+        if (!aHoldsB && !bHoldsA) continue;
         const why =
-          a.length === b.length && isPrefix(a, b)
+          aHoldsB && bHoldsA
             ? `both mounts use the folder ${show(a)}`
-            : isPrefix(a, b)
+            : aHoldsB
               ? `folder ${show(b)} is inside the folder ${show(a)} of mount ${q(name)}`
-              : isPrefix(b, a)
-                ? `folder ${show(a)} of mount ${q(name)} is inside the folder ${show(b)}`
-                : undefined;
-        if (why) throw configError(ConfigErrorCode.LAYOUT, `mount ${q(input.name)}: conflicts with mount ${q(name)}: ${why}`);
+              : `folder ${show(a)} of mount ${q(name)} is inside the folder ${show(b)}`;
+        throw configError(ConfigErrorCode.LAYOUT, `mount ${q(input.name)}: conflicts with mount ${q(name)}: ${why}`);
       }
       placed.push({ name: input.name, folder: b });
       return b;
