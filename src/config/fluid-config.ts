@@ -84,20 +84,16 @@ const kindOf = (x: unknown) => (x === null ? 'null' : Array.isArray(x) ? 'an arr
  */
 const objectOf = <T extends v.ObjectEntries>(entries: T, message: string) =>
   v.pipe(v.custom<Record<string, unknown>>(isObject, message), v.looseObject(entries, 'is required'));
-const [str, bool, obj] = [
-  v.nullish(v.string('must be a string')),
-  v.nullish(v.boolean('must be true or false')),
-  v.nullish(v.custom(isObject, 'must be an object')),
-];
+const str = v.nullish(v.string('must be a string'));
+const bool = v.nullish(v.boolean('must be true or false'));
+const obj = v.nullish(v.custom(isObject, 'must be an object'));
 const stringMap = v.pipe(
   v.custom<Record<string, unknown>>(isObject, 'must be an object of strings'),
   v.record(v.string(), v.nullish(v.union([v.string(), v.number(), v.boolean()], 'must be a string'))),
   v.transform((map): StringPairs => Object.entries(map).flatMap(([key, value]) => (value == null ? [] : [[key, String(value)] as const]))),
 );
-const mountPoint = v.pipe(
-  v.custom<unknown>((x) => x != null && x !== '', 'is required'),
-  v.string('must be a string'),
-);
+const required = v.custom<unknown>((x) => x != null && x !== '', 'is required');
+const mountPoint = v.pipe(required, v.string('must be a string'));
 const MOUNT = objectOf(
   { name: str, mountPoint, options: v.nullish(stringMap, {}), path: str, readOnly: v.nullish(v.boolean('must be true or false'), false), shared: bool },
   'must be an object',

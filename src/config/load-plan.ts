@@ -110,14 +110,12 @@ async function secretOf(ctx: Context, key: KnownEntry | undefined, keyFile: Know
 }
 
 /** The name to suggest for a missing half, in the same family as the given half. */
-function missingName(given: string, missing: 'access-key-id' | 'secret-access-key'): string {
-  const family = given.startsWith('minio-')
-    ? ['minio-access-key', 'minio-access-secret']
-    : given.endsWith('-file')
-      ? ['access-key-file', 'secret-key-file']
-      : [];
-  return family[missing === 'access-key-id' ? 0 : 1] ?? missing;
-}
+const FAMILIES = [
+  ['minio-access-key', 'minio-access-secret'],
+  ['access-key-file', 'secret-key-file'],
+];
+const missingName = (given: string, missing: 'access-key-id' | 'secret-access-key') =>
+  FAMILIES.find((family) => family.includes(given))?.[missing === 'access-key-id' ? 0 : 1] ?? missing;
 
 /** Key options (or the debug key files), else the AWS_* environment variables, else anonymous. */
 async function credentialsOf(ctx: Context, o: Winners, env: LoadContext['env']): Promise<Credentials | undefined> {

@@ -40,24 +40,16 @@ const isPrefix = (outer: readonly string[], inner: readonly string[]) => outer.l
  * first one is thrown.
  */
 export function layoutFolders(inputs: readonly LayoutInput[], layout = chooseLayout(inputs), lenient = false): (string[] | ConfigError)[] {
-  const rootIndex =
-    layout.kind === 'root'
-      ? Math.max(
-          0,
-          inputs.findIndex((i) => i.name === layout.rootMount),
-        )
-      : -1;
+  const named = inputs.findIndex((i) => layout.kind === 'root' && i.name === layout.rootMount);
+  const rootIndex = layout.kind === 'root' ? Math.max(0, named) : -1;
   const placed: { name: string; folder: string[] }[] = [];
   return inputs.map((input, index) => {
+    const refuse = (why: string) => configError(ConfigErrorCode.LAYOUT, `mount ${q(input.name)}: ${why}`);
     try {
       if (index === rootIndex) return [];
-      if (rootIndex >= 0) {
-        const root = q(inputs[rootIndex]?.name ?? '');
-        throw configError(
-          ConfigErrorCode.LAYOUT,
-          `mount ${q(input.name)}: cannot be added: mount ${root} is the root of targetPath (the layout chosen at start); restart the FUSE pod to show mounts in folders`,
-        );
-      }
+      const root = q(inputs[rootIndex]?.name ?? '');
+      if (rootIndex >= 0)
+        throw refuse(`cannot be added: mount ${root} is the root of targetPath (the layout chosen at start); restart the FUSE pod to show mounts in folders`);
       const b = folderOf(input);
       for (const { name, folder: a } of placed) {
         const [aHoldsB, bHoldsA] = [isPrefix(a, b), isPrefix(b, a)];
@@ -68,7 +60,7 @@ export function layoutFolders(inputs: readonly LayoutInput[], layout = chooseLay
             : aHoldsB
               ? `folder ${show(b)} is inside the folder ${show(a)} of mount ${q(name)}`
               : `folder ${show(a)} of mount ${q(name)} is inside the folder ${show(b)}`;
-        throw configError(ConfigErrorCode.LAYOUT, `mount ${q(input.name)}: conflicts with mount ${q(name)}: ${why}`);
+        throw refuse(`conflicts with mount ${q(name)}: ${why}`);
       }
       placed.push({ name: input.name, folder: b });
       return b;

@@ -45,6 +45,7 @@ function bounds(min: number, max: number, tooLow: string, tooHigh = tooLow): (v:
     if ((v as number) < min || (v as number) > max) throw new ValueError((v as number) < min ? tooLow : tooHigh);
   };
 }
+const ENTRIES_BOUNDS = bounds(1, 1e7, 'must be between 1 and 10000000');
 const TIMEOUT_BOUNDS = bounds(100, 3_600_000, 'must be at least 100ms (0 would fail every request)', 'must be at most 1h');
 const processId = (kind: 'getuid' | 'getgid') => () => process[kind]?.() ?? 0;
 const fluidOr = (fluid: OptionValue, debug: OptionValue) => (mode: Mode) => (mode === 'fluid' ? fluid : debug);
@@ -79,15 +80,7 @@ export const VOCABULARY: readonly OptionSpec[] = [
   bucket('file-mode', 'octal', '0644', 'permission bits of files (octal)', 'fileMode', 0o644),
   bucket('dir-mode', 'octal', '0755', 'permission bits of folders (octal)', 'dirMode', 0o755),
   // No default in the plan: the filesystem's own (50,000, the memory promise's share) applies.
-  bucket(
-    'max-folder-entries',
-    'uint',
-    '50000',
-    'entries readdir shows; more cost ~250 B a name while listed',
-    'maxFolderEntries',
-    undefined,
-    bounds(1, 1e7, 'must be between 1 and 10000000'),
-  ),
+  bucket('max-folder-entries', 'uint', '50000', 'entries readdir shows; more cost ~250 B a name while listed', 'maxFolderEntries', undefined, ENTRIES_BOUNDS),
   bucket('ca-file', 'path', 'system CAs, or env AWS_CA_BUNDLE', 'PEM file of the CAs of an https endpoint'),
   bucket('stat-cache-ttl', 'duration', '1m', 'how long file metadata and listings are trusted', 'statCacheTtlMs', 60_000),
   bucket('negative-cache-ttl', 'duration', '5s', 'how long "no such file" is trusted', 'negativeCacheTtlMs', 5_000),

@@ -34,10 +34,7 @@ export async function readSecretFile(file: string, label: string, verb: string, 
 }
 
 /** An option value, and the secret file it was read from if any. */
-export interface ResolvedValue {
-  readonly value: string;
-  readonly file?: string;
-}
+export type ResolvedValue = { readonly value: string; readonly file?: string };
 
 /**
  * An absolute path under `secretsRoot/` is read from its file (`..` may not escape the root);
