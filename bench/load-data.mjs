@@ -5,7 +5,8 @@
 //     node bench/load-data.mjs BUCKET MODE(lan|slow|quick) MANIFEST.json
 //
 // Always loads straight into RGW (never through the slow-link proxy): loading is not measured.
-import { writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   AbortMultipartUploadCommand,
@@ -16,6 +17,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { CHUNK, MiB, chunkCrcs, datasetFor, expectedBytes } from './lib/content.mjs';
+import { writeParquet } from './lib/parquet.mjs';
 import { s3Client, s3FromEnv } from './lib/s3.mjs';
 
 const PART = 16 * MiB;
@@ -32,7 +34,8 @@ async function pool(items, limit, fn) {
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-async function putBig(s3, Bucket, { key, size }) {
+/** bytesAt(offset, length): the object's bytes there (default: its known content). */
+async function putBig(s3, Bucket, { key, size }, bytesAt = (off, len) => expectedBytes(key, off, len)) {
   // multipart, like any large object a real data set holds
   const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: key }));
   try {
@@ -40,7 +43,7 @@ async function putBig(s3, Bucket, { key, size }) {
     const done = [];
     await pool(parts, 4, async (i) => {
       const off = i * PART;
-      const Body = expectedBytes(key, off, Math.min(PART, size - off));
+      const Body = bytesAt(off, Math.min(PART, size - off));
       const r = await s3.send(new UploadPartCommand({ Bucket, Key: key, UploadId, PartNumber: i + 1, Body }));
       done[i] = { PartNumber: i + 1, ETag: r.ETag };
     });
@@ -54,6 +57,7 @@ async function putBig(s3, Bucket, { key, size }) {
 export async function loadData({ bucket, mode, manifestPath, s3conf, log = () => {} }) {
   const ds = datasetFor(mode);
   const s3 = s3Client(s3conf);
+  let parquet;
   try {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const t0 = performance.now();
@@ -64,6 +68,13 @@ export async function loadData({ bucket, mode, manifestPath, s3conf, log = () =>
     const smallOnes = [...ds.small, ...ds.ls];
     await pool(smallOnes, 32, (o) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: o.key, Body: expectedBytes(o.key, 0, o.size) })));
     log(`loaded ${smallOnes.length} small objects; ${((performance.now() - t0) / 1000).toFixed(1)} s in all`);
+    // the columnar workload's table: written to a local file, uploaded, removed
+    const pqPath = join(dirname(manifestPath), 'table.parquet');
+    parquet = await writeParquet(pqPath, mode);
+    const pqBytes = await readFile(pqPath);
+    await putBig(s3, bucket, parquet, (off, len) => pqBytes.subarray(off, off + len));
+    await rm(pqPath);
+    log(`loaded ${parquet.key} (${(parquet.size / MiB).toFixed(0)} MiB: ${parquet.groups} row groups × ${parquet.columns} columns)`);
   } finally {
     s3.destroy();
   }
@@ -77,6 +88,7 @@ export async function loadData({ bucket, mode, manifestPath, s3conf, log = () =>
     par: ds.par.map(withCrcs),
     small: ds.small.map(withCrcs),
     ls: ds.ls, // listed, never read: sizes are what ls -l is checked against
+    parquet,
   };
   await writeFile(manifestPath, JSON.stringify(manifest));
   return manifest;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CLIENTS, CLIENT_OPTIONS, stopAllClients, writeClientConfigs } from './lib/clients.mjs';
 import { MiB, datasetBytes, datasetFor } from './lib/content.mjs';
+import { parquetShape } from './lib/parquet.mjs';
 import { runChild } from './lib/proc.mjs';
 import { startRgw, stopRgw } from './lib/rgw.mjs';
 import { renderResults } from './lib/table.mjs';
@@ -84,7 +85,7 @@ async function machineLines(o) {
   const os = (await readFile('/etc/os-release', 'utf8')).match(/PRETTY_NAME="(.*)"/)?.[1];
   return [
     `- machine: ${hostname()}, ${os}, ${cpu.length} cores (${cpu[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB RAM; shared with another engineer running tests, so expect noise`,
-    `- ours: git ${process.env.FLUID_BENCH_REV ?? '?'} (dist/ as built by scripts/install-deps.sh at the start of the bench)`,
+    `- ours: git ${process.env.FLUID_BENCH_REV ?? '?'}`,
     `- software: Node ${process.version}, s3fs ${s3fs}, rclone ${rclone}, fio ${fio}, Ceph RGW ${ceph} (memstore OSD, all on 127.0.0.1)`,
     `- link: ${o.slow ? `slow-link proxy (bench/slow-proxy.mjs): rtt ${o.rtt}, ${o.perConn} per connection and direction, every client and the SDK ceiling go through it` : 'loopback (LAN case), no proxy'}`,
   ];
@@ -122,7 +123,7 @@ async function main() {
   try {
     const ds = datasetFor(dsMode);
     // RGW's memstore holds about 2x the stored bytes; leave room for RGW's own pools
-    const memstoreMb = Math.ceil((datasetBytes(ds) * 2.5) / MiB) + 1024;
+    const memstoreMb = Math.ceil(((datasetBytes(ds) + parquetShape(dsMode).approxBytes) * 2.5) / MiB) + 1024;
     log(`starting RGW (memstore ${memstoreMb} MiB) in ${rgwDir}`);
     rgwStarted = true;
     const s3env = await startRgw(rgwDir, memstoreMb);
@@ -165,7 +166,7 @@ async function main() {
       `## ${link === 'slow' ? `Slow link (${o.rtt} rtt, ${o.perConn} per connection)` : 'LAN (loopback)'}${o.quick ? ', quick data set' : ''}: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
       '',
       ...(await machineLines(o)),
-      `- data set (${dsMode}): ${manifest.seq.size / MiB} MiB sequential object; ${manifest.par.length} × ${manifest.sizes.parSize / MiB} MiB for the parallel readers; ${manifest.small.length} × ${manifest.sizes.smallSize / 1024} KiB in ${manifest.sizes.smallDirs} folders; ${manifest.ls.length} × ${manifest.sizes.lsSize / 1024} KiB in one folder`,
+      `- data set (${dsMode}): ${manifest.seq.size / MiB} MiB sequential object; ${manifest.par.length} × ${manifest.sizes.parSize / MiB} MiB for the parallel readers; ${manifest.small.length} × ${manifest.sizes.smallSize / 1024} KiB in ${manifest.sizes.smallDirs} folders; ${manifest.ls.length} × ${manifest.sizes.lsSize / 1024} KiB in one folder; a Parquet table of ${(manifest.parquet.size / 1e6).toFixed(0)} MB (${manifest.parquet.groups} row groups × ${manifest.parquet.columns} INT64 columns, plain, uncompressed)`,
       `- clients: ours \`${CLIENT_OPTIONS.ours}\`; s3fs \`${CLIENT_OPTIONS.s3fs}\`; rclone \`${CLIENT_OPTIONS.rclone}\``,
       `- ${o.runs} run(s), a fresh mount and a dropped page cache for every workload; every byte read was checked against the known content; the whole bench took ${minutes} min; load average ${loadBefore.map((x) => x.toFixed(1)).join(' ')} before the runs, ${loadavg()
         .map((x) => x.toFixed(1))

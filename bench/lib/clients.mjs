@@ -9,7 +9,7 @@ import { createWriteStream } from 'node:fs';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mountAt } from './mountinfo.mjs';
-import { alive, runChild, sleep } from './proc.mjs';
+import { alive, cpuSeconds, runChild, sleep } from './proc.mjs';
 
 // bench/run.sh points FLUID_BENCH_APP at a snapshot of dist/ taken at the start of the run
 const APP = process.env.FLUID_BENCH_APP ?? new URL('../../', import.meta.url).pathname;
@@ -109,7 +109,7 @@ export async function writeClientConfigs(dir, { endpoint, creds }) {
 
 /**
  * Mounts bucket at mnt with client; resolves once mountinfo shows it. Returns a handle:
- * { client, pid, mnt, counters(), stop() }. counters() is ours only (SIGUSR1).
+ * { client, pid, mnt, cpu(), counters(), stop() }. counters() is ours only (SIGUSR1).
  */
 export async function mountClient(client, opts) {
   const { mnt, dir, logName } = opts;
@@ -152,6 +152,12 @@ export async function mountClient(client, opts) {
     client,
     pid: child.pid,
     mnt,
+    /** CPU seconds (user + sys, all threads) the client process has used so far. */
+    async cpu() {
+      const s = await cpuSeconds(child.pid);
+      if (s === undefined) throw new Error(`${client} (pid ${child.pid}) is gone: no CPU figure`);
+      return s;
+    },
     /** ours: counters as of now (SIGUSR1 makes it log them). */
     async counters() {
       const before = jsonLines.filter((j) => j.msg === 'counters').length;

@@ -10,6 +10,7 @@ import { crc32 } from 'node:zlib';
 
 export const MiB = 1024 * 1024;
 export const KiB = 1024;
+export const GiB = 1024 * MiB;
 
 /** Checksums are kept per CHUNK bytes, so readers can check as they go and name the bad MiB. */
 export const CHUNK = MiB;

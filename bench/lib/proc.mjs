@@ -1,6 +1,6 @@
 // Small process helpers: run a child to completion (with a deadline), read /proc.
-import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 
 /**
  * Runs cmd to completion; resolves { code, stdout, stderr, ms }. A child that outlives
@@ -73,3 +73,49 @@ export async function statusKiB(pid, field) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** /proc/PID/stat as { ppid, cpuS } or undefined when the process is gone. */
+async function statOf(pid) {
+  try {
+    const s = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // the command name (field 2) may hold spaces and parentheses: count fields after the last ')'
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    // f[0] is field 3 (state): ppid is field 4, utime..cstime are fields 14..17
+    const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    return { ppid: Number(f[1]), cpuS: ticks / TICKS_PER_S };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds (user + sys) used so far by process `pid` and everything it started: utime and
+ * stime of /proc/PID/stat cover all its threads, live and exited; cutime and cstime add the
+ * children it has waited for (a mount helper), and live descendants are added as found.
+ */
+export async function cpuSeconds(pid) {
+  const own = await statOf(pid);
+  if (!own) return undefined;
+  const children = new Map();
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === pid) continue;
+    const st = await statOf(Number(name));
+    if (st) children.set(Number(name), st);
+  }
+  let total = own.cpuS;
+  const ours = new Set([pid]);
+  // descendants: repeat until no new process joins (a child listed before its parent)
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [p, st] of children) {
+      if (!ours.has(p) && ours.has(st.ppid)) {
+        ours.add(p);
+        total += st.cpuS;
+        grew = true;
+      }
+    }
+  }
+  return total;
+}
