@@ -11,7 +11,6 @@ export const DEFAULT_CONFIG_PATHS: readonly string[] = ['/etc/fluid/config/confi
 
 export type StringPairs = readonly (readonly [string, string])[];
 export type FluidConfig = ReturnType<typeof parseFluidConfig>;
-export type FluidMountConfig = FluidConfig['mounts'][number];
 
 /** 1-based line and column of the offending character (or of the end of input), and why. */
 export type JsonErrorPosition = { readonly line: number; readonly column: number; readonly reason: string };

@@ -12,7 +12,7 @@ const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m:
  * Node's timers hold at most 2^31-1 ms (about 24.8 days); a larger delay fires after 1 ms, which
  * would turn a long TTL or timeout into none at all. 24 days is the largest whole-day value below.
  */
-export const MAX_DURATION_MS = 24 * 86_400_000;
+const MAX_DURATION_MS = 24 * 86_400_000;
 
 /** `500ms`, `30s`, `1m`, `1m30s`, `2h`, `1.5h`, `0`; a plain number means seconds. Whole milliseconds. */
 export function parseDurationMs(raw: string): number {
