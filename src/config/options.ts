@@ -145,14 +145,8 @@ export function parseOptionValue(s: OptionSpec, raw: string): OptionValue {
   return value;
 }
 
-/** One `key[=value]` as written somewhere, with where it came from. */
-export interface OptionEntry {
-  /** Normalized key as written (an alias stays an alias). */
-  readonly key: string;
-  readonly value: string;
-  /** `MOUNT_OPTIONS`, `runtimeOptions`, `mount "NAME"` or `command line`. */
-  readonly source: string;
-}
+/** One `key[=value]` as written (the key normalized, an alias kept), and where: `MOUNT_OPTIONS`, `runtimeOptions`, `mount "NAME"`, `command line`. */
+export type OptionEntry = { readonly key: string; readonly value: string; readonly source: string };
 
 /**
  * Parses a mount-style option list `k=v,k2,ro,rw` (MOUNT_OPTIONS, `-o`): a bare key means true,
