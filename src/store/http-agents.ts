@@ -45,6 +45,12 @@ export interface TransportOptions {
 export interface Transport {
   readonly httpAgent: HttpAgent;
   readonly httpsAgent: HttpsAgent;
+  /** The endpoint requests go to (AWS's for the region when none was given). */
+  readonly endpoint: URL;
+  /** Node's CA list plus the chosen bundle, when a bundle was given (for the lean path's connections). */
+  readonly secureContext?: SecureContext;
+  /** Requests go through a proxy. */
+  readonly proxied: boolean;
   /** One line for the log: endpoint, CAs, proxy. No secret, no proxy credentials. */
   readonly description: string;
 }
@@ -76,7 +82,14 @@ export function createTransport(opts: TransportOptions): Transport {
   const httpAgent = proxy.url && !https ? new HttpProxyAgent(proxy.url, base) : new HttpAgent(base);
   // The CA list serves both the endpoint (through the tunnel) and an https:// proxy itself.
   const httpsAgent: HttpsAgent = proxy.url && https ? new TunnelAgent(proxy.url, tls, secureContext) : new HttpsAgent(tls);
-  return { httpAgent, httpsAgent, description: describe(endpoint, ca, proxy, https) };
+  return {
+    httpAgent,
+    httpsAgent,
+    endpoint,
+    ...(secureContext ? { secureContext } : {}),
+    proxied: proxy.url !== undefined,
+    description: describe(endpoint, ca, proxy, https),
+  };
 }
 
 /**

@@ -15,7 +15,8 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from './object-store.js';
 import { StoreError } from './store-error.js';
 import type { Attempt } from './attempt.js';
-import { type AskedRange, checkRangeAnswer } from './range-check.js';
+import { type AskedRange, type RangeAnswer, checkRangeAnswer } from './range-check.js';
+import { LeanS3, type ResponseHeaders } from './lean-s3.js';
 import { type Env, createTransport } from './http-agents.js';
 import { RetryPolicy, type RunHooks, bodyIdleTimeoutMs, retrySettings } from './retry-policy.js';
 import { type Counters, createCounters } from '../observe/counters.js';
@@ -61,6 +62,12 @@ export interface S3StoreOptions {
    * then fails as refused, without a retry. For the mount's log: never swallowed silently.
    */
   readonly onCredentialError?: (err: unknown) => void;
+  /**
+   * 'lean' (default): ranged GETs and first-bytes GETs go through lean-s3.ts (undici +
+   * SigV4), the rest through the SDK. 'sdk': everything through the SDK (for comparison). With
+   * a proxy configured, 'lean' falls back to the SDK (its proxy agents), and `transport` says so.
+   */
+  readonly dataPath?: 'lean' | 'sdk';
 }
 
 export class S3Store implements ObjectStore {
@@ -68,6 +75,8 @@ export class S3Store implements ObjectStore {
   /** Endpoint, CAs and proxy in one line for the log (no secret, no proxy credentials). */
   readonly transport: string;
   private readonly client: S3Client;
+  /** The lean data path; undefined: the SDK serves every call. */
+  private readonly lean: LeanS3 | undefined;
   private readonly bucket: string;
   private readonly policy: RetryPolicy;
   private readonly bodyIdleTimeoutMs: number;
@@ -99,7 +108,23 @@ export class S3Store implements ObjectStore {
       ...(opts.maxSockets !== undefined ? { maxSockets: opts.maxSockets } : {}),
       ...(opts.env !== undefined ? { env: opts.env } : {}),
     });
-    this.transport = transport.description;
+    const connectTimeoutMs = Math.min(5000, this.policy.settings.attemptTimeoutMs);
+    // undici's ProxyAgent tunnels http endpoints too (CONNECT), where the SDK path forwards
+    // absolute URIs: a proxied store keeps the SDK's agents, whose behaviour is known.
+    const lean = (opts.dataPath ?? 'lean') === 'lean' && !transport.proxied;
+    this.lean = lean
+      ? new LeanS3({
+          endpoint: transport.endpoint,
+          bucket: opts.bucket,
+          region: opts.region,
+          pathStyle: opts.pathStyle,
+          ...(opts.credentials !== undefined ? { credentials: opts.credentials } : {}),
+          ...(transport.secureContext !== undefined ? { secureContext: transport.secureContext } : {}),
+          maxSockets: opts.maxSockets ?? 64,
+          connectTimeoutMs,
+        })
+      : undefined;
+    this.transport = transport.proxied && opts.dataPath !== 'sdk' ? `${transport.description}; data path: SDK (proxied)` : transport.description;
     this.client = new S3Client({
       region: opts.region,
       ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
@@ -115,7 +140,7 @@ export class S3Store implements ObjectStore {
       requestHandler: new NodeHttpHandler({
         // Each attempt's deadline is its Attempt signal (clipped to the call's time left); a
         // connection that cannot even be opened fails sooner.
-        connectionTimeout: Math.min(5000, this.policy.settings.attemptTimeoutMs),
+        connectionTimeout: connectTimeoutMs,
         httpAgent: transport.httpAgent,
         httpsAgent: transport.httpsAgent,
       }),
@@ -162,6 +187,7 @@ export class S3Store implements ObjectStore {
 
   private async firstBytesAttempt(key: string, bytes: number, attempt: Attempt, what: string): Promise<{ info: ObjectInfo; data: Buffer }> {
     this.counters.s3Get++;
+    if (this.lean) return this.firstBytesLean(this.lean, key, bytes, attempt, what);
     // The attempt's deadline covers the body too: at most `bytes` (128 KiB) of it.
     const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${bytes - 1}` }), {
       abortSignal: attempt.signal,
@@ -175,6 +201,41 @@ export class S3Store implements ObjectStore {
       throw new StoreError('invalid-response', `${what}: the answer ended after ${data.length} of ${verdict.length} bytes`, { transient: true });
     const size = verdict.total ?? data.length;
     return { info: { key, size, etag: res.ETag ?? '', mtimeMs: res.LastModified?.getTime() ?? 0 }, data };
+  }
+
+  /** firstBytesAttempt on the lean path: the same checks, the body kept as the parser's Buffers. */
+  private async firstBytesLean(lean: LeanS3, key: string, bytes: number, attempt: Attempt, what: string): Promise<{ info: ObjectInfo; data: Buffer }> {
+    let verdict: { length: number; total?: number } | undefined;
+    let head: ResponseHeaders = {};
+    const parts: Buffer[] = [];
+    let got = 0;
+    try {
+      await lean.exchange(
+        { method: 'GET', key, headers: { range: `bytes=0-${bytes - 1}` } },
+        {
+          onHeaders: (status, h) => {
+            this.observe('GET', status);
+            head = h;
+            verdict = rangeVerdict({ start: 0, end: bytes, objectMayEnd: true }, rangeAnswer(status, h), what);
+          },
+          onData: (chunk) => {
+            const limit = verdict?.length ?? 0;
+            if (got + chunk.length > limit) throw new StoreError('invalid-response', `${what}: the answer is longer than the ${limit} bytes announced`);
+            got += chunk.length;
+            parts.push(chunk);
+          },
+        },
+        attempt.signal,
+      );
+    } catch (err) {
+      throw verdict === undefined || err instanceof StoreError || attempt.signal.aborted ? err : bodyBroke(what, err, got);
+    }
+    if (!verdict) throw new StoreError('invalid-response', `${what}: no answer`, { transient: true });
+    const data = parts.length === 1 && parts[0] ? parts[0] : Buffer.concat(parts, got);
+    this.counters.s3BytesFetched += data.length;
+    if (data.length !== verdict.length)
+      throw new StoreError('invalid-response', `${what}: the answer ended after ${data.length} of ${verdict.length} bytes`, { transient: true });
+    return { info: { key, size: verdict.total ?? data.length, etag: head.etag ?? '', mtimeMs: mtimeOf(head) }, data };
   }
 
   list(req: ListRequest): Promise<ListPage> {
@@ -251,6 +312,7 @@ export class S3Store implements ObjectStore {
   private async readAttempt(req: RangeRequest, from: number, attempt: Attempt, onChunk: (chunk: Buffer) => void): Promise<void> {
     this.counters.s3Get++;
     const what = `GET ${this.label}/${req.key} bytes ${from}-${req.end - 1}`;
+    if (this.lean) return this.readLean(this.lean, req, from, attempt, onChunk, what);
     const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: req.key, Range: `bytes=${from}-${req.end - 1}`, IfMatch: req.etag }), {
       abortSignal: attempt.signal,
     });
@@ -311,8 +373,51 @@ export class S3Store implements ObjectStore {
     });
   }
 
+  /**
+   * readAttempt on the lean path: the same checks and outcomes. The idle bound is undici's body
+   * timeout (a timer refreshed per chunk, as the SDK path's), the caller's abort the signal.
+   */
+  private async readLean(lean: LeanS3, req: RangeRequest, from: number, attempt: Attempt, onChunk: (chunk: Buffer) => void, what: string): Promise<void> {
+    let pos = from;
+    let answered = false;
+    let consumerError: unknown;
+    try {
+      await lean.exchange(
+        { method: 'GET', key: req.key, headers: { range: `bytes=${from}-${req.end - 1}`, 'if-match': req.etag }, bodyIdleTimeoutMs: this.bodyIdleTimeoutMs },
+        {
+          onHeaders: (status, h) => {
+            // From here on, only the idle bound and the caller's abort apply (see readAttempt).
+            attempt.headersReceived();
+            this.observe('GET', status);
+            rangeVerdict({ start: from, end: req.end }, rangeAnswer(status, h), what);
+            answered = true;
+          },
+          onData: (chunk) => {
+            // A server that sends more than asked must not push bytes past the range.
+            const take = Math.min(chunk.length, req.end - pos);
+            this.counters.s3BytesFetched += take;
+            if (take <= 0) return;
+            pos += take;
+            try {
+              onChunk(take === chunk.length ? chunk : chunk.subarray(0, take));
+            } catch (err) {
+              consumerError = err;
+              throw err;
+            }
+          },
+        },
+        attempt.signal,
+      );
+    } catch (err) {
+      if (!answered || err instanceof StoreError || err === consumerError || attempt.signal.aborted) throw err;
+      if ((err as { code?: unknown }).code === 'UND_ERR_BODY_TIMEOUT') throw new StoreError('timeout', `${what}: no data for ${this.bodyIdleTimeoutMs} ms`);
+      throw bodyBroke(what, err, pos - from);
+    }
+  }
+
   destroy(): void {
     this.client.destroy();
+    this.lean?.destroy();
   }
 
   /** What every store call does on a refused key and on each failed attempt. */
@@ -355,14 +460,40 @@ function acceptedRange(
   body: Readable | undefined,
   what: string,
 ): { length: number; total?: number } {
-  const verdict = checkRangeAnswer(asked, {
-    ...statusOf(res),
-    ...(res.ContentRange !== undefined ? { contentRange: res.ContentRange } : {}),
-    ...(res.ContentLength !== undefined ? { contentLength: res.ContentLength } : {}),
-  });
+  try {
+    return rangeVerdict(
+      asked,
+      {
+        ...statusOf(res),
+        ...(res.ContentRange !== undefined ? { contentRange: res.ContentRange } : {}),
+        ...(res.ContentLength !== undefined ? { contentLength: res.ContentLength } : {}),
+      },
+      what,
+    );
+  } catch (err) {
+    body?.destroy();
+    throw err;
+  }
+}
+
+/** checkRangeAnswer, a refusal thrown as the StoreError both paths answer with (the lean path drops the body by aborting). */
+function rangeVerdict(asked: AskedRange, answer: RangeAnswer, what: string): { length: number; total?: number } {
+  const verdict = checkRangeAnswer(asked, answer);
   if (verdict.ok) return verdict;
-  body?.destroy();
-  throw new StoreError('invalid-response', `${what}: ${verdict.reason}`, { ...statusOf(res) });
+  throw new StoreError('invalid-response', `${what}: ${verdict.reason}`, answer.status !== undefined ? { status: answer.status } : {});
+}
+
+/** What the range check needs from a lean answer's headers. */
+function rangeAnswer(status: number, h: ResponseHeaders): RangeAnswer {
+  const range = h['content-range'];
+  const length = h['content-length'];
+  return { status, ...(range !== undefined ? { contentRange: range } : {}), ...(length !== undefined ? { contentLength: Number(length) } : {}) };
+}
+
+/** Last-Modified in ms; 0 when absent or unreadable (as the SDK path answers without one). */
+function mtimeOf(h: ResponseHeaders): number {
+  const t = h['last-modified'] === undefined ? NaN : Date.parse(h['last-modified']);
+  return Number.isNaN(t) ? 0 : t;
 }
 
 function statusOf(res: { $metadata: { httpStatusCode?: number } }): { status?: number } {

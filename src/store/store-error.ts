@@ -102,7 +102,9 @@ export function toStoreError(err: unknown, what: string): StoreError {
   if (code === 'SlowDown' || code === 'ThrottlingException' || status === 429 || status === 503)
     return new StoreError('throttled', msg('server asks to slow down'), base);
   if (status !== undefined && status >= 500) return new StoreError('server', msg('server error'), base);
-  if (code === 'TimeoutError' || code === 'RequestTimeout' || e.code === 'ETIMEDOUT') return new StoreError('timeout', msg('timed out'), base);
+  // UND_ERR_CONNECT_TIMEOUT: undici (the lean path) could not open a connection in time.
+  if (code === 'TimeoutError' || code === 'RequestTimeout' || e.code === 'ETIMEDOUT' || e.code === 'UND_ERR_CONNECT_TIMEOUT')
+    return new StoreError('timeout', msg('timed out'), base);
   // The server's certificate is not trusted: no retry will change that, the CA must be given.
   if (e.code && TLS_CODES.test(e.code))
     return new StoreError(

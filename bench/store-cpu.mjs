@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+// CPU of the store's ranged GETs, old path (the SDK) against the lean one (undici + SigV4),
+// in one process, against one RGW (issue 11). Run after `npm run build`:
+//
+//   node bench/store-cpu.mjs [--gib 1] [--rounds 3] [--part-mib 8] [--parallel 1,8]
+//
+// Starts its own RGW (scripts/rgw-start.sh, in a temp dir, stopped and purged at the end)
+// unless S3_ENDPOINT, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY name one already running.
+// Each measurement reads `--gib` GiB as ranged GETs of `--part-mib` MiB through
+// S3Store.readRange, `parallel` at a time, the bytes only counted (no copy); CPU is
+// process.cpuUsage() (user + system, all threads) around it. The two paths take turns, the
+// order alternating per round; the table shows medians.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { startRgw, stopRgw } from './lib/rgw.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    gib: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '3' },
+    'part-mib': { type: 'string', default: '8' },
+    parallel: { type: 'string', default: '1,8' },
+    'object-mib': { type: 'string', default: '256' },
+  },
+});
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const partBytes = Number(args['part-mib']) * MiB;
+const objectBytes = Number(args['object-mib']) * MiB;
+const totalBytes = Number(args.gib) * GiB;
+const rounds = Number(args.rounds);
+const parallels = args.parallel.split(',').map(Number);
+
+const dist = new URL('../dist/src/store/', import.meta.url);
+const { S3Store } = await import(new URL('s3-store.js', dist).href);
+const { RotatingCredentials } = await import(new URL('rotating-credentials.js', dist).href);
+
+let rgwDir;
+let env = process.env;
+if (!env.S3_ENDPOINT || !env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) {
+  rgwDir = join(await mkdtemp(join(tmpdir(), 'store-cpu-')), 'rgw');
+  env = await startRgw(rgwDir, Math.ceil((objectBytes * 3) / MiB) + 1024);
+}
+try {
+  await main(env);
+} finally {
+  if (rgwDir) await stopRgw(rgwDir);
+}
+
+async function main(env) {
+  const region = env.AWS_REGION ?? 'us-east-1';
+  const bucket = `store-cpu-${Date.now()}`;
+  const credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY };
+  const sdk = new S3Client({ region, endpoint: env.S3_ENDPOINT, forcePathStyle: true, credentials });
+  await sdk.send(new CreateBucketCommand({ Bucket: bucket }));
+  const body = Buffer.alloc(objectBytes);
+  for (let i = 0; i < body.length; i += 4) body.writeUInt32LE((i * 2654435761) >>> 0, i);
+  const put = await sdk.send(new PutObjectCommand({ Bucket: bucket, Key: 'big.bin', Body: body }));
+  sdk.destroy();
+  const etag = put.ETag;
+
+  // The agent's credentials: RotatingCredentials around a loader, as src/mount/buckets.ts does.
+  const rotating = new RotatingCredentials(async () => credentials, 60_000);
+  const stores = Object.fromEntries(
+    ['sdk', 'lean'].map((dataPath) => [
+      dataPath,
+      new S3Store({ bucket, endpoint: env.S3_ENDPOINT, region, pathStyle: true, credentials: rotating.provider, requestTimeoutMs: 30_000, dataPath }),
+    ]),
+  );
+
+  const parts = Math.floor(objectBytes / partBytes);
+  async function readGiB(store, parallel) {
+    const count = Math.round(totalBytes / partBytes);
+    let next = 0;
+    let got = 0;
+    const worker = async () => {
+      while (next < count) {
+        const start = ((next++ * 7) % parts) * partBytes;
+        await store.readRange({ key: 'big.bin', start, end: start + partBytes, etag }, (chunk) => (got += chunk.length));
+      }
+    };
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: parallel }, worker));
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    if (got !== count * partBytes) throw new Error(`read ${got} bytes, expected ${count * partBytes}`);
+    const gib = got / GiB;
+    return { cpuPerGiB: (cpu.user + cpu.system) / 1e6 / gib, userPerGiB: cpu.user / 1e6 / gib, mbps: got / 1e6 / (ms / 1000) };
+  }
+
+  // Warm-up: connections open, JIT, signing keys cached.
+  for (const store of Object.values(stores)) for (const p of parallels) await readGiB(store, p);
+
+  const results = {};
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? ['sdk', 'lean'] : ['lean', 'sdk'];
+    for (const p of parallels) {
+      for (const path of order) {
+        const res = await readGiB(stores[path], p);
+        (results[`${path} ${p}`] ??= []).push(res);
+        process.stderr.write(`round ${r + 1} ${path} ×${p}: ${res.cpuPerGiB.toFixed(2)} s CPU/GiB, ${res.mbps.toFixed(0)} MB/s\n`);
+      }
+    }
+  }
+  for (const store of Object.values(stores)) store.destroy();
+
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  console.log(`\n${rounds} rounds, ${args.gib} GiB each, ${args['part-mib']} MiB ranged GETs, node ${process.version}\n`);
+  console.log('| path | parallel GETs | CPU s/GiB (median) | of which user | MB/s (median) | lean/sdk CPU |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const p of parallels) {
+    const base = median(results[`sdk ${p}`].map((x) => x.cpuPerGiB));
+    for (const path of ['sdk', 'lean']) {
+      const xs = results[`${path} ${p}`];
+      const cpu = median(xs.map((x) => x.cpuPerGiB));
+      const row = [path === 'sdk' ? 'SDK (GetObjectCommand)' : 'lean (undici + SigV4)', p, cpu.toFixed(2), median(xs.map((x) => x.userPerGiB)).toFixed(2)];
+      row.push(median(xs.map((x) => x.mbps)).toFixed(0), path === 'sdk' ? '' : `${(cpu / base).toFixed(2)}×`);
+      console.log(`| ${row.join(' | ')} |`);
+    }
+  }
+}
