@@ -2,14 +2,15 @@
 // CPU of the store's ranged GETs, old path (the SDK) against the lean one (undici + SigV4),
 // in one process, against one RGW (issue 11). Run after `npm run build`:
 //
-//   node bench/store-cpu.mjs [--gib 1] [--rounds 3] [--part-mib 8] [--parallel 1,8]
+//   node bench/store-cpu.mjs [--gib 1] [--rounds 3] [--part-mib 8] [--parallel 1,8] [--heads 2000]
 //
 // Starts its own RGW (scripts/rgw-start.sh, in a temp dir, stopped and purged at the end)
 // unless S3_ENDPOINT, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY name one already running.
 // Each measurement reads `--gib` GiB as ranged GETs of `--part-mib` MiB through
 // S3Store.readRange, `parallel` at a time, the bytes only counted (no copy); CPU is
 // process.cpuUsage() (user + system, all threads) around it. The two paths take turns, the
-// order alternating per round; the table shows medians.
+// order alternating per round; the table shows medians. Then `--heads` HEADs per path and
+// round, one at a time: CPU per 1,000.
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ const { values: args } = parseArgs({
     'part-mib': { type: 'string', default: '8' },
     parallel: { type: 'string', default: '1,8' },
     'object-mib': { type: 'string', default: '256' },
+    heads: { type: 'string', default: '2000' },
   },
 });
 const MiB = 1024 * 1024;
@@ -106,6 +108,22 @@ async function main(env) {
       }
     }
   }
+  // HEADs: CPU per 1,000, one at a time (what a stat of an uncached file costs).
+  const heads = {};
+  async function headMany(store, n) {
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < n; i++) if ((await store.head('big.bin'))?.size !== objectBytes) throw new Error('HEAD: wrong size');
+    const cpu = process.cpuUsage(cpu0);
+    return ((cpu.user + cpu.system) / 1e6) * (1000 / n);
+  }
+  for (const store of Object.values(stores)) await headMany(store, 200);
+  for (let r = 0; r < rounds; r++) {
+    for (const path of r % 2 === 0 ? ['sdk', 'lean'] : ['lean', 'sdk']) {
+      const perK = await headMany(stores[path], Number(args.heads));
+      (heads[path] ??= []).push(perK);
+      process.stderr.write(`round ${r + 1} ${path} HEAD: ${perK.toFixed(2)} s CPU per 1,000\n`);
+    }
+  }
   for (const store of Object.values(stores)) store.destroy();
 
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -122,4 +140,8 @@ async function main(env) {
       console.log(`| ${row.join(' | ')} |`);
     }
   }
+  const sdkHead = median(heads.sdk);
+  const leanHead = median(heads.lean);
+  console.log(`\n| HEAD, one at a time | CPU s per 1,000 (median) |\n|---|---:|`);
+  console.log(`| SDK (HeadObjectCommand) | ${sdkHead.toFixed(2)} |\n| lean (undici + SigV4) | ${leanHead.toFixed(2)} (${(leanHead / sdkHead).toFixed(2)}×) |`);
 }

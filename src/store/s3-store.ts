@@ -63,7 +63,7 @@ export interface S3StoreOptions {
    */
   readonly onCredentialError?: (err: unknown) => void;
   /**
-   * 'lean' (default): ranged GETs and first-bytes GETs go through lean-s3.ts (undici +
+   * 'lean' (default): ranged GETs, first-bytes GETs and HEADs go through lean-s3.ts (undici +
    * SigV4), the rest through the SDK. 'sdk': everything through the SDK (for comparison). With
    * a proxy configured, 'lean' falls back to the SDK (its proxy agents), and `transport` says so.
    */
@@ -159,6 +159,22 @@ export class S3Store implements ObjectStore {
 
   private async headAttempt(key: string, attempt: Attempt): Promise<ObjectInfo> {
     this.counters.s3Head++;
+    if (this.lean) {
+      let info: ObjectInfo | undefined;
+      await this.lean.exchange(
+        { method: 'HEAD', key },
+        {
+          onHeaders: (status, h) => {
+            this.observe('HEAD', status);
+            info = { key, size: Number(h['content-length'] ?? 0), etag: h.etag ?? '', mtimeMs: mtimeOf(h) };
+          },
+          onData: () => undefined,
+        },
+        attempt.signal,
+      );
+      if (!info) throw new StoreError('invalid-response', `HEAD ${this.label}/${key}: no answer`, { transient: true });
+      return info;
+    }
     const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: attempt.signal });
     this.observe('HEAD', res.$metadata.httpStatusCode);
     return { key, size: res.ContentLength ?? 0, etag: res.ETag ?? '', mtimeMs: res.LastModified?.getTime() ?? 0 };

@@ -154,6 +154,19 @@ t.test('bodies are byte-exact: ranges at every boundary, a whole small object, f
   t.ok(first?.data.equals(data.subarray(0, 4096)));
 });
 
+t.test('HEAD answers the same ObjectInfo on both paths', async (t) => {
+  const fake = await startFakeS3(t, (_req, res) => serveHead(res, 123_456_789_012));
+  const lean = storeFor(t, fake);
+  const sdk = storeFor(t, fake, { dataPath: 'sdk' });
+  const info = await lean.head('some/key');
+  t.same(info, await sdk.head('some/key'));
+  t.same(info, { key: 'some/key', size: 123_456_789_012, etag: ETAG, mtimeMs: Date.parse('Wed, 01 Jan 2025 00:00:00 GMT') });
+  t.same(
+    fake.requests.map((r) => r.method),
+    ['HEAD', 'HEAD'],
+  );
+});
+
 /** Answers that must fail alike on both paths; each handler sees one request per store call (maxAttempts 1). */
 const FAILURES: [string, (res: ServerResponse, s: SeenRequest) => void][] = [
   ['404 NoSuchKey', (res) => serveError(res, 404, 'NoSuchKey')],
