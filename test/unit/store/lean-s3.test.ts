@@ -290,6 +290,34 @@ t.test('a proxy in the environment: the store keeps the SDK path, and says so', 
   t.notMatch(storeFor(t, fake).transport, /data path/, 'no note without a proxy');
 });
 
+t.test('addressing: the lean path picks virtual-host or path-style as the SDK does', async (t) => {
+  const fake = await startFakeS3(t, (_req, res, s) => serveObject(res, s, data));
+  const localhost = { url: fake.url.replace('127.0.0.1', 'localhost') };
+  // bkt.localhost does not resolve here: a store that addresses it fails, one that goes
+  // path-style to localhost is served. Both paths must do the same in each case.
+  const cases: [string, { url: string }, string][] = [
+    ['virtual-host to a DNS name', localhost, 'bkt'],
+    ['an IP endpoint stays path-style', fake, 'bkt'],
+    ['a bucket with dots stays path-style', localhost, 'my.bkt'],
+  ];
+  for (const [label, endpoint, bucket] of cases) {
+    const outcomes: string[] = [];
+    for (const dataPath of ['sdk', 'lean'] as const) {
+      const store = storeFor(t, endpoint, { bucket, pathStyle: false, requestTimeoutMs: 2_000, maxAttempts: 1, dataPath });
+      const before = fake.requests.length;
+      try {
+        await readAll(store, 'k', 0, 10);
+        const r = fake.requests[before];
+        outcomes.push(`served: ${r?.host?.replace(/:\d+$/, '')} ${r?.path}`);
+      } catch (err) {
+        const e = err as { kind?: string; message?: string };
+        outcomes.push(`failed: ${e.kind}${/bkt\.localhost/.test(String(e.message)) ? ' at bkt.localhost' : ''}`);
+      }
+    }
+    t.equal(outcomes[1], outcomes[0], `${label}: ${outcomes[0]}`);
+  }
+});
+
 t.test('escapeUri: RFC 3986, as SigV4 canonicalises', async (t) => {
   t.equal(escapeUri("a b+c!'()*~._-/é"), 'a%20b%2Bc%21%27%28%29%2A~._-%2F%C3%A9');
 });
