@@ -29,8 +29,8 @@ function columnValues(c, g, rows) {
   return new BigInt64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 
-/** CRC-32 of a decoded column chunk's values as bytes (what the reader checks). */
-export const valuesCrc = (typed) => crc32(Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength));
+/** CRC-32 of decoded values as bytes (what the reader checks), continuing from crc. */
+export const valuesCrc = (typed, crc = 0) => crc32(Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength), crc);
 
 /**
  * Writes the table to `path`; returns its manifest entry: key, size, shape, the CRC-32 of

@@ -148,7 +148,9 @@ export function renderResults({ runs, manifest, cfg, header }) {
   for (const m of metrics.filter((x) => x.table !== 'cpu')) out.push(row(m));
   out.push('');
   out.push(
-    "¹ ours only: the growth of its s3BytesFetched counter (logged on SIGUSR1) over the fio run ÷ the bytes fio read (page-cache hits included). The peers keep no such counter. Random 256 KiB latency: fio's median completion latency; raw SDK: the median of 50 ranged GETs of 256 KiB at random aligned offsets on a warm connection.",
+    "¹ ours only: the growth of its s3BytesFetched counter (logged on SIGUSR1) over the fio run ÷ the bytes fio read (page-cache hits included); for Parquet, ÷ the bytes of the column chunks read plus the footer. The peers keep no such counter. Random 256 KiB latency: fio's median completion latency; raw SDK: the median of 50 ranged GETs of 256 KiB at random aligned offsets on a warm connection.",
+    '',
+    '² pyarrow is not packaged for Debian 12 (no python3-pyarrow) and no Python package index is reachable here, so the Parquet rows read with hyparquet (Node), which fetches like pyarrow\'s `read_table`: the footer, then the selected column chunks of all row groups at once (ranges under 8 KiB apart coalesced), 8 reads in flight; every decoded column chunk is checked against the known content. A read still running after 240 s is stopped and shown as "> 240".',
     '',
     "**CPU of the client process** (user + sys of all its threads and children, from /proc/PID/stat, sampled just before and just after each workload on the same mount; for s3fs and rclone the foreground FUSE daemon itself). Raw SDK: the reading process's own `process.cpuUsage()` over its GETs, less its CRC check (the mount readers check in their own process).",
     '',

@@ -38,22 +38,29 @@ try {
   };
   if (file.byteLength !== parquet.size) throw new Error(`${parquet.key}: size ${file.byteLength}, expected ${parquet.size}`);
   const metadata = await parquetMetadataAsync(file);
-  const seen = new Set();
+  // a column chunk arrives as one or more pieces (one per data page run), in row order
+  const sums = new Map();
   const bad = [];
   await parquetRead({
     file,
     metadata,
     columns: columns.map(columnName),
     onChunk({ columnName: name, columnData, rowStart, rowEnd }) {
-      const c = Number(name.slice(1));
-      const g = rowStart / parquet.rowsPerGroup;
-      if (!Number.isInteger(g) || rowEnd - rowStart !== parquet.rowsPerGroup) bad.push(`${name}: rows ${rowStart}-${rowEnd} do not make one row group`);
-      else if (valuesCrc(columnData) !== parquet.crcs[g][c]) bad.push(`${name} in row group ${g}: values differ from the known content`);
-      seen.add(`${g}/${c}`);
+      const g = Math.floor(rowStart / parquet.rowsPerGroup);
+      const id = `${g}/${name}`;
+      const sum = sums.get(id) ?? { c: Number(name.slice(1)), g, rows: 0, crc: 0 };
+      if (rowStart !== g * parquet.rowsPerGroup + sum.rows) bad.push(`${name} in row group ${g}: rows ${rowStart}-${rowEnd} out of order`);
+      sum.crc = valuesCrc(columnData, sum.crc);
+      sum.rows += rowEnd - rowStart;
+      sums.set(id, sum);
     },
   });
+  for (const { c, g, rows, crc } of sums.values()) {
+    if (rows !== parquet.rowsPerGroup) bad.push(`c${c} in row group ${g}: ${rows} rows, expected ${parquet.rowsPerGroup}`);
+    else if (crc !== parquet.crcs[g][c]) bad.push(`c${c} in row group ${g}: values differ from the known content`);
+  }
   if (bad.length) throw new Error(bad.slice(0, 5).join('; '));
-  if (seen.size !== parquet.groups * columns.length) throw new Error(`decoded ${seen.size} column chunks, expected ${parquet.groups * columns.length}`);
+  if (sums.size !== parquet.groups * columns.length) throw new Error(`decoded ${sums.size} column chunks, expected ${parquet.groups * columns.length}`);
 } finally {
   await fh.close();
 }
