@@ -40,6 +40,7 @@ export function metricsFor(manifest, cfg) {
       label: 'random 256 KiB reads: median latency of one read (ms)',
       sdk: ['rand256kLatMs', (m) => `${fmt(m.rand256kLatMs)} (256 KiB ranged GET)`],
     },
+    { key: 'rand256kLatVsRaw', label: 'random 256 KiB: median latency ÷ a raw 256 KiB ranged GET sampled right after the fio run (×)' },
     { key: 'rand256kFetched', label: 'random 256 KiB: S3 bytes fetched per byte read ¹', oursOnly: true },
     { key: 'pqAllS', label: `Parquet table (${pqMB} MB, ${pq?.groups} row groups × ${pq?.columns} columns) read with hyparquet, all columns (s) ²` },
     { key: 'pqAllFetched', label: 'Parquet, all columns: S3 bytes fetched per byte of the columns read ¹', oursOnly: true },
@@ -83,11 +84,7 @@ function targetsFor(mode) {
     add('findS', 'no slower than rclone', (m) => [m.rclone / m.ours, 1, `${x(m.rclone / m.ours)} rclone's speed`]);
     add('lsS', '≥ 3× faster than s3fs', (m) => [m.s3fs / m.ours, 3, `${x(m.s3fs / m.ours)} faster`]);
     add('rand256kMiBps', '≥ 1.5× s3fs', (m) => [m.ours / m.s3fs, 1.5]);
-    add('rand256kLatMs', '≤ 1.5× a raw ranged GET of the same size', (m) => [
-      m.sdk.rand256kLatMs / m.ours,
-      1 / 1.5,
-      `${x(m.ours / m.sdk.rand256kLatMs)} the raw GET`,
-    ]);
+    add('rand256kLatVsRaw', '≤ 1.5× a raw ranged GET of the same size', (m) => [1.5 / m.ours, 1, x(m.ours)]);
   } else {
     add('seqMBps', "≥ 1.25× the raw SDK's 8 streams", (m) => [m.ours / m.sdk.seqParMBps, 1.25]);
     add('seqMBps', '≥ 2.5× s3fs', (m) => [m.ours / m.s3fs, 2.5]);
