@@ -130,7 +130,8 @@ export function startAgent(t: Test, opts: AgentOptions): Agent {
     target: opts.target,
     stdout: () => out,
     stderr: () => err,
-    async mounted(timeoutMs = 10_000) {
+    // A bound for a stuck start, not a speed check: a loaded 2-core machine can take over 10 s.
+    async mounted(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         const type = await isMounted(opts.target, mountinfo()).catch(() => undefined);
