@@ -253,6 +253,12 @@ export class Filesystem {
     this.retune(bucket, mount);
   }
 
+  /** The store a serving mount reads from now (undefined when it is not serving). */
+  storeOf(name: string): ObjectStore | undefined {
+    const bucket = this.live.get(name);
+    return bucket?.state === 'serving' ? bucket.store : undefined;
+  }
+
   /**
    * Read-ahead sizes from a reload: each reader's next window uses them (cache and part sizes
    * are fixed at start: they size structures already built).

@@ -30,6 +30,8 @@ export function createStore(
   observer?: RequestObserver,
   log?: Logger,
   onCredentialError?: (err: unknown) => void,
+  /** Told of the store's credentials, so a changed secret file can be pushed to it at once. */
+  onRotatingCredentials?: (rotating: RotatingCredentials) => void,
 ): S3Store {
   const creds = m.credentials;
   const rotating = creds
@@ -42,6 +44,7 @@ export function createStore(
         return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
       }, CREDENTIAL_REFRESH_MS)
     : undefined;
+  if (rotating) onRotatingCredentials?.(rotating);
   const store = new S3Store({
     bucket: m.bucket,
     ...(m.ca !== undefined ? { caBundle: m.ca.pem } : {}),

@@ -29,6 +29,7 @@ import type { Server } from 'node:http';
 import type { BucketMount } from '../config/plan.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { LiveMounts } from './live-mounts.js';
+import type { RotatingCredentials } from '../store/rotating-credentials.js';
 import { watchConfig, type ConfigWatch } from './config-watch.js';
 
 /** The FUSE subtype: the mount shows as type `fuse.fluid-s3` (Fluid's check also matches `fuse`). */
@@ -61,6 +62,8 @@ export class MountLifecycle {
   private readonly log: Logger;
   private readonly options: LifecycleOptions;
   private live: LiveMounts | undefined;
+  /** Each store's credentials, to push a changed secret file to it (weak: stores come and go with reloads). */
+  private readonly credentialsOf = new WeakMap<ObjectStore, RotatingCredentials>();
   private configWatch: ConfigWatch | undefined;
   readonly counters: Counters = createCounters();
   readonly metrics: Metrics;
@@ -224,7 +227,18 @@ export class MountLifecycle {
 
   private storeFor(mount: BucketMount): ObjectStore {
     const s = this.plan.settings;
-    return createStore(mount, s.requestTimeoutMs, this.counters, this.metrics, this.log, (err) => this.backgroundError(`${mount.name}: secret re-read`, err));
+    let rotating: RotatingCredentials | undefined;
+    const store = createStore(
+      mount,
+      s.requestTimeoutMs,
+      this.counters,
+      this.metrics,
+      this.log,
+      (err) => this.backgroundError(`${mount.name}: secret re-read`, err),
+      (r) => (rotating = r),
+    );
+    if (rotating) this.credentialsOf.set(store, rotating);
+    return store;
   }
 
   /**
@@ -260,13 +274,32 @@ export class MountLifecycle {
       ...(this.options.configPollMs !== undefined ? { pollIntervalMs: this.options.configPollMs } : {}),
       onChange: async (changed) => {
         log.info({ changed }, 'config files changed');
-        await live.reload();
+        await Promise.all([live.reload(), this.pushSecrets(fs, live, changed)]);
         this.configWatch?.setFiles(watchedFiles());
       },
       onError: (err) => this.backgroundError('config watch', err),
     });
     // A change made between the read at start and the watch's first look would wait for the next one.
     void live.reload();
+  }
+
+  /**
+   * A secret file a serving mount reads has changed (the kubelet swapped `..data`): its store
+   * re-reads the keys now, rather than at its next 403 or when its 60 s cache ends.
+   */
+  private async pushSecrets(fs: Filesystem, live: LiveMounts, changed: readonly string[]): Promise<void> {
+    for (const mount of live.mounts()) {
+      if (!secretFilesOf(mount).some((file) => changed.includes(file))) continue;
+      const store = fs.storeOf(mount.name);
+      const rotating = store && this.credentialsOf.get(store);
+      if (!rotating) continue;
+      try {
+        const keysChanged = await rotating.refresh();
+        this.log.info({ mount: mount.name, changed: keysChanged }, 'secret file changed: keys re-read');
+      } catch (err) {
+        this.backgroundError(`${mount.name}: secret re-read`, err);
+      }
+    }
   }
 
   /** Logged and counted; never thrown: nobody waits for this work. */

@@ -244,6 +244,12 @@ t.test('5. secret rotation: new keys in a swapped ..data, old keys revoked, read
   const added = await radosgwAdmin(['key', 'create', `--uid=${uid}`, '--key-type=s3', `--access-key=${k2}`, `--secret=${s2}`]);
   t.equal(added.code, 0, 'radosgw-admin key create K2');
   await writeSecret(c.etc, 'rot-secret', { 'minio-access-key': `${k2}\n`, 'minio-access-secret': `${s2}\n` }, '..2026_11_28_01_00_00.000000002');
+  // The watcher sees the swap and pushes the new keys to the store, before any 403.
+  const pushed = await waitFor('the agent re-reads the keys on the secret change', 20_000, async () =>
+    agent.stdout().includes('"msg":"secret file changed: keys re-read"') ? true : undefined,
+  );
+  t.ok(pushed, 'log line "secret file changed: keys re-read"');
+  t.match(agent.stdout(), /"changed":true,"msg":"secret file changed: keys re-read"/, 'with new keys');
   const removed = await radosgwAdmin(['key', 'rm', `--uid=${uid}`, '--key-type=s3', `--access-key=${k1}`]);
   t.equal(removed.code, 0, 'radosgw-admin key rm K1');
   const list = (client: S3Client) => client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1 }));
@@ -277,7 +283,7 @@ t.test('5. secret rotation: new keys in a swapped ..data, old keys revoked, read
   t.equal(await cat(c, 'dir3/fourth.txt').catch((e: Error) => e.message), 'four');
   t.ok(
     sinceStart < 55_000,
-    `rotation exercised ${sinceStart} ms after start, inside the 60 s credential cache: the 403 path picked up the new keys, not the timer`,
+    `rotation exercised ${sinceStart} ms after start, inside the 60 s credential cache: the secret's change brought the new keys, not the timer`,
   );
 
   // Second rotation, the other order: the old key is revoked before the kubelet has synced the
