@@ -15,7 +15,7 @@ import type { BucketMount, ProcessSettings } from '../config/plan.js';
 import type { ObjectStore } from '../store/object-store.js';
 import { BucketNamespace } from './bucket-namespace.js';
 import type { Entry, FileEntry } from './entry.js';
-import { FsError, errnoName } from './errno.js';
+import { FsError } from './errno.js';
 import { FolderTree } from './folder-tree.js';
 import { type StatFs, UsageTracker, type UsageOptions, type UsageSource } from './disk-usage.js';
 import { type Clock, systemClock } from '../clock.js';
@@ -277,44 +277,45 @@ export class Filesystem {
   }
 
   async getattr(path: string): Promise<Attr> {
-    try {
-      return await this.lookupAttr(path);
-    } catch (err) {
-      if (errnoName(err) !== 'ENOENT' || this.draining.size === 0) throw err;
-      return this.openFileAttr(path, err);
-    }
-  }
-
-  /**
-   * A file still open under a removed or replaced mount answers getattr by its old path until it
-   * is closed: the kernel asks for attributes by path even for fstat (`cat` fstats its input
-   * before reading), and a removal must not fail a reader. ESTALE once the grace is over. Only
-   * reached when the path leads nowhere else; one pass over the open handles.
-   */
-  private openFileAttr(path: string, notFound: unknown): Attr {
-    for (const bucket of this.draining) {
-      const folder = bucket.mount.folder;
-      const segs = path === '/' ? [] : path.slice(1).split('/');
-      if (segs.length <= folder.length || folder.some((seg, i) => segs[i] !== seg)) continue;
-      const key = bucket.mount.prefix + segs.slice(folder.length).join('/');
-      for (const [fd, h] of this.handles) {
-        if (h.bucket !== bucket || h.key !== key) continue;
-        if (this.isStale(bucket)) throw staleError(fd, bucket);
-        return this.attrOf(bucket.mount, { kind: 'file', key, etag: '', size: h.size, mtimeMs: h.mtimeMs });
-      }
-    }
-    throw notFound;
-  }
-
-  private async lookupAttr(path: string): Promise<Attr> {
     const r = this.folders.resolve(path);
-    if (r.kind === 'none') throw new FsError('ENOENT', `${path}: no such file or directory`);
+    if (r.kind === 'none') return this.openFileAttr(path);
     if (r.kind === 'virtual') return this.virtualDirAttr();
     // The root stays a directory whatever its bucket does: the mount itself must answer.
     if (r.value.state === 'unavailable' && path === '/') return this.virtualDirAttr();
-    const entry = await this.namespaceOf(r.value, path).lookup(r.rel).catch(this.unlessGone(r.value, path));
-    if (!entry) throw new FsError('ENOENT', `${path}: no such file or directory`);
-    return this.attrOf(r.value.mount, entry);
+    const bucket = r.value;
+    const entry = await this.namespaceOf(bucket, path)
+      .lookup(r.rel)
+      .catch((err: unknown) => {
+        // Removed while on its way (its store destroyed under it): the path leads nowhere now,
+        // unless a file is still open there.
+        if (this.live.get(bucket.mount.name) === bucket) throw err;
+        return undefined;
+      });
+    return entry ? this.attrOf(bucket.mount, entry) : this.openFileAttr(path);
+  }
+
+  /**
+   * A path that leads nowhere (now): ENOENT, unless a file is still open there under a removed or
+   * replaced mount. Such a file answers getattr by its old path until it is closed: the kernel
+   * asks for attributes by path even for fstat (`cat` fstats its input before reading), and a
+   * removal must not fail a reader. ESTALE once the grace is over. One pass over the open
+   * handles, and only while a mount drains.
+   */
+  private openFileAttr(path: string): Attr {
+    if (this.draining.size > 0) {
+      const segs = path === '/' ? [] : path.slice(1).split('/');
+      for (const bucket of this.draining) {
+        const folder = bucket.mount.folder;
+        if (segs.length <= folder.length || folder.some((seg, i) => segs[i] !== seg)) continue;
+        const key = bucket.mount.prefix + segs.slice(folder.length).join('/');
+        for (const [fd, h] of this.handles) {
+          if (h.bucket !== bucket || h.key !== key) continue;
+          if (this.isStale(bucket)) throw staleError(fd, bucket);
+          return this.attrOf(bucket.mount, { kind: 'file', key, etag: '', size: h.size, mtimeMs: h.mtimeMs });
+        }
+      }
+    }
+    throw new FsError('ENOENT', `${path}: no such file or directory`);
   }
 
   /**
