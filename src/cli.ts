@@ -5,7 +5,9 @@
  * src/error-catalogue.ts).
  */
 import { readFileSync } from 'node:fs';
-import { ConfigError, USAGE, loadDebugPlan, loadFluidPlan, parseArgv, type Layout } from './config/index.js';
+import { ConfigError, loadDebugPlan, loadFluidPlan, type Layout } from './config/index.js';
+import { parseArgv } from './cli/argv.js';
+import { USAGE } from './cli/help-text.js';
 import { FS_TYPE, MountLifecycle } from './mount/lifecycle.js';
 import { probeMount } from './mount/health.js';
 import { guardProcess } from './mount/process-guard.js';

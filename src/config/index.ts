@@ -2,10 +2,9 @@
  * Configuration layer: command line, Fluid's config.json, MOUNT_OPTIONS, runtimeOptions and
  * secret files → one validated, deep-frozen MountPlan.
  */
-export { parseArgv, type Command } from './argv.js';
-export { loadDebugPlan, loadFluidPlan, type LoadContext } from './load-plan.js';
+export { loadDebugPlan, loadFluidPlan, type DebugCommand, type FluidCommand, type LoadContext } from './load-plan.js';
 export type { Layout } from './mount-folders.js';
 export { readSecret } from './secrets.js';
-export { USAGE } from './help-text.js';
-export { ConfigError, ConfigErrorCode } from './config-error.js';
+export { ConfigError, ConfigErrorCode, configError, q } from './config-error.js';
+export { lookupOption, normalizeKey, parseOptionList, SOURCE_CLI, VOCABULARY, type OptionSpec } from './options.js';
 export type * from './plan.js';

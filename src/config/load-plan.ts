@@ -7,12 +7,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { SOURCE_CLI, type Command } from './argv.js';
 import { ConfigError, configError, ConfigErrorCode, q } from './config-error.js';
 import { DEFAULT_CONFIG_PATHS, loadFluidConfig, type FluidConfig } from './fluid-config.js';
 import { chooseLayout, layoutFolders, type Layout } from './mount-folders.js';
 import { parseMountSource } from './mount-source.js';
-import { DEFAULT_CACHE_SIZE, entriesOf, lookupOption, parseListenAddress, parseOptionList, parseOptionValue, VOCABULARY } from './options.js';
+import { DEFAULT_CACHE_SIZE, entriesOf, lookupOption, parseListenAddress, parseOptionList, parseOptionValue, SOURCE_CLI, VOCABULARY } from './options.js';
 import type { Mode, OptionEntry, OptionScope, OptionSpec, OptionValue } from './options.js';
 import { DEFAULT_SECRETS_ROOT, errnoCode, readSecretFile, resolveOptionValue, trimOneNewline, type ResolvedValue } from './secrets.js';
 import { ValueError } from './units.js';
@@ -32,6 +31,10 @@ export interface LoadContext {
   /** A reload: a problem of one mount goes to `plan.failures` instead of throwing. */
   readonly lenient?: boolean;
 }
+
+/** What the command line asks for; `flags` are `--key value` pairs, keys normalized. */
+export type FluidCommand = { readonly configPath?: string; readonly flags: Readonly<Record<string, string>> };
+export type DebugCommand = { readonly source: string; readonly mountpoint: string; readonly flags: Readonly<Record<string, string>> };
 
 const MIB = 1024 * 1024;
 
@@ -249,7 +252,7 @@ async function buildPlan(mode: Mode, config: PlanSource, flags: Record<string, s
   });
 }
 
-export async function loadFluidPlan(cmd: Extract<Command, { kind: 'fluid' }>, ctx: LoadContext): Promise<MountPlan> {
+export async function loadFluidPlan(cmd: FluidCommand, ctx: LoadContext): Promise<MountPlan> {
   const config = await loadFluidConfig(cmd.configPath, ctx.defaultConfigPaths ?? DEFAULT_CONFIG_PATHS);
   const target = config.targetPath ?? (ctx.env['MOUNT_POINT'] || undefined);
   const cfg = `config ${config.file}`;
@@ -259,7 +262,7 @@ export async function loadFluidPlan(cmd: Extract<Command, { kind: 'fluid' }>, ct
 }
 
 /** Only the command line counts here (plus AWS_* env credentials): MOUNT_OPTIONS and MOUNT_POINT belong to the Fluid mode. */
-export async function loadDebugPlan(cmd: Extract<Command, { kind: 'mount' }>, ctx: LoadContext): Promise<MountPlan> {
+export async function loadDebugPlan(cmd: DebugCommand, ctx: LoadContext): Promise<MountPlan> {
   if (cmd.mountpoint === '') throw configError(ConfigErrorCode.ARGV, `${SOURCE_CLI}: MOUNTPOINT is empty; see --help`);
   const { bucket } = parseMountSource(cmd.source, `${SOURCE_CLI}: SOURCE`);
   const mounts = [{ name: bucket, mountPoint: cmd.source, options: [], readOnly: false }];

@@ -1,7 +1,8 @@
 // The debug command: `mount SOURCE MOUNTPOINT [flags]` → a one-bucket plan at the root.
 import t from 'tap';
 import path from 'node:path';
-import { loadDebugPlan, parseArgv } from '../../../src/config/index.js';
+import { loadDebugPlan } from '../../../src/config/index.js';
+import { parseArgv } from '../../../src/cli/argv.js';
 import { rejectsConfig, tempDir, writeConfig } from './fixtures/helpers.js';
 
 function load(argv: string[], env: Record<string, string> = {}) {

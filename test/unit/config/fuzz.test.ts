@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import t from 'tap';
-import { ConfigError, loadFluidPlan, parseArgv } from '../../../src/config/index.js';
+import { ConfigError, loadFluidPlan } from '../../../src/config/index.js';
+import { parseArgv } from '../../../src/cli/argv.js';
 
 function oneLine(err: unknown): boolean {
   return err instanceof ConfigError && err.message.length > 0 && !err.message.includes('\n') && !/\bat .+:\d+:\d+/.test(err.message);

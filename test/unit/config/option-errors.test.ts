@@ -1,7 +1,8 @@
 // Bad option values: one line naming the mount, the option and where it came from; the value is
 // shown only for non-credential keys.
 import t from 'tap';
-import { loadFluidPlan, parseArgv } from '../../../src/config/index.js';
+import { loadFluidPlan } from '../../../src/config/index.js';
+import { parseArgv } from '../../../src/cli/argv.js';
 import { k8sSecret, rejectsConfig, tempDir, writeConfig, type T } from './fixtures/helpers.js';
 import path from 'node:path';
 

@@ -1,6 +1,7 @@
 // defaults < MOUNT_OPTIONS < runtimeOptions < the mount's own options < command line flags.
 import t from 'tap';
-import { loadFluidPlan, parseArgv } from '../../../src/config/index.js';
+import { loadFluidPlan } from '../../../src/config/index.js';
+import { parseArgv } from '../../../src/cli/argv.js';
 import { tempDir, writeConfig, type T } from './fixtures/helpers.js';
 
 interface Layers {

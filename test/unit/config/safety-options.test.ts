@@ -2,7 +2,8 @@
 // MOUNT_OPTIONS, and durations that would surprise (0, past Node's timer limit).
 import t from 'tap';
 import path from 'node:path';
-import { loadDebugPlan, loadFluidPlan, parseArgv } from '../../../src/config/index.js';
+import { loadDebugPlan, loadFluidPlan } from '../../../src/config/index.js';
+import { parseArgv } from '../../../src/cli/argv.js';
 import { parseOptionList } from '../../../src/config/options.js';
 import { rejectsConfig, tempDir, writeConfig, type T } from './fixtures/helpers.js';
 

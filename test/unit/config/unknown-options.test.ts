@@ -1,6 +1,7 @@
 // Unknown keys never fail: each is listed once, with where it came from.
 import t from 'tap';
-import { loadDebugPlan, loadFluidPlan, parseArgv } from '../../../src/config/index.js';
+import { loadDebugPlan, loadFluidPlan } from '../../../src/config/index.js';
+import { parseArgv } from '../../../src/cli/argv.js';
 import { tempDir, writeConfig } from './fixtures/helpers.js';
 
 t.test('Fluid mode: every source, each key once, no values', async (t) => {

@@ -15,7 +15,8 @@ import { DockerfileParser, Entrypoint } from 'dockerfile-ast';
 import { FS_SUBTYPE } from '../../../src/mount/lifecycle.js';
 import { lookupOption, normalizeKey, parseOptionValue, type OptionSpec } from '../../../src/config/options.js';
 import { parseMountSource } from '../../../src/config/mount-source.js';
-import { ConfigError, loadFluidPlan, USAGE } from '../../../src/config/index.js';
+import { ConfigError, loadFluidPlan } from '../../../src/config/index.js';
+import { USAGE } from '../../../src/cli/help-text.js';
 import { k8sSecret, writeConfig } from '../config/fixtures/helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');

@@ -1,6 +1,6 @@
 // --help lists the command forms and every option of the vocabulary with its default.
 import t from 'tap';
-import { USAGE } from '../../../src/config/index.js';
+import { USAGE } from '../../../src/cli/help-text.js';
 import { DEFAULT_CACHE_SIZE, lookupOption, parseOptionValue, VOCABULARY } from '../../../src/config/options.js';
 
 t.test('USAGE', async (t) => {

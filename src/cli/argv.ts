@@ -1,17 +1,16 @@
 /** Command line → Command. Syntax only: option values are checked when the plan is built. */
-import { configError, ConfigErrorCode, q } from './config-error.js';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { lookupOption, normalizeKey, parseOptionList, VOCABULARY } from './options.js';
+import { configError, ConfigErrorCode, lookupOption, normalizeKey, parseOptionList, q, SOURCE_CLI, VOCABULARY } from '../config/index.js';
+import type { DebugCommand, FluidCommand } from '../config/index.js';
 
 export type Command =
-  | { kind: 'fluid'; configPath?: string; flags: Readonly<Record<string, string>> }
-  | { kind: 'mount'; source: string; mountpoint: string; flags: Readonly<Record<string, string>> }
+  | ({ kind: 'fluid' } & FluidCommand)
+  | ({ kind: 'mount' } & DebugCommand)
   | { kind: 'check'; target: string; flags: Readonly<Record<string, string>> }
   | { kind: 'help' }
   | { kind: 'version' };
 
 const SEE_HELP = 'see --help';
-export const SOURCE_CLI = 'command line';
 
 function argvError(message: string): never {
   throw configError(ConfigErrorCode.ARGV, `${SOURCE_CLI}: ${message}; ${SEE_HELP}`);

@@ -1,5 +1,5 @@
 /** The --help text, generated from the vocabulary so that every option and default is listed. */
-import { VOCABULARY, type OptionSpec } from './options.js';
+import { VOCABULARY, type OptionSpec } from '../config/index.js';
 
 const VALUE_NAME: Readonly<Record<OptionSpec['type'], string>> = {
   ...{ string: 'VALUE', url: 'URL', bool: '', uint: 'N', octal: 'MODE', duration: 'DURATION', size: 'SIZE', 'log-level': 'LEVEL', path: 'FILE' },

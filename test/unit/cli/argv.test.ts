@@ -1,7 +1,8 @@
 // Command line → Command.
 import t from 'tap';
-import { ConfigError, parseArgv } from '../../../src/config/index.js';
-import { rejectsConfig } from './fixtures/helpers.js';
+import { ConfigError } from '../../../src/config/index.js';
+import { parseArgv } from '../../../src/cli/argv.js';
+import { rejectsConfig } from '../config/fixtures/helpers.js';
 
 t.test('no subcommand is the Fluid entrypoint mode', async (t) => {
   t.same(parseArgv([]), { kind: 'fluid', flags: {} });
