@@ -22,6 +22,4 @@ export function configError(code: ConfigErrorCode, message: string): ConfigError
 }
 
 /** JSON-quotes a name, key or path for a message: escapes newlines and quotes. */
-export function q(text: string): string {
-  return JSON.stringify(text);
-}
+export const q = (text: string): string => JSON.stringify(text);

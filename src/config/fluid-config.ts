@@ -9,7 +9,6 @@ import { errnoCode } from './secrets.js';
 
 export const DEFAULT_CONFIG_PATHS: readonly string[] = ['/etc/fluid/config/config.json', '/etc/fluid/config.json'];
 
-export type StringPairs = readonly (readonly [string, string])[];
 export type FluidConfig = ReturnType<typeof parseFluidConfig>;
 
 /** 1-based line and column of the offending character (or of the end of input), and why. */
@@ -89,7 +88,7 @@ const obj = v.nullish(v.custom(isObject, 'must be an object'));
 const stringMap = v.pipe(
   v.custom<Record<string, unknown>>(isObject, 'must be an object of strings'),
   v.record(v.string(), v.nullish(v.union([v.string(), v.number(), v.boolean()], 'must be a string'))),
-  v.transform((map): StringPairs => Object.entries(map).flatMap(([key, value]) => (value == null ? [] : [[key, String(value)] as const]))),
+  v.transform((map) => Object.entries(map).flatMap(([key, value]) => (value == null ? [] : [[key, String(value)] as const]))),
 );
 const required = v.custom<unknown>((x) => x != null && x !== '', 'is required');
 const mountPoint = v.pipe(required, v.string('must be a string'));
@@ -105,24 +104,19 @@ const CONFIG = objectOf(
   'must be a JSON object',
 );
 
-/** `mounts[i]`, or `mount "NAME"` once the mount's name is known. */
-function mountLabel(root: unknown, index: number): { label: string; name?: string } {
-  const raw = isObject(root) && Array.isArray(root['mounts']) ? (root['mounts'][index] as unknown) : undefined;
-  const name = isObject(raw) ? raw['name'] : undefined;
-  if (name != null && typeof name !== 'string') return { label: `mounts[${index}]` };
-  const known = name || `mount${index}`;
-  return { label: `mount ${q(known)}`, name: known };
+/** `mount "NAME"` (`mount<index>` when the name is absent or empty), or `mounts[i]` when the name is not a string. */
+function mountLabel(mount: unknown, index: number): string {
+  const name = isObject(mount) ? mount['name'] : undefined;
+  return name != null && typeof name !== 'string' ? `mounts[${index}]` : `mount ${q(name || `mount${index}`)}`;
 }
 
 /** One problem: `mount "NAME": options["k"] must be a string, not an object`. */
-function describe(root: unknown, issue: v.BaseIssue<unknown>): string {
-  let keys = (issue.path ?? []).map((item) => item.key as string | number);
-  let prefix = '';
-  if (keys[0] === 'mounts' && typeof keys[1] === 'number' && keys.length > 2) {
-    prefix = `${mountLabel(root, keys[1]).label}: `;
-    keys = keys.slice(2);
-  }
-  const [first, ...rest] = keys;
+function describe(issue: v.BaseIssue<unknown>): string {
+  const path = issue.path ?? [];
+  // A problem inside a mount starts with the mount's label; the label needs the raw mount (its name).
+  const inMount = path[0]?.key === 'mounts' && path.length > 2;
+  const prefix = inMount ? `${mountLabel(path[1]?.value, path[1]?.key as number)}: ` : '';
+  const [first, ...rest] = path.slice(inMount ? 2 : 0).map((item) => item.key as string | number);
   const field =
     first === undefined ? '' : rest.length === 0 ? `${q(String(first))} ` : `${first}${rest.map((k) => `[${typeof k === 'number' ? k : q(k)}]`).join('')} `;
   return `${prefix}${field}${issue.message}${issue.message === 'is required' ? '' : `, not ${kindOf(issue.input)}`}`;
@@ -137,7 +131,7 @@ export function parseFluidConfig(file: string, text: string) {
   }
   const checked = v.safeParse(CONFIG, parsed.value);
   if (!checked.success) {
-    const problems = new Set(checked.issues.map((issue) => describe(parsed.value, issue)));
+    const problems = new Set(checked.issues.map(describe));
     throw configError(ConfigErrorCode.CONFIG_SHAPE, `config ${file}: ${[...problems].join('; ')}`);
   }
   const { mounts, targetPath, runtimeOptions, accessModes } = checked.output;
@@ -145,8 +139,8 @@ export function parseFluidConfig(file: string, text: string) {
     file,
     // Fluid writes `[]` for a Dataset without mounts yet: a normal state, not an error. A mount's
     // `name` is `mount<index>` when absent or empty; its options keep their file order.
-    mounts: (mounts ?? []).map(({ mountPoint, options, readOnly, path }, index) => ({
-      ...{ name: mountLabel(checked.output, index).name as string, mountPoint, options, readOnly },
+    mounts: (mounts ?? []).map(({ name, mountPoint, options, readOnly, path }, index) => ({
+      ...{ name: name || `mount${index}`, mountPoint, options, readOnly },
       ...(path != null && { path }),
     })),
     ...(targetPath && { targetPath }),

@@ -64,11 +64,6 @@ type Winners = ReadonlyMap<string, KnownEntry>;
 /** How errors about an option are worded: `where` starts them; `showSource` adds `(from SOURCE)` after the key. */
 type Context = { readonly where: string; readonly showSource: boolean; readonly secretsRoot: string };
 
-/** Canonical key → the entry of the highest layer that sets it (within a layer, the last). */
-function winners(layers: readonly (readonly OptionEntry[])[]): Map<string, KnownEntry> {
-  return new Map(layers.flat().map((entry) => [lookupOption(entry.key)?.key ?? '', { spec: lookupOption(entry.key) as OptionSpec, entry }]));
-}
-
 /** An error about one option's value; the value is shown only when it cannot be a secret. */
 function badOption(ctx: Context, known: KnownEntry, why: string, resolved?: ResolvedValue): ConfigError {
   const value = resolved?.value ?? known.entry.value;
@@ -168,36 +163,37 @@ async function buildPlan(mode: Mode, config: PlanSource, flags: Record<string, s
   const { mounts, file, targetPath } = config;
   const envLayer = mode === 'fluid' ? parseOptionList(ctx.env['MOUNT_OPTIONS'] ?? '', 'MOUNT_OPTIONS') : [];
   const [secretsRoot, showSource, lenient, single] = [ctx.secretsRoot ?? DEFAULT_SECRETS_ROOT, mode === 'fluid', ctx.lenient === true, mounts.length === 1];
-  const cli = entriesOf(Object.entries(flags), SOURCE_CLI);
-  // A secret on the command line shows in `ps` and /proc/PID/cmdline to every user of the node.
-  const shown = cli.find(({ key }) => lookupOption(key)?.credential && lookupOption(key)?.key !== 'access-key-id');
-  const instead = 'use --secret-key-file FILE, a Fluid secret, or the env AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN';
-  if (shown)
-    throw configError(
-      ConfigErrorCode.BAD_OPTION,
-      `${SOURCE_CLI}: option ${q(shown.key)} would show the secret in the process list (ps, /proc/PID/cmdline); ${instead}`,
-    );
 
   // Options nobody understands are warned about once; the `cli` keys count only on a command line.
   const unknown = new Map<string, string>();
   const note = (key: string, why: string) => unknown.has(key) || unknown.set(key, why);
-  const accepted = (layer: OptionEntry[], isCli = false) =>
-    layer.filter(({ key, source }) => {
-      const spec = lookupOption(key);
+  const accepted = (layer: OptionEntry[], isCli = false): KnownEntry[] =>
+    layer.flatMap((entry) => {
+      const spec = lookupOption(entry.key);
       const ok = spec !== undefined && (spec.scope !== 'cli' || (isCli && (mode === 'debug' || spec.key === 'foreground')));
-      if (!ok) note(key, `from ${source}`);
-      else if (!single && source.startsWith('mount ') && spec.scope === 'process') note(key, `from ${source}: process-wide, set it in runtimeOptions`);
-      return ok;
+      if (!ok) note(entry.key, `from ${entry.source}`);
+      else if (!single && entry.source.startsWith('mount ') && spec.scope === 'process')
+        note(entry.key, `from ${entry.source}: process-wide, set it in runtimeOptions`);
+      return ok ? [{ spec, entry }] : [];
     });
   const [env, runtime] = [accepted(envLayer), accepted(entriesOf(config.runtimeOptions, 'runtimeOptions'))];
   const mountLayers = mounts.map((m) => accepted(entriesOf(m.options, mountLabel(m.name))));
-  const flagLayer = accepted(cli, true);
+  const flagLayer = accepted(entriesOf(Object.entries(flags), SOURCE_CLI), true);
+  /** Canonical key → the entry of the highest layer that sets it (within a layer, the last). */
+  const winners = (mountLayer: readonly KnownEntry[] = []): Winners => new Map([...env, ...runtime, ...mountLayer, ...flagLayer].map((k) => [k.spec.key, k]));
+  // A secret on the command line shows in `ps` and /proc/PID/cmdline to every user of the node.
+  const shown = flagLayer.find(({ spec }) => spec.credential && spec.key !== 'access-key-id')?.entry.key;
+  if (shown !== undefined) {
+    const why =
+      'would show the secret in the process list (ps, /proc/PID/cmdline); use --secret-key-file FILE, a Fluid secret, or the env AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN';
+    throw configError(ConfigErrorCode.BAD_OPTION, `${SOURCE_CLI}: option ${q(shown)} ${why}`);
+  }
   const fileContext = ({ entry }: KnownEntry): Context => {
     const where = entry.source === SOURCE_CLI || entry.source.startsWith('mount ') ? entry.source : `config ${file}`;
     return { where, showSource, secretsRoot };
   };
   // A bad value in a layer every mount shares is a problem of the whole file, not of one mount.
-  for (const known of lenient ? winners([env, runtime, flagLayer]).values() : []) if (known.spec.scope === 'bucket') await typed(fileContext(known), known);
+  for (const known of lenient ? winners().values() : []) if (known.spec.scope === 'bucket') await typed(fileContext(known), known);
 
   const failures: MountFailure[] = [];
   const fail = (name: string, folder: string[] | undefined, err: unknown): undefined => {
@@ -222,7 +218,7 @@ async function buildPlan(mode: Mode, config: PlanSource, flags: Record<string, s
     const [source, folder] = [sources[i], folders[i] as string[]];
     if (source === undefined) continue;
     const context = { where: showSource ? mountLabel(name) : SOURCE_CLI, showSource, secretsRoot };
-    const o = winners([env, runtime, mountLayers[i] as OptionEntry[], flagLayer]);
+    const o = winners(mountLayers[i]);
     try {
       const f = await fieldsOf<BucketMount>('bucket', o, () => context, mode);
       if (source.scheme === 'minio' && f.endpoint === undefined) {
@@ -239,8 +235,7 @@ async function buildPlan(mode: Mode, config: PlanSource, flags: Record<string, s
   }
 
   // With several mounts, process-wide keys come from the shared layers only.
-  const processWinners = winners(single ? [env, runtime, mountLayers[0] as OptionEntry[], flagLayer] : [env, runtime, flagLayer]);
-  const s = await fieldsOf<ProcessSettings>('process', processWinners, fileContext, mode);
+  const s = await fieldsOf<ProcessSettings>('process', winners(single ? mountLayers[0] : []), fileContext, mode);
   const memory = ctx.memoryLimitBytes === undefined ? await cgroupMemoryLimit() : (ctx.memoryLimitBytes ?? undefined);
   // The table holds the address as text (`off` included); the listener wants its parts.
   const metricsAddress = parseListenAddress(s.metricsAddress as unknown as string) ?? undefined;

@@ -16,13 +16,12 @@ const MAX_DURATION_MS = 24 * 86_400_000;
 
 /** `500ms`, `30s`, `1m`, `1m30s`, `2h`, `1.5h`, `0`; a plain number means seconds. Whole milliseconds. */
 export function parseDurationMs(raw: string): number {
-  const text = raw.trim().toLowerCase();
+  const lower = raw.trim().toLowerCase();
+  const text = /^\d+(\.\d+)?$/.test(lower) ? `${lower}s` : lower;
   if (text === '') throw new ValueError('empty duration');
-  let ms = Number(text) * 1000;
-  if (!/^\d+(\.\d+)?$/.test(text)) {
-    if (!/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(text)) throw new ValueError('not a duration (use e.g. 500ms, 30s, 1m30s, 2h; a plain number is seconds)');
-    ms = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)].reduce((sum, [, n, unit]) => sum + Number(n) * (DURATION_UNITS_MS[unit as string] as number), 0);
-  }
+  if (!/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(text)) throw new ValueError('not a duration (use e.g. 500ms, 30s, 1m30s, 2h; a plain number is seconds)');
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
+  const ms = parts.reduce((sum, [, n, unit]) => sum + Number(n) * (DURATION_UNITS_MS[unit as string] as number), 0);
   if (!Number.isFinite(ms) || ms > MAX_DURATION_MS) throw new ValueError('too long: at most 24d');
   return Math.round(ms);
 }
