@@ -24,7 +24,6 @@ export interface LoadContext {
   readonly secretsRoot?: string;
   /** The container's memory limit in bytes (null: none); read from the cgroup when undefined. */
   readonly memoryLimitBytes?: number | null;
-  /** Default `['/etc/fluid/config/config.json', '/etc/fluid/config.json']`. */
   readonly defaultConfigPaths?: readonly string[];
   /** A reload: the layout chosen at start, kept whatever the mounts are now. */
   readonly layout?: Layout;
@@ -123,9 +122,8 @@ async function credentialsOf(ctx: Context, o: Winners, env: LoadContext['env']):
   const missing = (name: string, given: string) =>
     configError(ConfigErrorCode.MISSING_CREDENTIAL, `${ctx.where}: option ${q(name)} is missing (option ${q(given)} is set)`);
   if (id && secret) return { accessKeyId: id, secretAccessKey: secret, ...(token && { sessionToken: token }) };
-  if (id) throw missing(missingName(id.option, 'secret-access-key'), id.option);
-  if (secret) throw missing(missingName(secret.option, 'access-key-id'), secret.option);
-  if (token) throw missing('access-key-id', token.option);
+  const given = id ?? secret ?? token;
+  if (given) throw missing(missingName(given.option, id ? 'secret-access-key' : 'access-key-id'), given.option);
 
   const fromEnv = (option: string) => (env[option] ? { option, value: trimOneNewline(env[option]) } : undefined);
   const [envId, envSecret, envToken] = [fromEnv('AWS_ACCESS_KEY_ID'), fromEnv('AWS_SECRET_ACCESS_KEY'), fromEnv('AWS_SESSION_TOKEN')];
@@ -188,10 +186,8 @@ async function buildPlan(mode: Mode, config: PlanSource, flags: Record<string, s
       'would show the secret in the process list (ps, /proc/PID/cmdline); use --secret-key-file FILE, a Fluid secret, or the env AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN';
     throw configError(ConfigErrorCode.BAD_OPTION, `${SOURCE_CLI}: option ${q(shown)} ${why}`);
   }
-  const fileContext = ({ entry }: KnownEntry): Context => {
-    const where = entry.source === SOURCE_CLI || entry.source.startsWith('mount ') ? entry.source : `config ${file}`;
-    return { where, showSource, secretsRoot };
-  };
+  const contextAt = (where: string): Context => ({ where, showSource, secretsRoot });
+  const fileContext = ({ entry: { source } }: KnownEntry) => contextAt(source === SOURCE_CLI || source.startsWith('mount ') ? source : `config ${file}`);
   // A bad value in a layer every mount shares is a problem of the whole file, not of one mount.
   for (const known of lenient ? winners().values() : []) if (known.spec.scope === 'bucket') await typed(fileContext(known), known);
 
@@ -217,7 +213,7 @@ async function buildPlan(mode: Mode, config: PlanSource, flags: Record<string, s
   for (const [i, { name, mountPoint, readOnly }] of mounts.entries()) {
     const [source, folder] = [sources[i], folders[i] as string[]];
     if (source === undefined) continue;
-    const context = { where: showSource ? mountLabel(name) : SOURCE_CLI, showSource, secretsRoot };
+    const context = contextAt(showSource ? mountLabel(name) : SOURCE_CLI);
     const o = winners(mountLayers[i]);
     try {
       const f = await fieldsOf<BucketMount>('bucket', o, () => context, mode);

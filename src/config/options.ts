@@ -32,7 +32,7 @@ export interface OptionSpec {
   readonly check?: (value: OptionValue) => void;
 }
 
-export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 const MIB = 1024 * 1024;
 export const DEFAULT_CACHE_SIZE = 256 * MIB;
 
@@ -58,8 +58,7 @@ type Field = OptionSpec['field'];
 function row(scope: OptionScope, credential = false) {
   return (names: string, type: OptionType, defaultText: string, help: string, field?: Field, dflt?: OptionSpec['default'], check?: OptionSpec['check']) => {
     const [key = '', ...aliases] = names.split('|');
-    const spec: OptionSpec = { key, aliases, scope, type, credential, defaultText, help, ...(field && { field }), ...(check && { check }) };
-    return dflt === undefined ? spec : { ...spec, default: dflt };
+    return { key, aliases, scope, type, credential, defaultText, help, field, default: dflt, check };
   };
 }
 const [bucket, secret, whole, cli] = [row('bucket'), row('bucket', true), row('process'), row('cli')];

@@ -4,6 +4,7 @@
  * FUSE, so the rest of the program never sees raw option strings.
  */
 import type { ConfigError } from './config-error.js';
+import type { LOG_LEVELS } from './options.js';
 
 /** A credential and where it came from: the file is re-read when the secret rotates. */
 export interface SecretSource {
@@ -51,7 +52,7 @@ export interface BucketMount {
   readonly ca?: { readonly file: string; readonly pem: string };
 }
 
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Settings of the whole process: the one FUSE mount, its cache, its listener. */
 export interface ProcessSettings {

@@ -43,7 +43,7 @@ export type ResolvedValue = { readonly value: string; readonly file?: string };
 export async function resolveOptionValue(where: string, key: string, value: string, secretsRoot: string): Promise<ResolvedValue> {
   const root = `${path.posix.resolve(secretsRoot)}/`.replace(/\/+$/, '/');
   const file = path.posix.resolve(value);
-  if (!path.posix.isAbsolute(value) || !value.startsWith(root) || !file.startsWith(root)) return { value };
+  if (!value.startsWith(root) || !file.startsWith(root)) return { value };
   return { value: await readSecretFile(file, `${where}: option ${q(key)}`, 'cannot read secret file', true), file };
 }
 
