@@ -81,7 +81,6 @@ async function typed<T extends OptionValue>(ctx: Context, known: KnownEntry): Pr
   }
 }
 
-/** The plan fields of one scope: each table entry's winner, else its default. */
 async function fieldsOf<T>(scope: OptionScope, o: Winners, contextOf: (known: KnownEntry) => Context, mode: Mode): Promise<Partial<T>> {
   const out: Record<string, OptionValue> = {};
   for (const spec of VOCABULARY.filter((s) => s.scope === scope && s.field !== undefined)) {

@@ -12,7 +12,6 @@ export type OptionType = 'string' | 'url' | 'bool' | 'uint' | 'octal' | 'duratio
 export type OptionValue = string | number | boolean;
 /** The Fluid entrypoint or the debug `mount` command: a few defaults differ. */
 export type Mode = 'fluid' | 'debug';
-/** The source named in messages about flags. */
 export const SOURCE_CLI = 'command line';
 
 export interface OptionSpec {
