@@ -11,7 +11,7 @@ import { ConfigError, configError, ConfigErrorCode, q } from './config-error.js'
 import { DEFAULT_CONFIG_PATHS, loadFluidConfig, type FluidConfig } from './fluid-config.js';
 import { chooseLayout, layoutFolders, type Layout } from './mount-folders.js';
 import { parseMountSource } from './mount-source.js';
-import { DEFAULT_CACHE_SIZE, entriesOf, lookupOption, parseListenAddress, parseOptionList, parseOptionValue, SOURCE_CLI, VOCABULARY } from './options.js';
+import { DEFAULT_CACHE_SIZE, entriesOf, lookupOption, MIB, parseListenAddress, parseOptionList, parseOptionValue, SOURCE_CLI, VOCABULARY } from './options.js';
 import type { Mode, OptionEntry, OptionScope, OptionSpec, OptionValue } from './options.js';
 import { DEFAULT_SECRETS_ROOT, errnoCode, readSecretFile, resolveOptionValue, trimOneNewline, type ResolvedValue } from './secrets.js';
 import { ValueError } from './units.js';
@@ -34,8 +34,6 @@ export interface LoadContext {
 /** What the command line asks for; `flags` are `--key value` pairs, keys normalized. */
 export type FluidCommand = { readonly configPath?: string; readonly flags: Readonly<Record<string, string>> };
 export type DebugCommand = { readonly source: string; readonly mountpoint: string; readonly flags: Readonly<Record<string, string>> };
-
-const MIB = 1024 * 1024;
 
 /** The limit in bytes, or undefined when there is none (or no cgroup file to read). */
 export async function cgroupMemoryLimit(root = '/sys/fs/cgroup'): Promise<number | undefined> {

@@ -32,7 +32,7 @@ export interface OptionSpec {
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-const MIB = 1024 * 1024;
+export const MIB = 1024 * 1024;
 export const DEFAULT_CACHE_SIZE = 256 * MIB;
 
 /** `HOST:PORT` (IPv6 hosts in brackets) → parts, or null. */
