@@ -72,6 +72,11 @@ export class BlockFetcher {
     this.partBlocks = Math.max(1, Math.floor(partSizeBytes / cache.blockSize));
   }
 
+  /** The largest GET the read path makes. */
+  get partBytes(): number {
+    return this.partBlocks * this.cache.blockSize;
+  }
+
   /** Bytes being downloaded right now. */
   get inflightBytes(): number {
     return this.inflight;
@@ -165,9 +170,10 @@ export class BlockFetcher {
 
   /**
    * Fetches [start, end), bypassing the cache: for random access, where a whole block per
-   * small read would fetch many times the bytes asked for. Answers the body's own chunks.
+   * small read would fetch many times the bytes asked for. Answers the body's own chunks;
+   * `progress` sees them as they arrive, with the count so far.
    */
-  readRange(obj: ObjectRef, start: number, end: number, owner: Owner): Promise<Chunks> {
+  readRange(obj: ObjectRef, start: number, end: number, owner: Owner, progress?: (chunks: Chunks, received: number) => void): Promise<Chunks> {
     // A read waits on it from the start, so a seek never aborts it.
     const d = this.track({ abort: new AbortController(), owners: new Set([owner]), bytes: end - start, waiting: 1, filling: new Map() });
     const chunks: Buffer[] = [];
@@ -176,7 +182,9 @@ export class BlockFetcher {
       .readRange({ key: obj.key, start, end, etag: obj.etag, signal: d.abort.signal }, (chunk) => {
         received += chunk.length;
         // Bytes past the range asked for: a broken answer, failed when the call settles.
-        if (received <= end - start) chunks.push(chunk);
+        if (received > end - start) return;
+        chunks.push(chunk);
+        progress?.(chunks, received);
       })
       .then(() => {
         // A body of another length than asked is a broken answer: a short read would look like

@@ -6,8 +6,9 @@
  * not parallelise a stream: this class does. The window starts small (fast first byte), doubles
  * each time half of it has been consumed, and is split by the fetcher into parallel ranged GETs
  * of the part size. Small jumps (the kernel reorders its read-ahead) keep the stream sequential;
- * a larger jump resets the window, and a reader that is not sequential fetches only the blocks
- * it touches.
+ * a larger jump resets the window, and a reader that is not sequential fetches only the bytes
+ * it reads: the reads that miss the cache in one turn of the event loop (the kernel's pieces of
+ * one large application read) as one exact GET per span.
  */
 import type { BlockFetcher, Owner } from './block-fetcher.js';
 import type { ObjectRef } from './object-ref.js';
@@ -37,6 +38,11 @@ const GETS_PER_WINDOW = 16;
 const FAIL_FAST_MS = 2_000;
 /** Consecutive near reads before read-ahead starts (a read at offset 0 starts it at once). */
 const SEQUENTIAL_AFTER = 2;
+/**
+ * Reads of one burst this far apart still share a GET: fetching the gap costs less than a
+ * second round trip.
+ */
+const BURST_GAP = 64 * 1024;
 /** The answer to a read at or past EOF. */
 const NO_BYTES: Chunks = Object.freeze([]);
 
@@ -68,6 +74,13 @@ export class ReaderContext {
   ) {}
 }
 
+interface PendingRead {
+  readonly pos: number;
+  readonly end: number;
+  readonly resolve: (chunks: Chunks) => void;
+  readonly reject: (err: unknown) => void;
+}
+
 export class ObjectReader {
   protected readonly obj: ObjectRef;
   private readonly ctx: ReaderContext;
@@ -86,6 +99,8 @@ export class ObjectReader {
   private frontier = 0;
   sequential = false;
   private closed = false;
+  /** Reads waiting for the end of this turn of the event loop (joinBurst). */
+  private burst: PendingRead[] = [];
 
   constructor(obj: ObjectRef, ctx: ReaderContext) {
     this.obj = obj;
@@ -146,17 +161,89 @@ export class ObjectReader {
       this.lastEnd = end;
       return this.ctx.fetcher.readRange(this.obj, 0, end, this.owner);
     }
+    if (!this.allCachedOrComing(pos, end)) return this.joinBurst(pos, end);
     this.planReadAhead(pos, end);
+    return this.blockViews(pos, end);
+  }
 
+  private allCachedOrComing(pos: number, end: number): boolean {
+    const bs = this.ctx.blockSize;
+    for (let i = Math.floor(pos / bs); i <= Math.floor((end - 1) / bs); i++) if (!this.ctx.fetcher.isCachedOrComing(this.obj, i)) return false;
+    return true;
+  }
+
+  /**
+   * A read whose bytes are neither cached nor on their way waits for the end of this turn of the
+   * event loop: the kernel splits one large application read (a Parquet column chunk, a 256 KiB
+   * pread) into 128 KiB requests that arrive together, and those are fetched as one GET.
+   */
+  private joinBurst(pos: number, end: number): Promise<Chunks> {
+    return new Promise<Chunks>((resolve, reject) => {
+      this.burst.push({ pos, end, resolve, reject });
+      if (this.burst.length === 1) setImmediate(this.flushBurst);
+    });
+  }
+
+  private readonly flushBurst = (): void => {
+    const reads = this.burst.sort((a, b) => a.pos - b.pos);
+    this.burst = [];
+    if (this.closed) {
+      for (const r of reads) r.reject(new StoreError('aborted', 'the handle was released'));
+      return;
+    }
+    const maxRun = Math.max(this.ctx.blockSize, this.ctx.fetcher.partBytes);
+    let run: PendingRead[] = [];
+    let runEnd = 0;
+    for (const r of reads) {
+      const runStart = run[0]?.pos;
+      if (runStart !== undefined && (r.pos > runEnd + BURST_GAP || r.end - runStart > maxRun)) {
+        this.fetchRun(run, runEnd);
+        run = [];
+      }
+      run.push(r);
+      runEnd = run.length === 1 ? r.end : Math.max(runEnd, r.end);
+    }
+    if (run.length > 0) this.fetchRun(run, runEnd);
+  };
+
+  /** One burst of reads close together, in offset order: a stream goes on from the cache, else one exact GET for them all. */
+  private fetchRun(run: readonly PendingRead[], end: number): void {
+    const start = (run[0] as PendingRead).pos;
+    this.planReadAhead(start, end);
+    if (this.sequential || this.allCachedOrComing(start, end)) {
+      for (const r of run) {
+        try {
+          const out = this.blockViews(r.pos, r.end);
+          if (out instanceof Promise) out.then(r.resolve, r.reject);
+          else r.resolve(out);
+        } catch (err) {
+          r.reject(err);
+        }
+      }
+      return;
+    }
+    // Each read is answered as soon as its own bytes are here, not when the whole run is.
+    const byEnd = [...run].sort((a, b) => a.end - b.end);
+    let answered = 0;
+    const answer = (chunks: Chunks, received: number): void => {
+      for (let r = byEnd[answered]; r !== undefined && r.end - start <= received; r = byEnd[++answered]) {
+        const views: Buffer[] = [];
+        viewsOfBlock({ chunks, length: received }, start, r.pos, r.end, views);
+        r.resolve(views);
+      }
+    };
+    this.ctx.fetcher.readRange(this.obj, start, end, this.owner, answer).then(
+      (chunks) => answer(chunks, end - start),
+      (err: unknown) => {
+        for (const r of byEnd.slice(answered)) r.reject(err);
+      },
+    );
+  }
+
+  private blockViews(pos: number, end: number): Chunks | Promise<Chunks> {
     const bs = this.ctx.blockSize;
     const first = Math.floor(pos / bs);
     const last = Math.floor((end - 1) / bs);
-    if (!this.sequential) {
-      // Random access: fetch what is asked, unless the cache has it or it is on its way.
-      for (let i = first; i <= last; i++) {
-        if (!this.ctx.fetcher.isCachedOrComing(this.obj, i)) return this.ctx.fetcher.readRange(this.obj, pos, end, this.owner);
-      }
-    }
     const views: Buffer[] = [];
     for (let i = first; i <= last; i++) {
       const b = this.ctx.fetcher.blockAt(this.obj, i, Math.min(bs, end - i * bs), this.owner);
