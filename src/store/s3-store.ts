@@ -17,6 +17,7 @@ import { StoreError } from './store-error.js';
 import type { Attempt } from './attempt.js';
 import { type AskedRange, type RangeAnswer, checkRangeAnswer } from './range-check.js';
 import { LeanS3, type ResponseHeaders } from './lean-s3.js';
+import { ListPageError, ListPageReader, type ParsedListPage } from './list-page.js';
 import { type Env, createTransport } from './http-agents.js';
 import { RetryPolicy, type RunHooks, bodyIdleTimeoutMs, retrySettings } from './retry-policy.js';
 import { type Counters, createCounters } from '../observe/counters.js';
@@ -63,8 +64,8 @@ export interface S3StoreOptions {
    */
   readonly onCredentialError?: (err: unknown) => void;
   /**
-   * 'lean' (default): ranged GETs, first-bytes GETs and HEADs go through lean-s3.ts (undici +
-   * SigV4), the rest through the SDK. 'sdk': everything through the SDK (for comparison). With
+   * 'lean' (default): ranged GETs, first-bytes GETs, HEADs and LISTs go through lean-s3.ts
+   * (undici + SigV4), the rest through the SDK. 'sdk': everything through the SDK (for comparison). With
    * a proxy configured, 'lean' falls back to the SDK (its proxy agents), and `transport` says so.
    */
   readonly dataPath?: 'lean' | 'sdk';
@@ -260,6 +261,14 @@ export class S3Store implements ObjectStore {
 
   private async listAttempt(req: ListRequest, attempt: Attempt): Promise<ListPage> {
     this.counters.s3List++;
+    const what = `LIST ${this.label}/${req.prefix}`;
+    const page = this.lean ? await this.listLean(this.lean, req, attempt, what) : await this.listSdk(req, attempt);
+    // Taken as complete, such a page would make every name after it vanish from the folder.
+    if (page.truncated && !page.nextToken) throw new StoreError('invalid-response', `${what}: the page is marked truncated but carries no continuation token`);
+    return { objects: page.objects, prefixes: page.prefixes, ...(page.truncated && page.nextToken ? { nextToken: page.nextToken } : {}) };
+  }
+
+  private async listSdk(req: ListRequest, attempt: Attempt): Promise<ParsedListPage> {
     const res = await this.client.send(
       new ListObjectsV2Command({
         Bucket: this.bucket,
@@ -271,19 +280,45 @@ export class S3Store implements ObjectStore {
       { abortSignal: attempt.signal },
     );
     this.observe('LIST', res.$metadata.httpStatusCode);
-    const objects: ObjectInfo[] = (res.Contents ?? []).flatMap((o) =>
-      o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '', mtimeMs: o.LastModified?.getTime() ?? 0 }],
-    );
-    const prefixes = (res.CommonPrefixes ?? []).flatMap((p) => (p.Prefix === undefined ? [] : [p.Prefix]));
-    // Taken as complete, such a page would make every name after it vanish from the folder.
-    if (res.IsTruncated && !res.NextContinuationToken) {
-      throw new StoreError('invalid-response', `LIST ${this.label}/${req.prefix}: the page is marked truncated but carries no continuation token`);
-    }
     return {
-      objects,
-      prefixes,
-      ...(res.IsTruncated && res.NextContinuationToken ? { nextToken: res.NextContinuationToken } : {}),
+      objects: (res.Contents ?? []).flatMap((o) =>
+        o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0, etag: o.ETag ?? '', mtimeMs: o.LastModified?.getTime() ?? 0 }],
+      ),
+      prefixes: (res.CommonPrefixes ?? []).flatMap((p) => (p.Prefix === undefined ? [] : [p.Prefix])),
+      truncated: res.IsTruncated === true,
+      nextToken: res.NextContinuationToken,
     };
+  }
+
+  /**
+   * listSdk on the lean path: the page read as its bytes arrive (list-page.ts), names asked
+   * URL-encoded so that a key with any character, a control character included, survives XML.
+   */
+  private async listLean(lean: LeanS3, req: ListRequest, attempt: Attempt, what: string): Promise<ParsedListPage> {
+    const query: Record<string, string> = { 'list-type': '2', prefix: req.prefix, 'encoding-type': 'url' };
+    if (req.delimiter !== undefined) query.delimiter = req.delimiter;
+    if (req.continuationToken !== undefined) query['continuation-token'] = req.continuationToken;
+    if (req.maxKeys !== undefined) query['max-keys'] = String(req.maxKeys);
+    const reader = new ListPageReader();
+    let answered = false;
+    try {
+      await lean.exchange(
+        { method: 'GET', key: '', query },
+        {
+          onHeaders: (status) => {
+            this.observe('LIST', status);
+            answered = true;
+          },
+          onData: (chunk) => reader.write(chunk),
+        },
+        attempt.signal,
+      );
+      return reader.end();
+    } catch (err) {
+      // The same server would send the same document again: not worth a retry.
+      if (err instanceof ListPageError) throw new StoreError('invalid-response', `${what}: ${err.message}`, { cause: err });
+      throw !answered || err instanceof StoreError || attempt.signal.aborted ? err : bodyBroke(what, err);
+    }
   }
 
   async probe(prefix: string): Promise<void> {
