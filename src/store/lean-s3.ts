@@ -255,7 +255,8 @@ function errorFromBody(status: number, body: Buffer, head: boolean): S3ResponseE
   const xml = head ? '' : body.toString('utf8');
   const code = /<Code>([^<]*)<\/Code>/.exec(xml)?.[1];
   const message = /<Message>([^<]*)<\/Message>/.exec(xml)?.[1];
-  return new S3ResponseError(status, code ? decodeXmlText(code) : undefined, message ? decodeXmlText(message) : '');
+  // A 404 without a code is named as the SDK names it (NotFound), so both paths report it alike.
+  return new S3ResponseError(status, code ? decodeXmlText(code) : status === 404 ? 'NotFound' : undefined, message ? decodeXmlText(message) : '');
 }
 
 function decodeXmlText(s: string): string {

@@ -223,7 +223,7 @@ export class ListPageReader {
     const nameStart = this.nameStart;
     const length = this.nameEnd - nameStart;
     const lt = this.s.indexOf('<', this.pos);
-    if (lt === -1) throw NEED_MORE;
+    if (lt === -1 || lt + 1 === this.s.length) throw NEED_MORE;
     if (this.s.charCodeAt(lt + 1) !== SLASH) throw this.fail('markup inside a value');
     this.pos = lt;
     this.closeTag();

@@ -9,13 +9,10 @@
  * That RGW accepts the signature is shown by the integration tests, which read through it.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { Checksum, SourceData } from '@smithy/types';
 import t from 'tap';
 import {
   ETAG,
@@ -32,51 +29,10 @@ import {
   storeFor,
 } from './helpers/fake-s3.js';
 import { startCountingProxy } from './helpers/counting-proxy.js';
+import { KEYS, expectedAuthorization } from './helpers/resign.js';
 import { escapeUri } from '../../../src/store/lean-s3.js';
 
 const data = pattern(300_000);
-const KEYS = { accessKeyId: 'AKIDTEST', secretAccessKey: 'not-a-secret' };
-
-class Sha256 implements Checksum {
-  private readonly h;
-  constructor(secret?: SourceData) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', Buffer.from(secret as string | Uint8Array));
-  }
-  update(d: Uint8Array): void {
-    this.h.update(d);
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(this.h.digest());
-  }
-  reset(): void {}
-}
-
-/** The Authorization a signer with KEYS computes for the request as the server received it. */
-async function expectedAuthorization(req: IncomingMessage, sessionToken?: string): Promise<string> {
-  const auth = String(req.headers.authorization);
-  const signed = /SignedHeaders=([^,]+)/.exec(auth)?.[1]?.split(';') ?? [];
-  const [rawPath, rawQuery = ''] = (req.url ?? '').split('?');
-  const query: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(rawQuery)) query[k] = v;
-  const headers: Record<string, string> = {};
-  for (const name of signed) headers[name] = String(req.headers[name]);
-  const amzDate = headers['x-amz-date'] ?? '';
-  const date = new Date(
-    `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
-  );
-  const signer = new SignatureV4({
-    credentials: { ...KEYS, ...(sessionToken ? { sessionToken } : {}) },
-    region: 'us-east-1',
-    service: 's3',
-    sha256: Sha256,
-    uriEscapePath: false,
-  });
-  const out = await signer.sign(
-    { method: req.method ?? 'GET', protocol: 'http:', hostname: '127.0.0.1', path: rawPath ?? '/', query, headers },
-    { signingDate: date },
-  );
-  return String(out.headers.authorization);
-}
 
 t.test('requests are signed as sent: the Authorization header checks out on the server side', async (t) => {
   const seen: { auth: string; expected: string; path: string; token?: string }[] = [];

@@ -139,28 +139,60 @@ export interface ListAnswer {
   readonly prefixes?: readonly string[];
   readonly truncated?: boolean;
   readonly nextToken?: string;
+  /**
+   * How names are URL-encoded when the request asks `encoding-type=url`: 'rgw' (the default) as
+   * Ceph RGW does (`%20`, `/` encoded in keys only, EncodingType first), 'aws' as AWS and MinIO
+   * (a space as `+`, EncodingType after the keys), 'ignore' as a server without the feature.
+   */
+  readonly encoding?: 'rgw' | 'aws' | 'ignore';
 }
 
-/** A ListObjectsV2 answer (the S3 namespace is required by the SDK's parser). */
-export function serveList(res: ServerResponse, a: ListAnswer): void {
+/**
+ * A ListObjectsV2 answer (the S3 namespace is required by the SDK's parser); values escaped for
+ * XML as RGW does (control characters as character references), names URL-encoded when `seen`
+ * asked for it.
+ */
+export function serveList(res: ServerResponse, a: ListAnswer, seen?: SeenRequest): void {
+  const style = seen?.query.get('encoding-type') === 'url' ? (a.encoding ?? 'rgw') : 'ignore';
+  const name = (n: string, isKey: boolean): string => {
+    if (style === 'ignore') return xmlText(n);
+    const encoded = encodeURIComponent(n);
+    return xmlText(style === 'aws' ? encoded.replace(/%20/g, '+') : isKey ? encoded : encoded.replace(/%2F/g, '/'));
+  };
+  const encodingType = style === 'ignore' ? '' : '<EncodingType>url</EncodingType>';
   const contents = (a.keys ?? [])
     .map(
       (k) =>
-        `<Contents><Key>${k.key}</Key><LastModified>2025-01-01T00:00:00.000Z</LastModified><ETag>${ETAG.replace(/"/g, '&quot;')}</ETag><Size>${k.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
+        `<Contents><Key>${name(k.key, true)}</Key><LastModified>2025-01-01T00:00:00.000Z</LastModified><ETag>${xmlText(ETAG)}</ETag><Size>${k.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
     )
     .join('');
-  const prefixes = (a.prefixes ?? []).map((p) => `<CommonPrefixes><Prefix>${p}</Prefix></CommonPrefixes>`).join('');
+  const prefixes = (a.prefixes ?? []).map((p) => `<CommonPrefixes><Prefix>${name(p, false)}</Prefix></CommonPrefixes>`).join('');
   const body =
     '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    (style === 'rgw' ? encodingType : '') +
     `<Name>bkt</Name><Prefix></Prefix><KeyCount>${(a.keys ?? []).length}</KeyCount><MaxKeys>1000</MaxKeys>` +
     `<IsTruncated>${a.truncated ? 'true' : 'false'}</IsTruncated>` +
-    (a.nextToken !== undefined ? `<NextContinuationToken>${a.nextToken}</NextContinuationToken>` : '') +
+    (a.nextToken !== undefined ? `<NextContinuationToken>${xmlText(a.nextToken)}</NextContinuationToken>` : '') +
     contents +
     prefixes +
+    (style === 'aws' ? encodingType : '') +
     '</ListBucketResult>';
   res.writeHead(200, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }
+
+/** Text escaped for XML as RGW writes it: the five entities, control characters as references. */
+export function xmlText(s: string): string {
+  let out = '';
+  for (const c of s) {
+    const code = c.charCodeAt(0);
+    const named = XML_NAMED[c];
+    out += named ?? (code < 0x20 && c !== '\t' && c !== '\n' ? `&#x${code.toString(16).padStart(2, '0')};` : c);
+  }
+  return out;
+}
+
+const XML_NAMED: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
 
 /** Accepts the request and never answers (the connection stays open until teardown). */
 export function neverAnswer(): void {}
