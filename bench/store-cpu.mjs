@@ -10,7 +10,9 @@
 // S3Store.readRange, `parallel` at a time, the bytes only counted (no copy); CPU is
 // process.cpuUsage() (user + system, all threads) around it. The two paths take turns, the
 // order alternating per round; the table shows medians. Then `--heads` HEADs per path and
-// round, one at a time: CPU per 1,000.
+// round, one at a time: CPU per 1,000. Then LIST: `--list-keys` small objects in one folder,
+// listed whole in pages of 1,000 (delimiter `/`, as a readdir does) per path and round: CPU
+// per 1,000 keys. `--gib 0`, `--heads 0` or `--list-keys 0` leave a part out.
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +28,7 @@ const { values: args } = parseArgs({
     parallel: { type: 'string', default: '1,8' },
     'object-mib': { type: 'string', default: '256' },
     heads: { type: 'string', default: '2000' },
+    'list-keys': { type: 'string', default: '10000' },
   },
 });
 const MiB = 1024 * 1024;
@@ -35,6 +38,8 @@ const objectBytes = Number(args['object-mib']) * MiB;
 const totalBytes = Number(args.gib) * GiB;
 const rounds = Number(args.rounds);
 const parallels = args.parallel.split(',').map(Number);
+const headCount = Number(args.heads);
+const listKeys = Number(args['list-keys']);
 
 const dist = new URL('../dist/src/store/', import.meta.url);
 const { S3Store } = await import(new URL('s3-store.js', dist).href);
@@ -61,6 +66,15 @@ async function main(env) {
   const body = Buffer.alloc(objectBytes);
   for (let i = 0; i < body.length; i += 4) body.writeUInt32LE((i * 2654435761) >>> 0, i);
   const put = await sdk.send(new PutObjectCommand({ Bucket: bucket, Key: 'big.bin', Body: body }));
+  // The folder to list: names as a dataset has them, sizes small and varied.
+  let nextKey = 0;
+  const putKeys = async () => {
+    while (nextKey < listKeys) {
+      const i = nextKey++;
+      await sdk.send(new PutObjectCommand({ Bucket: bucket, Key: `many/part-${String(i).padStart(6, '0')}.parquet`, Body: Buffer.alloc(i % 97) }));
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, putKeys));
   sdk.destroy();
   const etag = put.ETag;
 
@@ -95,10 +109,10 @@ async function main(env) {
   }
 
   // Warm-up: connections open, JIT, signing keys cached.
-  for (const store of Object.values(stores)) for (const p of parallels) await readGiB(store, p);
+  if (totalBytes > 0) for (const store of Object.values(stores)) for (const p of parallels) await readGiB(store, p);
 
   const results = {};
-  for (let r = 0; r < rounds; r++) {
+  for (let r = 0; r < rounds && totalBytes > 0; r++) {
     const order = r % 2 === 0 ? ['sdk', 'lean'] : ['lean', 'sdk'];
     for (const p of parallels) {
       for (const path of order) {
@@ -116,21 +130,49 @@ async function main(env) {
     const cpu = process.cpuUsage(cpu0);
     return ((cpu.user + cpu.system) / 1e6) * (1000 / n);
   }
-  for (const store of Object.values(stores)) await headMany(store, 200);
-  for (let r = 0; r < rounds; r++) {
+  if (headCount > 0) for (const store of Object.values(stores)) await headMany(store, 200);
+  for (let r = 0; r < rounds && headCount > 0; r++) {
     for (const path of r % 2 === 0 ? ['sdk', 'lean'] : ['lean', 'sdk']) {
-      const perK = await headMany(stores[path], Number(args.heads));
+      const perK = await headMany(stores[path], headCount);
       (heads[path] ??= []).push(perK);
       process.stderr.write(`round ${r + 1} ${path} HEAD: ${perK.toFixed(2)} s CPU per 1,000\n`);
+    }
+  }
+  // LIST: the whole folder, page after page, as a readdir of it does: CPU per 1,000 keys.
+  const lists = {};
+  async function listFolder(store) {
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    let keys = 0;
+    let pages = 0;
+    let token;
+    do {
+      const page = await store.list({ prefix: 'many/', delimiter: '/', maxKeys: 1000, ...(token ? { continuationToken: token } : {}) });
+      keys += page.objects.length;
+      pages++;
+      token = page.nextToken;
+    } while (token);
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    if (keys !== listKeys) throw new Error(`LIST: ${keys} keys, expected ${listKeys}`);
+    return { cpuPerK: ((cpu.user + cpu.system) / 1e6) * (1000 / keys), msPerPage: ms / pages };
+  }
+  if (listKeys > 0) for (const store of Object.values(stores)) await listFolder(store);
+  for (let r = 0; r < rounds && listKeys > 0; r++) {
+    for (const path of r % 2 === 0 ? ['sdk', 'lean'] : ['lean', 'sdk']) {
+      const res = await listFolder(stores[path]);
+      (lists[path] ??= []).push(res);
+      process.stderr.write(`round ${r + 1} ${path} LIST: ${(res.cpuPerK * 1000).toFixed(1)} ms CPU per 1,000 keys, ${res.msPerPage.toFixed(1)} ms per page\n`);
     }
   }
   for (const store of Object.values(stores)) store.destroy();
 
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  console.log(`\n${rounds} rounds, ${args.gib} GiB each, ${args['part-mib']} MiB ranged GETs, node ${process.version}\n`);
-  console.log('| path | parallel GETs | CPU s/GiB (median) | of which user | MB/s (median) | lean/sdk CPU |');
-  console.log('|---|---:|---:|---:|---:|---:|');
-  for (const p of parallels) {
+  const gets = totalBytes > 0 ? `, ${args.gib} GiB each, ${args['part-mib']} MiB ranged GETs` : '';
+  console.log(`\n${rounds} rounds${gets}, node ${process.version}\n`);
+  if (totalBytes > 0)
+    console.log('| path | parallel GETs | CPU s/GiB (median) | of which user | MB/s (median) | lean/sdk CPU |\n|---|---:|---:|---:|---:|---:|');
+  for (const p of totalBytes > 0 ? parallels : []) {
     const base = median(results[`sdk ${p}`].map((x) => x.cpuPerGiB));
     for (const path of ['sdk', 'lean']) {
       const xs = results[`${path} ${p}`];
@@ -140,8 +182,23 @@ async function main(env) {
       console.log(`| ${row.join(' | ')} |`);
     }
   }
-  const sdkHead = median(heads.sdk);
-  const leanHead = median(heads.lean);
-  console.log(`\n| HEAD, one at a time | CPU s per 1,000 (median) |\n|---|---:|`);
-  console.log(`| SDK (HeadObjectCommand) | ${sdkHead.toFixed(2)} |\n| lean (undici + SigV4) | ${leanHead.toFixed(2)} (${(leanHead / sdkHead).toFixed(2)}×) |`);
+  if (headCount > 0) {
+    const sdkHead = median(heads.sdk);
+    const leanHead = median(heads.lean);
+    console.log(`\n| HEAD, one at a time | CPU s per 1,000 (median) |\n|---|---:|`);
+    console.log(
+      `| SDK (HeadObjectCommand) | ${sdkHead.toFixed(2)} |\n| lean (undici + SigV4) | ${leanHead.toFixed(2)} (${(leanHead / sdkHead).toFixed(2)}×) |`,
+    );
+  }
+  if (listKeys > 0) {
+    const cpu = (path) => median(lists[path].map((x) => x.cpuPerK)) * 1000;
+    const page = (path) => median(lists[path].map((x) => x.msPerPage));
+    console.log(
+      `\n| LIST of ${listKeys.toLocaleString('en')} keys, pages of 1,000 | CPU ms per 1,000 keys (median) | ms per page (median) | lean/SDK CPU |\n|---|---:|---:|---:|`,
+    );
+    console.log(`| SDK (ListObjectsV2Command) | ${cpu('sdk').toFixed(1)} | ${page('sdk').toFixed(1)} | |`);
+    console.log(
+      `| lean (undici + SigV4 + list-page.ts) | ${cpu('lean').toFixed(1)} | ${page('lean').toFixed(1)} | ${(cpu('lean') / cpu('sdk')).toFixed(2)}× |`,
+    );
+  }
 }
