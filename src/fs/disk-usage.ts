@@ -2,8 +2,9 @@
  * What `df` shows. S3 has no capacity, but Fluid's metadata sync runs `df --block-size=1` on
  * targetPath and takes "Used" as the dataset's size, so Used must be the total size of the
  * objects. That total comes from a flat listing of every bucket's prefix, made only when a
- * statfs asks and the last scan is older than `maxAgeMs` (default 1 hour; the first statfs waits
- * for it briefly, later ones answer the last figures at once and refresh in the background).
+ * statfs asks and the last scan is older than `maxAgeMs` (default 1 hour; until a first scan has
+ * succeeded, a statfs that may wait waits for it briefly; later ones answer the last figures at
+ * once and refresh in the background).
  * A scan lists at most `maxPages` pages (1,000 objects each) per bucket and then reports what it
  * counted, marked partial. So df costs at most `maxPages` LIST requests per bucket per
  * `maxAgeMs`, whatever asks how often; a failed scan keeps the last figures and is retried after
@@ -100,20 +101,23 @@ export class UsageTracker {
     this.onPartial = opts.onPartial ?? (() => undefined);
   }
 
-  /** The current answer; while no scan has succeeded, a call that starts one waits up to `firstWaitMs` for it. */
+  /**
+   * The current answer; while no scan has succeeded, a call waits up to `firstWaitMs` for the one
+   * in flight (started by it or by an earlier call). 0: answer at once.
+   */
   async statfs(firstWaitMs = 2_000): Promise<StatFs> {
-    const current = this.scanning !== undefined && this.scanningGeneration === this.generation;
-    if (this.maxAgeMs > 0 && !current && this.now() >= this.nextScanAtMs) {
+    let current = this.scanning !== undefined && this.scanningGeneration === this.generation ? this.scanning : undefined;
+    if (this.maxAgeMs > 0 && current === undefined && this.now() >= this.nextScanAtMs) {
       // Set before the scan so that calls meanwhile do not start another.
       this.nextScanAtMs = Infinity;
       this.scanningGeneration = this.generation;
-      const scan = this.scanSafely();
-      this.scanning = scan;
-      if (!this.scanned) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([scan, new Promise((r) => (timer = setTimeout(r, firstWaitMs)))]);
-        clearTimeout(timer);
-      }
+      current = this.scanSafely();
+      this.scanning = current;
+    }
+    if (current !== undefined && !this.scanned && firstWaitMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([current, new Promise((r) => (timer = setTimeout(r, firstWaitMs)))]);
+      clearTimeout(timer);
     }
     return statfsFor(this.used, this.objects);
   }

@@ -29,6 +29,8 @@ import type { Chunks } from '../read/block.js';
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const BLOCK_SIZE = 1024 * 1024;
+/** How long a statfs of the root waits for the first df scan before answering what it has. */
+const FIRST_SCAN_WAIT_MS = 2_000;
 /** Bytes fetched with a lookup by path (see BucketNamespace): one kernel read's worth. */
 const FIRST_BYTES_SIZE = 128 * 1024;
 
@@ -412,9 +414,14 @@ export class Filesystem {
     if (r.kind === 'bucket') r.value.namespace?.invalidate(r.rel);
   }
 
-  /** Used bytes are the objects' total size (see disk-usage.ts). */
-  statfs(): Promise<StatFs> {
-    return this.usage.statfs();
+  /**
+   * Used bytes are the objects' total size (see disk-usage.ts). Only a statfs of the root waits
+   * for the first scan: that is Fluid's `df` of targetPath. find, du and rm -r ask it of the
+   * folder they start in (gnulib's fts checks the file system type), and a walk must not wait
+   * for a listing of every bucket.
+   */
+  statfs(path = '/'): Promise<StatFs> {
+    return this.usage.statfs(path === '/' ? FIRST_SCAN_WAIT_MS : 0);
   }
 
   close(): void {

@@ -123,7 +123,7 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
     getattr: (path: string, cb: Cb) => reply('getattr', path, cb, () => fs.getattr(path)),
     fgetattr: (path: string, _fd: number, cb: Cb) => reply('getattr', path, cb, () => fs.getattr(path)),
     access: (_path: string, _mode: number, cb: Cb) => cb(0),
-    statfs: (path: string, cb: Cb) => reply('statfs', path, cb, () => fs.statfs()),
+    statfs: (path: string, cb: Cb) => reply('statfs', path, cb, () => fs.statfs(path)),
     readdir: (path: string, rawCb: Cb) =>
       reply(
         'readdir',

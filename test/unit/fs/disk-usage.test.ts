@@ -220,3 +220,18 @@ t.test('new sources (buckets added or removed): the next statfs scans them, and 
   u.setSources([]);
   t.equal(usedOf(await u.statfs()), 0, 'no source: nothing used');
 });
+
+t.test('a statfs that may not wait answers at once and starts the first scan; one that may wait waits for that scan', async (t) => {
+  const s = new GatedListStore();
+  s.put('a', Buffer.alloc(4096));
+  let open = (): void => undefined;
+  s.gate = new Promise<void>((r) => (open = r));
+  const u = new UsageTracker([{ store: s, prefix: '' }]);
+  // find's fstatfs of the folder it walks: no waiting for a listing of the whole bucket.
+  t.equal(usedOf(await u.statfs(0)), 0, 'answered at once, before any figure');
+  // Fluid's df of targetPath, while that scan is still listing: waits for it rather than answer 0.
+  const df = u.statfs(60_000);
+  open();
+  t.equal(usedOf(await df), 4096, 'the waiting statfs got the scanned figure');
+  t.equal(s.calls.list, 1, 'one scan, started by the first call, served both');
+});
