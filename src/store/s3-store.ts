@@ -1,5 +1,5 @@
 /**
- * ObjectStore on @aws-sdk/client-s3: the only module that talks S3.
+ * ObjectStore on S3: the only module that talks S3 (through lean-s3.ts, or the AWS SDK: sdk-client.ts).
  *
  * Retries: one loop, RetryPolicy (retry-policy.ts, where the numbers are), around every store
  * call; the SDK's own retries are off. A ranged GET's body is neither retried nor timed out by
@@ -8,15 +8,13 @@
  * version; each resume is one attempt of the same budget.
  */
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { AwsCredentialIdentityProvider } from '@aws-sdk/types';
-import type { HttpRequest as IHttpRequest } from '@smithy/types';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from './object-store.js';
 import { StoreError } from './store-error.js';
 import type { Attempt } from './attempt.js';
 import { type AskedRange, type RangeAnswer, checkRangeAnswer } from './range-check.js';
 import { LeanS3, type ResponseHeaders } from './lean-s3.js';
+import { loadSdkClient, type SdkClient, type SdkClientOptions } from './sdk-client.js';
 import { ListPageError, ListPageReader, type ParsedListPage } from './list-page.js';
 import { type Env, createTransport } from './http-agents.js';
 import { RetryPolicy, type RunHooks, bodyIdleTimeoutMs, retrySettings } from './retry-policy.js';
@@ -75,7 +73,9 @@ export class S3Store implements ObjectStore {
   readonly label: string;
   /** Endpoint, CAs and proxy in one line for the log (no secret, no proxy credentials). */
   readonly transport: string;
-  private readonly client: S3Client;
+  /** The SDK's client, loaded on first use (see sdk-client.ts). */
+  private sdkClient: Promise<SdkClient> | undefined;
+  private readonly sdkOptions: SdkClientOptions;
   /** The lean data path; undefined: the SDK serves every call. */
   private readonly lean: LeanS3 | undefined;
   private readonly bucket: string;
@@ -126,26 +126,21 @@ export class S3Store implements ObjectStore {
         })
       : undefined;
     this.transport = transport.proxied && opts.dataPath !== 'sdk' ? `${transport.description}; data path: SDK (proxied)` : transport.description;
-    this.client = new S3Client({
+    this.sdkOptions = {
       region: opts.region,
       ...(opts.endpoint !== undefined ? { endpoint: opts.endpoint } : {}),
-      forcePathStyle: opts.pathStyle,
-      ...(opts.credentials !== undefined
-        ? { credentials: opts.credentials }
-        : { credentials: { accessKeyId: '', secretAccessKey: '' }, signer: { sign: (request: IHttpRequest) => Promise.resolve(request) } }),
-      // Third-party servers (RGW, MinIO) reject or mishandle the SDK's newer checksum defaults.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      // RetryPolicy is the only retry loop: SDK attempts under it would multiply the budget.
-      maxAttempts: 1,
-      requestHandler: new NodeHttpHandler({
-        // Each attempt's deadline is its Attempt signal (clipped to the call's time left); a
-        // connection that cannot even be opened fails sooner.
-        connectionTimeout: connectTimeoutMs,
-        httpAgent: transport.httpAgent,
-        httpsAgent: transport.httpsAgent,
-      }),
-    });
+      pathStyle: opts.pathStyle,
+      ...(opts.credentials !== undefined ? { credentials: opts.credentials } : {}),
+      connectTimeoutMs,
+      httpAgent: transport.httpAgent,
+      httpsAgent: transport.httpsAgent,
+    };
+    // A store that will use the SDK starts loading it now, not inside its first call's deadline.
+    if (!this.lean) void this.sdk().catch(() => undefined);
+  }
+
+  private sdk(): Promise<SdkClient> {
+    return (this.sdkClient ??= loadSdkClient(this.sdkOptions));
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
@@ -176,7 +171,8 @@ export class S3Store implements ObjectStore {
       if (!info) throw new StoreError('invalid-response', `HEAD ${this.label}/${key}: no answer`, { transient: true });
       return info;
     }
-    const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: attempt.signal });
+    const { client, sdk } = await this.sdk();
+    const res = await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: attempt.signal });
     this.observe('HEAD', res.$metadata.httpStatusCode);
     return { key, size: res.ContentLength ?? 0, etag: res.ETag ?? '', mtimeMs: res.LastModified?.getTime() ?? 0 };
   }
@@ -206,7 +202,8 @@ export class S3Store implements ObjectStore {
     this.counters.s3Get++;
     if (this.lean) return this.firstBytesLean(this.lean, key, bytes, attempt, what);
     // The attempt's deadline covers the body too: at most `bytes` (128 KiB) of it.
-    const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${bytes - 1}` }), {
+    const { client, sdk } = await this.sdk();
+    const res = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${bytes - 1}` }), {
       abortSignal: attempt.signal,
     });
     this.observe('GET', res.$metadata.httpStatusCode);
@@ -269,8 +266,9 @@ export class S3Store implements ObjectStore {
   }
 
   private async listSdk(req: ListRequest, attempt: Attempt): Promise<ParsedListPage> {
-    const res = await this.client.send(
-      new ListObjectsV2Command({
+    const { client, sdk } = await this.sdk();
+    const res = await client.send(
+      new sdk.ListObjectsV2Command({
         Bucket: this.bucket,
         Prefix: req.prefix,
         ...(req.delimiter !== undefined ? { Delimiter: req.delimiter } : {}),
@@ -364,7 +362,8 @@ export class S3Store implements ObjectStore {
     this.counters.s3Get++;
     const what = `GET ${this.label}/${req.key} bytes ${from}-${req.end - 1}`;
     if (this.lean) return this.readLean(this.lean, req, from, attempt, onChunk, what);
-    const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: req.key, Range: `bytes=${from}-${req.end - 1}`, IfMatch: req.etag }), {
+    const { client, sdk } = await this.sdk();
+    const res = await client.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: req.key, Range: `bytes=${from}-${req.end - 1}`, IfMatch: req.etag }), {
       abortSignal: attempt.signal,
     });
     // No deadline on the whole body (a slow link may take long to deliver a part): the idle
@@ -467,7 +466,7 @@ export class S3Store implements ObjectStore {
   }
 
   destroy(): void {
-    this.client.destroy();
+    void this.sdkClient?.then(({ client }) => client.destroy()).catch(() => undefined);
     this.lean?.destroy();
   }
 
