@@ -3,8 +3,9 @@
  * targetPath and takes "Used" as the dataset's size, so Used must be the total size of the
  * objects. That total comes from a flat listing of every bucket's prefix, made only when a
  * statfs asks and the last scan is older than `maxAgeMs` (default 1 hour; until a first scan has
- * succeeded, a statfs that may wait waits for it briefly; later ones answer the last figures at
- * once and refresh in the background).
+ * succeeded, a statfs that may wait waits for it briefly; one that may not wait answers at once
+ * and puts the scan off a little; later ones answer the last figures at once and refresh in the
+ * background).
  * A scan lists at most `maxPages` pages (1,000 objects each) per bucket and then reports what it
  * counted, marked partial. So df costs at most `maxPages` LIST requests per bucket per
  * `maxAgeMs`, whatever asks how often; a failed scan keeps the last figures and is retried after
@@ -27,12 +28,19 @@ export interface UsageOptions {
   readonly onError?: (err: unknown) => void;
   /** Told when a scan stopped at `maxPages`: Used counts only the objects listed. */
   readonly onPartial?: (counted: { readonly objects: number; readonly usedBytes: number }) => void;
+  /** Timers (default: setTimeout, unref'd); returns the cancel function. */
+  readonly setTimer?: (fn: () => void, ms: number) => () => void;
 }
 
 export const DEFAULT_DF_SCAN_INTERVAL_MS = 60 * 60_000;
 export const DEFAULT_DF_SCAN_MAX_PAGES = 1_000;
 /** First wait before retrying a failed scan; doubles with each failure in a row, up to `maxAgeMs`. */
 const RETRY_FIRST_MS = 60_000;
+/**
+ * A scan asked for by a statfs that does not wait starts this much later: that caller is a walk
+ * (find, du), and a listing of every bucket would compete with it for S3 and the CPU right now.
+ */
+export const DEFERRED_SCAN_MS = 5_000;
 
 export interface StatFs {
   readonly bsize: number;
@@ -90,6 +98,9 @@ export class UsageTracker {
   private nextScanAtMs = -Infinity;
   private failuresInRow = 0;
   private scanning: Promise<void> | undefined;
+  private readonly setTimer: (fn: () => void, ms: number) => () => void;
+  /** Cancels the scan a statfs that does not wait has put off. */
+  private cancelDeferred: (() => void) | undefined;
 
   constructor(sources: readonly UsageSource[], opts: UsageOptions & { now?: () => number } = {}) {
     this.sources = sources;
@@ -99,20 +110,27 @@ export class UsageTracker {
     this.now = opts.now ?? (clock ? () => clock.now() : Date.now);
     this.onError = opts.onError ?? (() => undefined);
     this.onPartial = opts.onPartial ?? (() => undefined);
+    this.setTimer = opts.setTimer ?? unrefTimer;
   }
 
   /**
-   * The current answer; while no scan has succeeded, a call waits up to `firstWaitMs` for the one
-   * in flight (started by it or by an earlier call). 0: answer at once.
+   * The current answer. While no scan has succeeded, a call waits up to `firstWaitMs` for the
+   * scan in flight, started by it or by an earlier call. 0: answer at once, and start a scan that
+   * is due only DEFERRED_SCAN_MS later (or at once when a call that waits comes first).
    */
   async statfs(firstWaitMs = 2_000): Promise<StatFs> {
-    let current = this.scanning !== undefined && this.scanningGeneration === this.generation ? this.scanning : undefined;
-    if (this.maxAgeMs > 0 && current === undefined && this.now() >= this.nextScanAtMs) {
-      // Set before the scan so that calls meanwhile do not start another.
-      this.nextScanAtMs = Infinity;
-      this.scanningGeneration = this.generation;
-      current = this.scanSafely();
-      this.scanning = current;
+    let current = this.currentScan();
+    if (this.due()) {
+      if (firstWaitMs > 0) {
+        this.cancelDeferred?.();
+        this.cancelDeferred = undefined;
+        current = this.startScan();
+      } else {
+        this.cancelDeferred ??= this.setTimer(() => {
+          this.cancelDeferred = undefined;
+          if (this.due()) void this.startScan();
+        }, DEFERRED_SCAN_MS);
+      }
     }
     if (current !== undefined && !this.scanned && firstWaitMs > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -120,6 +138,29 @@ export class UsageTracker {
       clearTimeout(timer);
     }
     return statfsFor(this.used, this.objects);
+  }
+
+  /** No scan starts after this (the filesystem is closing). */
+  close(): void {
+    this.cancelDeferred?.();
+    this.cancelDeferred = undefined;
+  }
+
+  private currentScan(): Promise<void> | undefined {
+    return this.scanning !== undefined && this.scanningGeneration === this.generation ? this.scanning : undefined;
+  }
+
+  private due(): boolean {
+    return this.maxAgeMs > 0 && this.currentScan() === undefined && this.now() >= this.nextScanAtMs;
+  }
+
+  private startScan(): Promise<void> {
+    // Set before the scan so that calls meanwhile do not start another.
+    this.nextScanAtMs = Infinity;
+    this.scanningGeneration = this.generation;
+    const scan = this.scanSafely();
+    this.scanning = scan;
+    return scan;
   }
 
   /**
@@ -190,6 +231,12 @@ export class UsageTracker {
     if (partial) tell(this.onPartial, { objects, usedBytes: used });
     return { used, objects };
   }
+}
+
+function unrefTimer(fn: () => void, ms: number): () => void {
+  const timer = setTimeout(fn, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
 }
 
 /** Calls a sink whose own failure must not become an unhandled rejection either. */

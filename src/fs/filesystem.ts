@@ -178,7 +178,7 @@ export class Filesystem {
     this.onSkippedKey = opts.onSkippedKey ?? (() => undefined);
     this.drainGraceMs = opts.drainGraceMs ?? DEFAULT_DRAIN_GRACE_MS;
     this.setTimer = opts.setTimer ?? unrefTimer;
-    this.usage = new UsageTracker([], { ...opts.usage, clock, onError: (err) => onBackgroundError('df scan', err) });
+    this.usage = new UsageTracker([], { setTimer: this.setTimer, ...opts.usage, clock, onError: (err) => onBackgroundError('df scan', err) });
     this.cache = new BlockCache(blockBudget(opts.settings.cacheSizeBytes), BLOCK_SIZE);
     this.fetcher = new BlockFetcher(this.cache, opts.settings.partSizeBytes);
     const budget = this.cache.maxBytes;
@@ -425,6 +425,7 @@ export class Filesystem {
   }
 
   close(): void {
+    this.usage.close();
     for (const fd of [...this.handles.keys()]) this.release(fd);
     const stores = new Set<ObjectStore>();
     for (const b of [...this.live.values(), ...this.draining]) {

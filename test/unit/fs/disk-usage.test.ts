@@ -221,17 +221,53 @@ t.test('new sources (buckets added or removed): the next statfs scans them, and 
   t.equal(usedOf(await u.statfs()), 0, 'no source: nothing used');
 });
 
-t.test('a statfs that may not wait answers at once and starts the first scan; one that may wait waits for that scan', async (t) => {
+t.test('a statfs that may not wait answers at once and puts the first scan off; one that may wait starts it and waits', async (t) => {
   const s = new GatedListStore();
   s.put('a', Buffer.alloc(4096));
   let open = (): void => undefined;
   s.gate = new Promise<void>((r) => (open = r));
-  const u = new UsageTracker([{ store: s, prefix: '' }]);
-  // find's fstatfs of the folder it walks: no waiting for a listing of the whole bucket.
+  const timers: { fn: () => void; ms: number; cancelled: boolean }[] = [];
+  const setTimer = (fn: () => void, ms: number) => {
+    const timer = { fn, ms, cancelled: false };
+    timers.push(timer);
+    return () => void (timer.cancelled = true);
+  };
+  const u = new UsageTracker([{ store: s, prefix: '' }], { setTimer });
+  // find's statfs of the folder it walks: no waiting, and no listing of the whole bucket during the walk.
   t.equal(usedOf(await u.statfs(0)), 0, 'answered at once, before any figure');
-  // Fluid's df of targetPath, while that scan is still listing: waits for it rather than answer 0.
+  t.equal(usedOf(await u.statfs(0)), 0, 'again');
+  t.same(
+    timers.map((x) => x.ms),
+    [5_000],
+    'one scan put off by 5 s, however many such calls',
+  );
+  // Fluid's df of targetPath: starts the scan now and waits for it.
   const df = u.statfs(60_000);
+  t.ok(timers[0]?.cancelled, 'the put-off scan is cancelled: this one runs now');
   open();
   t.equal(usedOf(await df), 4096, 'the waiting statfs got the scanned figure');
-  t.equal(s.calls.list, 1, 'one scan, started by the first call, served both');
+  t.equal(s.calls.list, 1, 'one LIST');
+});
+
+t.test('a put-off scan starts when its time comes; close cancels one not started', async (t) => {
+  const s = new MemoryStore();
+  s.put('a', Buffer.alloc(10));
+  const timers: { fn: () => void; cancelled: boolean }[] = [];
+  const setTimer = (fn: () => void) => {
+    const timer = { fn, cancelled: false };
+    timers.push(timer);
+    return () => void (timer.cancelled = true);
+  };
+  const u = new UsageTracker([{ store: s, prefix: '' }], { setTimer });
+  await u.statfs(0);
+  t.equal(s.calls.list, 0, 'nothing listed yet');
+  timers[0]?.fn();
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+  t.equal(s.calls.list, 1, 'the scan ran');
+  t.equal(usedOf(await u.statfs(0)), 10, 'and later calls answer its figure at once');
+
+  const v = new UsageTracker([{ store: s, prefix: '' }], { setTimer });
+  await v.statfs(0);
+  v.close();
+  t.ok(timers[1]?.cancelled, 'close cancels the put-off scan');
 });

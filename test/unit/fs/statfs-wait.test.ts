@@ -1,7 +1,8 @@
 /**
  * Only a statfs of the root waits for the first df scan (Fluid's `df` of targetPath wants the
  * dataset's size). find, du and rm -r ask statfs of the folder they start in (gnulib's fts reads
- * the file system type), and a walk must not wait for a listing of every bucket.
+ * the file system type): a walk must neither wait for a listing of every bucket nor compete with
+ * one, so the scan it asked for starts a little later.
  */
 import t from 'tap';
 import { MemoryStore } from '../helpers/memory-store.js';
@@ -31,5 +32,19 @@ t.test('a statfs of a folder answers while the first scan is still listing; a st
   gate.open();
   t.equal(usedOf(await root), 3096, 'and answers the scanned total');
   t.equal(store.calls.list, 1, 'one scan for both');
+  fs.close();
+});
+
+t.test('a walk alone: the scan its statfs asked for starts 5 s later, not during the walk', async (t) => {
+  const mem = new MemoryStore();
+  mem.put('d/a', Buffer.alloc(100));
+  const { fs, advance } = testFilesystem({ store: mem });
+  t.equal(usedOf(await fs.statfs('/d')), 0);
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+  t.equal(mem.calls.list, 0, 'no LIST during the walk');
+  advance(5_000);
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+  t.equal(mem.calls.list, 1, 'the scan ran once its time came');
+  t.equal(usedOf(await fs.statfs('/d')), 100, 'and later answers carry its figure');
   fs.close();
 });
