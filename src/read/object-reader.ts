@@ -161,9 +161,16 @@ export class ObjectReader {
       this.lastEnd = end;
       return this.ctx.fetcher.readRange(this.obj, 0, end, this.owner);
     }
-    if (!this.allCachedOrComing(pos, end)) return this.joinBurst(pos, end);
+    // A stream going on needs no check: read-ahead has its blocks on their way, and blockAt
+    // fetches one it missed. Only other reads pay for looking before they join a burst.
+    if (!(this.sequential && this.nearLast(pos)) && !this.allCachedOrComing(pos, end)) return this.joinBurst(pos, end);
     this.planReadAhead(pos, end);
     return this.blockViews(pos, end);
+  }
+
+  /** Within the kernel's reordering of the end of the reads so far (see JUMP_TOLERANCE). */
+  private nearLast(pos: number): boolean {
+    return this.lastEnd >= 0 && pos >= this.lastEnd - JUMP_TOLERANCE && pos <= this.lastEnd + JUMP_TOLERANCE;
   }
 
   private allCachedOrComing(pos: number, end: number): boolean {
@@ -274,7 +281,7 @@ export class ObjectReader {
   }
 
   private planReadAhead(pos: number, end: number): void {
-    const nearLast = this.lastEnd >= 0 && pos >= this.lastEnd - JUMP_TOLERANCE && pos <= this.lastEnd + JUMP_TOLERANCE;
+    const nearLast = this.nearLast(pos);
     if (this.lastEnd < 0 && pos === 0)
       this.streak = SEQUENTIAL_AFTER; // reading from the start
     else if (nearLast) this.streak++;
