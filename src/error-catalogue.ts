@@ -18,7 +18,28 @@ import type { StoreErrorKind } from './store/store-error.js';
 
 /** The errnos the mount answers with. */
 export type ErrnoName =
-  'ENOENT' | 'ENOTDIR' | 'EISDIR' | 'EROFS' | 'EACCES' | 'EIO' | 'ESTALE' | 'EBADF' | 'ENAMETOOLONG' | 'EINVAL' | 'ETIMEDOUT' | 'ENOTSUP' | 'ENOMEM';
+  | 'ENOENT'
+  | 'ENOTDIR'
+  | 'EISDIR'
+  | 'EROFS'
+  | 'EACCES'
+  | 'EIO'
+  | 'ESTALE'
+  | 'EBADF'
+  | 'ENAMETOOLONG'
+  | 'EINVAL'
+  | 'ETIMEDOUT'
+  | 'ENOTSUP'
+  | 'ENOMEM'
+  | 'EEXIST'
+  | 'ENOTEMPTY'
+  | 'EXDEV'
+  | 'EPERM'
+  | 'ENOSPC'
+  | 'EFBIG'
+  | 'EOPNOTSUPP'
+  | 'ENODATA'
+  | 'EBUSY';
 
 /** Exit statuses of the CLI for a failure before the mount serves. */
 export const EXIT_BAD_INPUT = 2;
@@ -91,6 +112,21 @@ export const FS_ERRORS = {
   },
   EIO: { code: 'FS_EIO', meaning: 'Anything in the folder of a mount that cannot serve yet because its bucket or endpoint fails; the agent keeps retrying.' },
   ESTALE: { code: 'FS_ESTALE', meaning: 'A read of a file opened under a mount since removed from the config, after the grace time open files get.' },
+  EINVAL: { code: 'FS_EINVAL', meaning: 'An argument the operation cannot take (a negative size, a rename into itself).' },
+  EEXIST: { code: 'FS_EEXIST', meaning: 'create with O_EXCL, or mkdir, of a name that exists.' },
+  ENOTEMPTY: { code: 'FS_ENOTEMPTY', meaning: 'rmdir of a folder with something in it, or a rename onto one.' },
+  EXDEV: { code: 'FS_EXDEV', meaning: 'rename of a folder with more objects than the rename limit, or across mounts: mv then copies and deletes by itself.' },
+  EPERM: { code: 'FS_EPERM', meaning: 'link, symlink or mknod: S3 has no such thing.' },
+  ENOSPC: { code: 'FS_ENOSPC', meaning: "A write needs local staging space beyond staging-size, or the staging folder's disk is full." },
+  EFBIG: { code: 'FS_EFBIG', meaning: 'A file would grow past what one S3 object can hold (5 TiB, 10,000 parts).' },
+  ENOMEM: { code: 'FS_ENOMEM', meaning: 'A write waited for its share of cache-size longer than request-timeout.' },
+  EOPNOTSUPP: {
+    code: 'FS_EOPNOTSUPP',
+    meaning: 'A write that needs a local staging file (append, a write before the end, editing without O_TRUNC) on a mount without staging space.',
+  },
+  ENODATA: { code: 'FS_ENODATA', meaning: 'getxattr: objects carry no extended attributes.' },
+  ENOTSUP: { code: 'FS_ENOTSUP', meaning: 'setxattr, and other operations S3 cannot hold.' },
+  EBUSY: { code: 'FS_EBUSY', meaning: 'An operation on a file while an upload of it is being committed by another handle.' },
 } as const satisfies Partial<Record<ErrnoName, { code: string; meaning: string }>>;
 export type FsErrno = keyof typeof FS_ERRORS;
 

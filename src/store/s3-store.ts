@@ -9,7 +9,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { AwsCredentialIdentityProvider } from '@aws-sdk/types';
-import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from './object-store.js';
+import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest, WrittenObject } from './object-store.js';
 import { StoreError } from './store-error.js';
 import type { Attempt } from './attempt.js';
 import { type AskedRange, type RangeAnswer, checkRangeAnswer } from './range-check.js';
@@ -465,6 +465,29 @@ export class S3Store implements ObjectStore {
     }
   }
 
+  // Writes: not yet on S3 (issue 12 lands them next); nothing calls them while mounts are read-only.
+  putObject(key: string): Promise<WrittenObject> {
+    return notYet('PUT', key);
+  }
+  createMultipartUpload(key: string): Promise<string> {
+    return notYet('CreateMultipartUpload', key);
+  }
+  uploadPart(key: string): Promise<string> {
+    return notYet('UploadPart', key);
+  }
+  completeMultipartUpload(key: string): Promise<WrittenObject> {
+    return notYet('CompleteMultipartUpload', key);
+  }
+  abortMultipartUpload(key: string): Promise<void> {
+    return notYet('AbortMultipartUpload', key);
+  }
+  copyObject(from: { readonly key: string }): Promise<WrittenObject> {
+    return notYet('COPY', from.key);
+  }
+  deleteObject(key: string): Promise<void> {
+    return notYet('DELETE', key);
+  }
+
   destroy(): void {
     void this.sdkClient?.then(({ client }) => client.destroy()).catch(() => undefined);
     this.lean?.destroy();
@@ -577,6 +600,10 @@ function readAtMost(body: Readable, limit: number, what: string): Promise<Buffer
     body.once('error', (err) => finish(bodyBroke(what, err, got)));
     body.once('close', () => finish());
   });
+}
+
+function notYet(op: string, key: string): Promise<never> {
+  return Promise.reject(new StoreError('other', `${op} ${key}: writes are not implemented yet`));
 }
 
 /** A response body that failed after the headers: worth a resume (or a new attempt). */

@@ -8,10 +8,21 @@
  * Every fault injected is logged (`injected`), so a test can tell a failure it caused from one
  * it did not.
  */
-import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from '../../../src/store/object-store.js';
+import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest, UploadedPart, WrittenObject } from '../../../src/store/object-store.js';
 import { StoreError } from '../../../src/store/store-error.js';
 
-export type StoreOp = 'head' | 'getFirstBytes' | 'list' | 'readRange';
+export type StoreOp =
+  | 'head'
+  | 'getFirstBytes'
+  | 'list'
+  | 'readRange'
+  | 'putObject'
+  | 'createMultipartUpload'
+  | 'uploadPart'
+  | 'completeMultipartUpload'
+  | 'abortMultipartUpload'
+  | 'copyObject'
+  | 'deleteObject';
 
 /** A promise the test settles when it wants: the "later" of a delay. */
 export class Gate {
@@ -88,7 +99,10 @@ interface ActiveRule {
 
 export class FaultStore implements ObjectStore {
   readonly label: string;
-  readonly calls: Record<StoreOp, number> = { head: 0, getFirstBytes: 0, list: 0, readRange: 0 };
+  readonly calls: Record<StoreOp, number> = {
+    ...{ head: 0, getFirstBytes: 0, list: 0, readRange: 0, putObject: 0, createMultipartUpload: 0, uploadPart: 0 },
+    ...{ completeMultipartUpload: 0, abortMultipartUpload: 0, copyObject: 0, deleteObject: 0 },
+  };
   readonly injected: InjectedFault[] = [];
   /** readRange calls started and not yet settled. */
   pendingReads = 0;
@@ -259,6 +273,49 @@ export class FaultStore implements ObjectStore {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.hung.add(end);
     });
+  }
+
+  async putObject(key: string, body: Buffer, signal?: AbortSignal): Promise<WrittenObject> {
+    const call = this.callOf('putObject', key);
+    await this.before(call, this.choose(call), signal);
+    return this.inner.putObject(key, body, signal);
+  }
+
+  async createMultipartUpload(key: string, signal?: AbortSignal): Promise<string> {
+    const call = this.callOf('createMultipartUpload', key);
+    await this.before(call, this.choose(call), signal);
+    return this.inner.createMultipartUpload(key, signal);
+  }
+
+  /** `start` of the call is the part number, so rules can pick parts. */
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, signal?: AbortSignal): Promise<string> {
+    const call: CallInfo = { ...this.callOf('uploadPart', key), start: partNumber };
+    await this.before(call, this.choose(call), signal);
+    return this.inner.uploadPart(key, uploadId, partNumber, body, signal);
+  }
+
+  async completeMultipartUpload(key: string, uploadId: string, parts: readonly UploadedPart[], signal?: AbortSignal): Promise<WrittenObject> {
+    const call = this.callOf('completeMultipartUpload', key);
+    await this.before(call, this.choose(call), signal);
+    return this.inner.completeMultipartUpload(key, uploadId, parts, signal);
+  }
+
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    const call = this.callOf('abortMultipartUpload', key);
+    await this.before(call, this.choose(call));
+    return this.inner.abortMultipartUpload(key, uploadId);
+  }
+
+  async copyObject(from: { readonly key: string; readonly etag: string; readonly size: number }, to: string): Promise<WrittenObject> {
+    const call = this.callOf('copyObject', from.key);
+    await this.before(call, this.choose(call));
+    return this.inner.copyObject(from, to);
+  }
+
+  async deleteObject(key: string): Promise<void> {
+    const call = this.callOf('deleteObject', key);
+    await this.before(call, this.choose(call));
+    return this.inner.deleteObject(key);
   }
 
   probe(prefix: string): Promise<void> {

@@ -4,6 +4,7 @@
  */
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from '../../../src/store/object-store.js';
 import { StoreError } from '../../../src/store/store-error.js';
+import { WithoutWrites } from './without-writes.js';
 import { MemoryStore } from './memory-store.js';
 
 /** A MemoryStore whose LIST requests fail when `failList` says so (it sees each request and its number, from 1). */
@@ -36,12 +37,14 @@ export const unreachable = (): StoreError => new StoreError('unreachable', 'LIST
  * code under test's. Keys are `folder/object-0000123-<padding>` (about 40 bytes); objects are
  * about 1 MiB, larger than what a lookup fetches with it.
  */
-export class SyntheticFolderStore implements ObjectStore {
+export class SyntheticFolderStore extends WithoutWrites implements ObjectStore {
   readonly label = 's3://synthetic';
   readonly calls = { head: 0, list: 0, get: 0 };
   readonly folder = 'folder/';
 
-  constructor(readonly count: number) {}
+  constructor(readonly count: number) {
+    super();
+  }
 
   /** The i-th key of the folder, in listing order. */
   keyAt(i: number): string {

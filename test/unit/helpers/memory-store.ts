@@ -4,10 +4,22 @@
  * and the store contract for ranged GETs (If-Match; an object changed or deleted since it was
  * opened → 'precondition-failed'), and counts requests so tests can assert how many were made.
  * Listing is a binary search in sorted keys, so stores of a million keys stay fast.
+ * Writes follow S3's multipart rules (every part but the last at least `minPartBytes`, parts
+ * listed in order with their etags, a completed or aborted upload gone), and uploads not yet
+ * completed or aborted stay in `uploads`, so a test can see orphaned parts.
  * Integration tests use a real S3 server.
  */
 import { createHash } from 'node:crypto';
-import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from '../../../src/store/object-store.js';
+import {
+  type ListPage,
+  type ListRequest,
+  type ObjectInfo,
+  type ObjectStore,
+  type RangeRequest,
+  type UploadedPart,
+  UPLOAD_LIMITS,
+  type WrittenObject,
+} from '../../../src/store/object-store.js';
 import { StoreError } from '../../../src/store/store-error.js';
 
 interface Stored {
@@ -22,7 +34,14 @@ const etags = new WeakMap<Buffer, string>();
 export class MemoryStore implements ObjectStore {
   readonly label = 's3://memory';
   readonly objects = new Map<string, Stored>();
-  readonly calls = { head: 0, list: 0, get: 0, getBytes: 0 };
+  readonly calls = { head: 0, list: 0, get: 0, getBytes: 0, put: 0, create: 0, part: 0, complete: 0, abort: 0, copy: 0, delete: 0 };
+  /** Multipart uploads started and neither completed nor aborted, by upload id. */
+  readonly uploads = new Map<string, { readonly key: string; readonly parts: Map<number, { data: Buffer; etag: string }> }>();
+  /** S3's minimum size of every part but the last (tests of small uploads may lower it). */
+  minPartBytes: number = UPLOAD_LIMITS.MIN_PART_BYTES;
+  /** The time writes are stamped with (ms). */
+  now: () => number = () => Date.now();
+  private nextUpload = 1;
   /** Chunk size of streamed bodies. */
   chunkSize = 64 * 1024;
   /** Pause before each chunk of a body, to make downloads take time (ms). */
@@ -125,13 +144,99 @@ export class MemoryStore implements ObjectStore {
     }
   }
 
+  async putObject(key: string, body: Buffer): Promise<WrittenObject> {
+    this.calls.put++;
+    return this.written(key, Buffer.from(body));
+  }
+
+  async createMultipartUpload(key: string): Promise<string> {
+    this.calls.create++;
+    const id = `upload-${this.nextUpload++}`;
+    this.uploads.set(id, { key, parts: new Map() });
+    return id;
+  }
+
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer): Promise<string> {
+    this.calls.part++;
+    const upload = this.uploadOf(key, uploadId);
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > UPLOAD_LIMITS.MAX_PARTS) {
+      throw new StoreError('other', `PUT ${key} part ${partNumber}: InvalidArgument`, { status: 400, s3Code: 'InvalidArgument' });
+    }
+    const data = Buffer.from(body);
+    const etag = md5Etag(data);
+    upload.parts.set(partNumber, { data, etag });
+    return etag;
+  }
+
+  async completeMultipartUpload(key: string, uploadId: string, parts: readonly UploadedPart[]): Promise<WrittenObject> {
+    this.calls.complete++;
+    const upload = this.uploadOf(key, uploadId);
+    const bodies: Buffer[] = [];
+    const md5s: Buffer[] = [];
+    for (const [i, p] of parts.entries()) {
+      const stored = upload.parts.get(p.partNumber);
+      if (!stored || stored.etag !== p.etag)
+        throw new StoreError('other', `complete ${key}: InvalidPart ${p.partNumber}`, { status: 400, s3Code: 'InvalidPart' });
+      if (i > 0 && p.partNumber <= (parts[i - 1] as UploadedPart).partNumber) {
+        throw new StoreError('other', `complete ${key}: InvalidPartOrder`, { status: 400, s3Code: 'InvalidPartOrder' });
+      }
+      if (i < parts.length - 1 && stored.data.length < this.minPartBytes) {
+        throw new StoreError('other', `complete ${key}: EntityTooSmall (part ${p.partNumber}: ${stored.data.length} bytes)`, {
+          status: 400,
+          s3Code: 'EntityTooSmall',
+        });
+      }
+      bodies.push(stored.data);
+      md5s.push(Buffer.from(stored.etag.slice(1, -1), 'hex'));
+    }
+    if (parts.length === 0) throw new StoreError('other', `complete ${key}: MalformedXML (no parts)`, { status: 400, s3Code: 'MalformedXML' });
+    this.uploads.delete(uploadId);
+    const etag = `"${createHash('md5').update(Buffer.concat(md5s)).digest('hex')}-${parts.length}"`;
+    return this.written(key, Buffer.concat(bodies), etag);
+  }
+
+  async abortMultipartUpload(_key: string, uploadId: string): Promise<void> {
+    this.calls.abort++;
+    this.uploads.delete(uploadId);
+  }
+
+  async copyObject(from: { key: string; etag: string; size: number }, to: string): Promise<WrittenObject> {
+    this.calls.copy++;
+    const o = this.objects.get(from.key);
+    if (!o) throw new StoreError('not-found', `COPY ${from.key}: NoSuchKey`, { status: 404, s3Code: 'NoSuchKey' });
+    if (o.etag !== from.etag) throw new StoreError('precondition-failed', `COPY ${from.key}: etag changed`, { status: 412 });
+    return this.written(to, o.data, o.etag);
+  }
+
+  async deleteObject(key: string): Promise<void> {
+    this.calls.delete++;
+    this.delete(key);
+  }
+
   async probe(): Promise<void> {}
   destroy(): void {}
+
+  private written(key: string, data: Buffer, etag = md5Etag(data)): WrittenObject {
+    const mtimeMs = this.now();
+    if (!this.objects.has(key)) this.sorted = undefined;
+    this.objects.set(key, { data, etag, mtimeMs });
+    return { etag, mtimeMs };
+  }
+
+  private uploadOf(key: string, uploadId: string) {
+    const upload = this.uploads.get(uploadId);
+    if (!upload || upload.key !== key) throw new StoreError('not-found', `${key}: NoSuchUpload ${uploadId}`, { status: 404, s3Code: 'NoSuchUpload' });
+    return upload;
+  }
 
   private sortedKeys(): string[] {
     if (this.sorted === undefined || this.sorted.length !== this.objects.size) this.sorted = [...this.objects.keys()].sort();
     return this.sorted;
   }
+}
+
+function md5Etag(data: Buffer): string {
+  return `"${createHash('md5').update(data).digest('hex')}"`;
 }
 
 /** Index of the first key >= `s`. */

@@ -6,8 +6,9 @@
  */
 import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest } from '../../../src/store/object-store.js';
 import { StoreError } from '../../../src/store/store-error.js';
+import { WithoutWrites } from './without-writes.js';
 
-export class SyntheticFolderStore implements ObjectStore {
+export class SyntheticFolderStore extends WithoutWrites implements ObjectStore {
   readonly label = 's3://synthetic';
   readonly calls = { head: 0, getFirstBytes: 0, list: 0, readRange: 0 };
   readonly etag = '"5e7e71c0000000000000000000000000"';
@@ -17,7 +18,9 @@ export class SyntheticFolderStore implements ObjectStore {
     readonly folder: string,
     readonly count: number,
     readonly body: Buffer,
-  ) {}
+  ) {
+    super();
+  }
 
   name(i: number): string {
     return `${this.folder}/f${String(i).padStart(7, '0')}`;
