@@ -1,0 +1,328 @@
+/**
+ * One file open for writing: what the filesystem's write, read, truncate, flush/fsync and
+ * release of a writable handle call.
+ *
+ * A handle is in one of these states:
+ * - clean: an existing object, nothing written yet; reads go to S3 (the version opened).
+ * - streaming: a new file or O_TRUNC, written from its start; uploaded while written
+ *   (streaming-writer.ts). A new or truncated file is dirty from the start: even an empty file
+ *   is committed.
+ * - staging: everything else (a write before the end outside the bytes still in memory,
+ *   append to or edit of an existing object, truncate to a non-zero size): the object is
+ *   copied into a local StagingFile, edited there and uploaded from there at commit. After a
+ *   commit the file stays staged: it equals the object, and the next edit needs no download.
+ * - failed: an upload failed (after the store's own retries). It was aborted; the first
+ *   operation after it gets its error, every later one EIO.
+ * - closed: after close or discard; EBADF.
+ *
+ * Leaving streaming for staging when parts were uploaded needs those parts, and S3 cannot give
+ * them back before the upload completes: the handle then commits what it has and stages from
+ * that object. The bytes written so far thus become visible in S3 before close (a writer that
+ * seeks back into uploaded parts of a file it creates does not get all-or-nothing visibility).
+ * When nothing was uploaded yet, memory is copied to the staging file and nothing is committed.
+ *
+ * Operations on one handle may arrive concurrently (FUSE runs them in parallel): they are
+ * serialised here, in arrival order.
+ *
+ * Never is a success reported for bytes not in S3: commit resolves only after the PUT or the
+ * CompleteMultipartUpload succeeded, and a part that failed while the writer was idle surfaces
+ * at its next operation (never as an unhandled rejection).
+ */
+import { FsError } from '../fs/errno.js';
+import type { ObjectStore, WrittenObject } from '../store/object-store.js';
+import { PartSchedule } from './part-schedule.js';
+import { downloadInto, readObjectRange, uploadFrom, type TransferContext } from './staged-upload.js';
+import type { StagingArea, StagingFile } from './staging-area.js';
+import { StreamingWriter } from './streaming-writer.js';
+import type { WriteMemory } from './write-memory.js';
+
+export interface WriteHandleOptions {
+  readonly store: ObjectStore;
+  readonly key: string;
+  /** The object in S3 now; undefined: a new file. */
+  readonly base: { readonly size: number; readonly etag: string } | undefined;
+  /** O_TRUNC or a new file: the file starts empty (and is dirty: even 0 bytes get committed). */
+  readonly truncate: boolean;
+  readonly memory: WriteMemory;
+  /** undefined: no staging space; what needs it answers EOPNOTSUPP and calls onStagingMissing once per handle. */
+  readonly staging: StagingArea | undefined;
+  /** First part size (>= UPLOAD_LIMITS.MIN_PART_BYTES; the mount's part-size, 8 MiB default). */
+  readonly partSizeBytes: number;
+  /** Parts in flight per handle (default 4). */
+  readonly uploadConcurrency?: number;
+  readonly onStagingMissing?: () => void;
+}
+
+export interface CommittedObject extends WrittenObject {
+  readonly size: number;
+}
+
+export const DEFAULT_UPLOAD_CONCURRENCY = 4;
+
+type State =
+  | { readonly kind: 'clean' }
+  | { readonly kind: 'streaming'; readonly writer: StreamingWriter }
+  | { readonly kind: 'staging'; readonly file: StagingFile }
+  | { readonly kind: 'failed'; readonly error: unknown; reported: boolean }
+  | { readonly kind: 'closed' };
+
+export class WriteHandle {
+  private readonly opts: WriteHandleOptions;
+  private readonly schedule: PartSchedule;
+  private readonly transfer: TransferContext;
+  /** Fires at discard: waits for memory and uploads in flight end. */
+  private readonly discarded = new AbortController();
+  private base: { size: number; etag: string } | undefined;
+  private state: State;
+  private dirtyFlag: boolean;
+  private stagingMissingTold = false;
+  /** The tail of the queue of operations (each waits for the one before). */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: WriteHandleOptions) {
+    this.opts = opts;
+    this.schedule = new PartSchedule(opts.partSizeBytes);
+    this.transfer = {
+      store: opts.store,
+      key: opts.key,
+      schedule: this.schedule,
+      memory: opts.memory,
+      concurrency: opts.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
+      signal: this.discarded.signal,
+    };
+    this.base = opts.base === undefined ? undefined : { size: opts.base.size, etag: opts.base.etag };
+    const fresh = opts.truncate || opts.base === undefined;
+    this.state = fresh ? this.newStream() : { kind: 'clean' };
+    this.dirtyFlag = fresh;
+  }
+
+  /** The file's size as this handle sees it. */
+  get size(): number {
+    switch (this.state.kind) {
+      case 'streaming':
+        return this.state.writer.size;
+      case 'staging':
+        return this.state.file.size;
+      default:
+        return this.base?.size ?? 0;
+    }
+  }
+
+  /** Bytes changed since the last commit (a new or truncated file starts dirty). */
+  get dirty(): boolean {
+    return this.dirtyFlag;
+  }
+
+  write(pos: number, data: Buffer): Promise<void> {
+    return this.serialised(async () => {
+      checkOffset(pos, 'write');
+      await this.usable();
+      if (data.length === 0) return;
+      this.checkFits(pos + data.length);
+      const state = this.state;
+      if (state.kind === 'streaming' && state.writer.canWrite(pos, data.length)) {
+        await this.uploading(() => state.writer.write(pos, data));
+        this.dirtyFlag = true;
+        return;
+      }
+      const file = await this.staged();
+      await file.write(pos, data);
+      this.dirtyFlag = true;
+    });
+  }
+
+  read(pos: number, len: number): Promise<Buffer> {
+    return this.serialised(async () => {
+      checkOffset(pos, 'read');
+      await this.usable();
+      const end = Math.min(this.size, pos + Math.max(0, len));
+      if (end <= pos) return Buffer.alloc(0);
+      const state = this.state;
+      if (state.kind === 'clean') {
+        const base = this.base as { size: number; etag: string };
+        return readObjectRange(this.transfer, base.etag, pos, end);
+      }
+      if (state.kind === 'streaming' && state.writer.canRead(pos, end - pos)) return state.writer.read(pos, end - pos);
+      const file = await this.staged();
+      return file.read(pos, end - pos);
+    });
+  }
+
+  truncate(size: number): Promise<void> {
+    return this.serialised(async () => {
+      checkOffset(size, 'truncate');
+      await this.usable();
+      this.checkFits(size);
+      if (size === this.size) return;
+      const state = this.state;
+      if (size === 0 && state.kind !== 'staging') {
+        // Nothing of the old bytes is needed: start a new stream (an upload going on is dropped).
+        if (state.kind === 'streaming') await state.writer.abort();
+        this.state = this.newStream();
+        this.dirtyFlag = true;
+        return;
+      }
+      if (state.kind === 'streaming' && state.writer.canTruncate(size)) {
+        await this.uploading(() => state.writer.truncate(size));
+        this.dirtyFlag = true;
+        return;
+      }
+      const file = await this.staged();
+      await file.truncate(size);
+      this.dirtyFlag = true;
+    });
+  }
+
+  /** Uploads the file if it is dirty; undefined when there was nothing to do. */
+  commit(): Promise<CommittedObject | undefined> {
+    return this.serialised(() => this.commitNow());
+  }
+
+  /** Commits, then frees the memory and the staging file; the handle is closed either way. */
+  close(): Promise<CommittedObject | undefined> {
+    return this.serialised(async () => {
+      try {
+        return await this.commitNow();
+      } finally {
+        await this.release();
+      }
+    });
+  }
+
+  /** Drops everything without a commit (shutdown): cancels waits and uploads, aborts them in S3. */
+  discard(): Promise<void> {
+    this.discarded.abort();
+    return this.serialised(() => this.release());
+  }
+
+  private async commitNow(): Promise<CommittedObject | undefined> {
+    await this.usable();
+    if (!this.dirtyFlag) return undefined;
+    const state = this.state;
+    let written: WrittenObject;
+    let size: number;
+    if (state.kind === 'streaming') {
+      size = state.writer.size;
+      written = await this.uploading(() => state.writer.commit());
+      this.state = { kind: 'clean' };
+    } else if (state.kind === 'staging') {
+      size = state.file.size;
+      written = await this.uploading(() => uploadFrom(this.transfer, state.file));
+    } else {
+      return undefined;
+    }
+    this.base = { size, etag: written.etag };
+    this.dirtyFlag = false;
+    return { ...written, size };
+  }
+
+  /**
+   * The staging file, entering staging first: from a stream (copied from memory, or committed
+   * first when parts were uploaded) or from the object in S3.
+   */
+  private async staged(): Promise<StagingFile> {
+    if (this.state.kind === 'staging') return this.state.file;
+    const area = this.opts.staging;
+    if (area === undefined) {
+      if (!this.stagingMissingTold) {
+        this.stagingMissingTold = true;
+        this.opts.onStagingMissing?.();
+      }
+      throw new FsError('EOPNOTSUPP', `${this.opts.key}: this write needs a local staging file and the mount has no staging space`);
+    }
+    const state = this.state;
+    if (state.kind === 'streaming' && !state.writer.uploadedAny) {
+      const file = await area.createFile();
+      try {
+        await state.writer.copyTo((pos, data) => file.write(pos, data));
+      } catch (err) {
+        await file.close();
+        throw err;
+      }
+      await state.writer.abort();
+      this.state = { kind: 'staging', file };
+      return file;
+    }
+    if (state.kind === 'streaming') await this.commitNow();
+    const base = this.base as { size: number; etag: string };
+    const file = await area.createFile();
+    try {
+      await downloadInto(this.transfer, base.etag, base.size, file);
+    } catch (err) {
+      await file.close();
+      throw err;
+    }
+    this.state = { kind: 'staging', file };
+    return file;
+  }
+
+  /**
+   * Runs an operation that may upload. The filesystem's own refusals (ENOMEM, EFBIG, ENOSPC)
+   * leave the handle as it was; any other failure is an upload that failed: the handle was
+   * aborted and answers EIO from now on.
+   */
+  private async uploading<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      if (err instanceof FsError) throw err;
+      await this.fail(err);
+      throw err;
+    }
+  }
+
+  private async fail(error: unknown): Promise<void> {
+    await this.release();
+    this.state = { kind: 'failed', error, reported: true };
+  }
+
+  /** Throws if the handle cannot take operations; a part that failed while idle surfaces here. */
+  private async usable(): Promise<void> {
+    const state = this.state;
+    if (state.kind === 'closed') throw new FsError('EBADF', `${this.opts.key}: the write handle is closed`);
+    if (state.kind === 'failed') {
+      if (!state.reported) {
+        state.reported = true;
+        throw state.error;
+      }
+      throw new FsError('EIO', `${this.opts.key}: an upload of this file failed earlier`, { cause: state.error });
+    }
+    if (this.discarded.signal.aborted) throw new FsError('EBADF', `${this.opts.key}: the write handle was discarded`);
+    if (state.kind === 'streaming' && state.writer.failure !== undefined) {
+      const { error } = state.writer.failure;
+      // The upload is lost: abort it (after its parts in flight settled); the caller gets this
+      // error, later calls EIO.
+      await state.writer.abort();
+      this.state = { kind: 'failed', error, reported: true };
+      throw error;
+    }
+  }
+
+  private checkFits(end: number): void {
+    if (end > this.schedule.maxObjectBytes) {
+      throw new FsError('EFBIG', `${this.opts.key}: ${end} bytes is past the largest object an upload can hold (${this.schedule.maxObjectBytes} bytes)`);
+    }
+  }
+
+  private newStream(): State {
+    return { kind: 'streaming', writer: new StreamingWriter(this.transfer) };
+  }
+
+  /** Frees memory and the staging file; the handle is closed. */
+  private async release(): Promise<void> {
+    const state = this.state;
+    this.state = { kind: 'closed' };
+    if (state.kind === 'streaming') await state.writer.abort();
+    if (state.kind === 'staging') await state.file.close();
+  }
+
+  private serialised<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(op);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function checkOffset(n: number, what: string): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new FsError('EINVAL', `${what}: ${n} is not a valid offset or size`);
+}
