@@ -5,6 +5,9 @@
  * issue 11 measured a GetObjectCommand at about 2.5 ms of CPU and the same signed GET sent
  * plainly at about 0.76 ms.
  *
+ * Request bodies (PUT, POST) are the caller's Buffer, sent as they are (a part may be 5 GiB: no
+ * copy), with their content-length; see `exchange` for how they are signed.
+ *
  * It only sends and receives: retries, deadlines, range checks and error kinds stay in S3Store
  * and its helpers, as for the SDK path. A status of 300 or more is read here (bounded) and
  * rejected as an S3ResponseError shaped like the SDK's service errors ($metadata, name = S3
@@ -32,12 +35,14 @@ export interface LeanS3Options {
 }
 
 export interface LeanRequest {
-  readonly method: 'GET' | 'HEAD';
+  readonly method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
   /** Object key; '' for a bucket-level request (ListObjectsV2). */
   readonly key: string;
   readonly query?: Readonly<Record<string, string>>;
-  /** Extra headers to send and sign (range, if-match), lower-case names. */
+  /** Extra headers to send and sign (range, if-match, content-md5), lower-case names. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** The request body, sent without a copy; give its content-md5 in `headers` (see `exchange`). */
+  readonly body?: Buffer;
   /** A body that delivers no byte for this long fails with a BodyTimeoutError; 0: no bound. */
   readonly bodyIdleTimeoutMs?: number;
 }
@@ -50,6 +55,8 @@ export interface ResponseHandler {
   onHeaders(status: number, headers: ResponseHeaders): void;
   /** Bytes of the body, as they arrive; throwing stops the request with that error. */
   onData(chunk: Buffer): void;
+  /** `bytes` more of the request body were handed to the socket (progress of a long upload). */
+  onBodySent?(bytes: number): void;
 }
 
 /** An error answer from S3 (status ≥ 300), shaped like the SDK's service exceptions. */
@@ -75,6 +82,13 @@ const RESET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT
 
 /** Error bodies are short XML documents; a longer one is cut here rather than buffered. */
 const MAX_ERROR_BODY = 64 * 1024;
+
+/**
+ * A body longer than this goes to undici as slices of this size (views, not copies), so that
+ * progress is reported as the socket takes them: one Buffer is written in one call and
+ * reported sent at once, however long the wire then takes.
+ */
+const BODY_SLICE = 1024 * 1024;
 
 export class LeanS3 {
   private readonly agent: Agent;
@@ -122,6 +136,15 @@ export class LeanS3 {
     const path = `${this.bucketPath}/${req.key.split('/').map(escapeUri).join('/')}`;
     const query = req.query ?? {};
     let headers: Record<string, string> = { host: this.host, ...req.headers };
+    const body = req.body;
+    if (body !== undefined) {
+      headers['content-length'] = String(body.length);
+      // UNSIGNED-PAYLOAD rather than the body's SHA-256: the caller sends a content-md5, which
+      // the signature covers (every header is signed) and the server checks against the bytes,
+      // so a SHA-256 would protect nothing more, and would cost a second pass over up to 5 GiB
+      // on the thread that answers FUSE.
+      headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+    }
     if (this.signer) {
       const toSign: HttpRequest = {
         method: req.method,
@@ -146,6 +169,8 @@ export class LeanS3 {
           path: qs ? `${path}?${qs}` : path,
           method: req.method,
           headers,
+          // undici 6 takes an iterable body (its documentation says so; its types omit it).
+          ...(body === undefined ? {} : { body: body.length > BODY_SLICE ? (slices(body, BODY_SLICE) as unknown as Buffer) : body }),
           bodyTimeout: req.bodyIdleTimeoutMs ?? 0,
         },
         exchange,
@@ -180,6 +205,16 @@ class Exchange implements Dispatcher.DispatchHandlers {
     this.abort = abort;
     if (this.settled) abort();
     else if (this.signal.aborted) this.onAbort();
+  }
+
+  // undici 6 passes the chunk written, though its types say a byte count: either is taken.
+  onBodySent(chunk: number | Buffer): void {
+    if (this.settled) return;
+    try {
+      this.handler.onBodySent?.(typeof chunk === 'number' ? chunk : chunk.length);
+    } catch (err) {
+      this.stop(err);
+    }
   }
 
   onHeaders(status: number, raw: Buffer[]): boolean {
@@ -241,6 +276,11 @@ class Exchange implements Dispatcher.DispatchHandlers {
     if (err === undefined) this.resolve();
     else this.reject(err);
   }
+}
+
+/** `body` as views of `size` bytes each (undici writes them one by one, waiting for the socket to drain). */
+function* slices(body: Buffer, size: number): Generator<Buffer> {
+  for (let at = 0; at < body.length; at += size) yield body.subarray(at, Math.min(body.length, at + size));
 }
 
 /** undici's raw header list (name, value, name, value, … as Buffers) as an object. */

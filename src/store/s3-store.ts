@@ -9,15 +9,27 @@
  */
 import type { Readable } from 'node:stream';
 import type { AwsCredentialIdentityProvider } from '@aws-sdk/types';
-import type { ListPage, ListRequest, ObjectInfo, ObjectStore, RangeRequest, WrittenObject } from './object-store.js';
+import type { BuildMiddleware, DeserializeMiddleware, MiddlewareStack } from '@smithy/types';
+import {
+  type ListPage,
+  type ListRequest,
+  type ObjectInfo,
+  type ObjectStore,
+  type RangeRequest,
+  UPLOAD_LIMITS,
+  type UploadedPart,
+  type WrittenObject,
+} from './object-store.js';
 import { StoreError } from './store-error.js';
 import type { Attempt } from './attempt.js';
 import { type AskedRange, type RangeAnswer, checkRangeAnswer } from './range-check.js';
-import { LeanS3, type ResponseHeaders } from './lean-s3.js';
+import { LeanS3, type LeanRequest, type ResponseHeaders, escapeUri } from './lean-s3.js';
+import { checkedEtag, isCompletedEtag, md5Now, md5Of } from './body-digest.js';
+import { completeUploadBody, readUploadAnswer } from './upload-xml.js';
 import { loadSdkClient, type SdkClient, type SdkClientOptions } from './sdk-client.js';
 import { ListPageError, ListPageReader, type ParsedListPage } from './list-page.js';
 import { type Env, createTransport } from './http-agents.js';
-import { RetryPolicy, type RunHooks, bodyIdleTimeoutMs, retrySettings } from './retry-policy.js';
+import { RetryPolicy, type RunHooks, type StoreCall, bodyIdleTimeoutMs, retrySettings } from './retry-policy.js';
 import { type Counters, createCounters } from '../observe/counters.js';
 import type { RequestObserver } from '../observe/metrics.js';
 
@@ -67,6 +79,30 @@ export interface S3StoreOptions {
    * a proxy configured, 'lean' falls back to the SDK (its proxy agents), and `transport` says so.
    */
   readonly dataPath?: 'lean' | 'sdk';
+  /**
+   * Server-side encryption asked on every PUT, CreateMultipartUpload and copy (S3 refuses it on
+   * parts: the upload's setting applies). undefined: the bucket's default.
+   */
+  readonly sse?: { readonly mode: 'AES256' | 'aws:kms'; readonly kmsKeyId?: string };
+  /**
+   * For tests: objects larger than this are copied part by part (UploadPartCopy), in parts of
+   * this size, so that the path can be tried on small objects. Default: one CopyObject up to
+   * UPLOAD_LIMITS.MAX_PART_BYTES (S3's limit), parts of 512 MiB above.
+   */
+  readonly copyPartBytes?: number;
+}
+
+/** Part size of a copy in parts (unless more parts than S3 allows would be needed). */
+const COPY_PART_BYTES = 512 * 1024 * 1024;
+/** UploadPartCopy requests in flight for one copy: the server does the work, the link carries none. */
+const COPY_PARTS_IN_FLIGHT = 4;
+/** The answers of writes are empty or short XML documents; a longer one is refused. */
+const MAX_WRITE_ANSWER = 1024 * 1024;
+
+interface WriteAnswer {
+  readonly status: number;
+  readonly headers: ResponseHeaders;
+  readonly body: Buffer;
 }
 
 export class S3Store implements ObjectStore {
@@ -85,8 +121,15 @@ export class S3Store implements ObjectStore {
   private readonly observer: RequestObserver | undefined;
   private readonly onAccessDenied: () => Promise<boolean>;
   private readonly onCredentialError: ((err: unknown) => void) | undefined;
+  private readonly sse: S3StoreOptions['sse'];
+  /** Objects above this are copied in parts, of copyPartBytes each. */
+  private readonly copyThresholdBytes: number;
+  private readonly copyPartBytes: number;
 
   constructor(opts: S3StoreOptions) {
+    this.sse = opts.sse;
+    this.copyThresholdBytes = opts.copyPartBytes ?? UPLOAD_LIMITS.MAX_PART_BYTES;
+    this.copyPartBytes = opts.copyPartBytes ?? COPY_PART_BYTES;
     this.observer = opts.observer;
     this.onAccessDenied = opts.onAccessDenied ?? (() => Promise.resolve(false));
     this.onCredentialError = opts.onCredentialError;
@@ -465,27 +508,431 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  // Writes: not yet on S3 (issue 12 lands them next); nothing calls them while mounts are read-only.
-  putObject(key: string): Promise<WrittenObject> {
-    return notYet('PUT', key);
+  // ---------------------------------------------------------------- writes
+  //
+  // Every write runs through the same RetryPolicy as reads, one StoreCall per request (a part,
+  // a complete), the caller's signal aborting it. All of them are safe to send again: the same
+  // bytes to the same key or part, and the outcomes a repeat may meet (the upload already
+  // completed or aborted, the key already deleted) are taken for what they mean. A lost answer
+  // to CreateMultipartUpload leaves one upload nobody completes: the bucket's lifecycle rule for
+  // incomplete uploads (or an abort by a later tool) frees it; there is no way to find it here.
+
+  async putObject(key: string, body: Buffer, signal?: AbortSignal): Promise<WrittenObject> {
+    const md5 = await md5Of(body);
+    const what = `PUT ${this.label}/${key}`;
+    const call = this.policy.begin(signal);
+    return call.run(what, (a) => this.putAttempt(key, body, md5, call, a, what), this.hooks('PUT'));
   }
-  createMultipartUpload(key: string): Promise<string> {
-    return notYet('CreateMultipartUpload', key);
+
+  private async putAttempt(key: string, body: Buffer, md5: Buffer, call: StoreCall, attempt: Attempt, what: string): Promise<WrittenObject> {
+    if (this.lean) {
+      const answer = await this.leanWrite(
+        this.lean,
+        'PUT',
+        { method: 'PUT', key, body, headers: { 'content-md5': md5.toString('base64'), ...this.sseHeaders() } },
+        call,
+        attempt,
+        what,
+      );
+      return { etag: checkedEtag(answer.headers.etag, md5, this.opaqueEtags, what), mtimeMs: dateOf(answer.headers) };
+    }
+    const { client, sdk } = await this.sdk();
+    const cmd = new sdk.PutObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      Body: body,
+      ContentLength: body.length,
+      ContentMD5: md5.toString('base64'),
+      ...this.sseFields(),
+    });
+    const date = answerDate(cmd);
+    const res = await client.send(cmd, { abortSignal: attempt.signal });
+    this.observe('PUT', res.$metadata.httpStatusCode);
+    return { etag: checkedEtag(res.ETag, md5, this.opaqueEtags, what), mtimeMs: date() };
   }
-  uploadPart(key: string): Promise<string> {
-    return notYet('UploadPart', key);
+
+  async createMultipartUpload(key: string, signal?: AbortSignal): Promise<string> {
+    const what = `POST ${this.label}/${key} (create multipart upload)`;
+    const call = this.policy.begin(signal);
+    return call.run(what, (a) => this.createAttempt(key, call, a, what), this.hooks('POST'));
   }
-  completeMultipartUpload(key: string): Promise<WrittenObject> {
-    return notYet('CompleteMultipartUpload', key);
+
+  private async createAttempt(key: string, call: StoreCall, attempt: Attempt, what: string): Promise<string> {
+    let uploadId: string | undefined;
+    if (this.lean) {
+      const answer = await this.leanWrite(this.lean, 'POST', { method: 'POST', key, query: { uploads: '' }, headers: this.sseHeaders() }, call, attempt, what);
+      uploadId = xmlAnswer(answer.body, 'InitiateMultipartUploadResult', ['UploadId'], what).UploadId;
+    } else {
+      const { client, sdk } = await this.sdk();
+      const res = await client.send(new sdk.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ...this.sseFields() }), {
+        abortSignal: attempt.signal,
+      });
+      this.observe('POST', res.$metadata.httpStatusCode);
+      uploadId = res.UploadId;
+    }
+    if (!uploadId) throw new StoreError('invalid-response', `${what}: the answer carries no upload id`, { transient: true });
+    return uploadId;
   }
-  abortMultipartUpload(key: string): Promise<void> {
-    return notYet('AbortMultipartUpload', key);
+
+  async uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, signal?: AbortSignal): Promise<string> {
+    const md5 = await md5Of(body);
+    const what = `PUT ${this.label}/${key} part ${partNumber}`;
+    const call = this.policy.begin(signal);
+    return call.run(what, (a) => this.partAttempt(key, uploadId, partNumber, body, md5, call, a, what), this.hooks('PUT'));
   }
-  copyObject(from: { readonly key: string }): Promise<WrittenObject> {
-    return notYet('COPY', from.key);
+
+  private async partAttempt(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Buffer,
+    md5: Buffer,
+    call: StoreCall,
+    attempt: Attempt,
+    what: string,
+  ): Promise<string> {
+    // No encryption headers: S3 refuses them on a part (the upload's own settings apply).
+    if (this.lean) {
+      const answer = await this.leanWrite(
+        this.lean,
+        'PUT',
+        { method: 'PUT', key, query: { partNumber: String(partNumber), uploadId }, body, headers: { 'content-md5': md5.toString('base64') } },
+        call,
+        attempt,
+        what,
+      );
+      return checkedEtag(answer.headers.etag, md5, this.opaqueEtags, what);
+    }
+    const { client, sdk } = await this.sdk();
+    const res = await client.send(
+      new sdk.UploadPartCommand({
+        Bucket: this.bucket,
+        Key: key,
+        UploadId: uploadId,
+        PartNumber: partNumber,
+        Body: body,
+        ContentLength: body.length,
+        ContentMD5: md5.toString('base64'),
+      }),
+      { abortSignal: attempt.signal },
+    );
+    this.observe('PUT', res.$metadata.httpStatusCode);
+    return checkedEtag(res.ETag, md5, this.opaqueEtags, what);
   }
-  deleteObject(key: string): Promise<void> {
-    return notYet('DELETE', key);
+
+  async completeMultipartUpload(key: string, uploadId: string, parts: readonly UploadedPart[], signal?: AbortSignal): Promise<WrittenObject> {
+    const what = `POST ${this.label}/${key} (complete multipart upload of ${parts.length} parts)`;
+    const call = this.policy.begin(signal);
+    let sent = 0;
+    return call.run(
+      what,
+      async (attempt) => {
+        sent++;
+        try {
+          return await this.completeAttempt(key, uploadId, parts, call, attempt, what);
+        } catch (err) {
+          const e = attempt.classify(err, what);
+          // An earlier attempt may have completed the upload and lost its answer: S3 then knows
+          // the upload no more. The object under the key tells: its ETag is that of these parts.
+          if (sent > 1 && e.kind === 'not-found' && e.s3Code === 'NoSuchUpload') {
+            const done = await this.completedObject(key, parts, attempt);
+            if (done) return done;
+          }
+          throw e;
+        }
+      },
+      this.hooks('POST'),
+    );
+  }
+
+  private async completeAttempt(
+    key: string,
+    uploadId: string,
+    parts: readonly UploadedPart[],
+    call: StoreCall,
+    attempt: Attempt,
+    what: string,
+  ): Promise<WrittenObject> {
+    if (this.lean) {
+      const body = completeUploadBody(parts);
+      const answer = await this.leanWrite(
+        this.lean,
+        'POST',
+        { method: 'POST', key, query: { uploadId }, body, headers: { 'content-md5': md5Now(body).toString('base64'), 'content-type': 'application/xml' } },
+        call,
+        attempt,
+        what,
+      );
+      const etag = xmlAnswer(answer.body, 'CompleteMultipartUploadResult', ['ETag'], what).ETag;
+      if (!etag) throw new StoreError('invalid-response', `${what}: the answer carries no ETag`, { transient: true });
+      return { etag: quoted(etag), mtimeMs: dateOf(answer.headers) };
+    }
+    const { client, sdk } = await this.sdk();
+    const cmd = new sdk.CompleteMultipartUploadCommand({
+      Bucket: this.bucket,
+      Key: key,
+      UploadId: uploadId,
+      MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+    });
+    withContentMd5(cmd);
+    const date = answerDate(cmd);
+    // The SDK turns a 200 with an <Error> body into a 503 (throttled here: transient as well).
+    const res = await client.send(cmd, { abortSignal: attempt.signal });
+    this.observe('POST', res.$metadata.httpStatusCode);
+    if (!res.ETag) throw new StoreError('invalid-response', `${what}: the answer carries no ETag`, { transient: true });
+    return { etag: quoted(res.ETag), mtimeMs: date() };
+  }
+
+  /** The object an earlier, answerless Complete of `parts` made, or undefined when the key holds something else. */
+  private async completedObject(key: string, parts: readonly UploadedPart[], attempt: Attempt): Promise<WrittenObject | undefined> {
+    let info: ObjectInfo;
+    try {
+      info = await this.headAttempt(key, attempt);
+    } catch {
+      return undefined;
+    }
+    return isCompletedEtag(info.etag, parts) ? { etag: info.etag, mtimeMs: info.mtimeMs || Date.now() } : undefined;
+  }
+
+  async abortMultipartUpload(key: string, uploadId: string): Promise<void> {
+    const what = `DELETE ${this.label}/${key} (abort multipart upload)`;
+    try {
+      await this.policy.begin().run(what, (a) => this.deleteAttempt(key, { uploadId }, a, what), this.hooks('DELETE'));
+    } catch (err) {
+      // Already aborted or completed (a repeat of a lost answer, or S3's own clean-up).
+      if (err instanceof StoreError && err.kind === 'not-found') return;
+      throw err;
+    }
+  }
+
+  async deleteObject(key: string): Promise<void> {
+    const what = `DELETE ${this.label}/${key}`;
+    try {
+      await this.policy.begin().run(what, (a) => this.deleteAttempt(key, undefined, a, what), this.hooks('DELETE'));
+    } catch (err) {
+      // S3 answers 204 for a missing key; a server that answers 404 means the same.
+      if (err instanceof StoreError && err.kind === 'not-found') return;
+      throw err;
+    }
+  }
+
+  private async deleteAttempt(key: string, upload: { uploadId: string } | undefined, attempt: Attempt, what: string): Promise<void> {
+    if (this.lean) {
+      await this.leanWrite(this.lean, 'DELETE', { method: 'DELETE', key, ...(upload ? { query: upload } : {}) }, undefined, attempt, what);
+      return;
+    }
+    const { client, sdk } = await this.sdk();
+    const res = upload
+      ? await client.send(new sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: upload.uploadId }), { abortSignal: attempt.signal })
+      : await client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: attempt.signal });
+    this.observe('DELETE', res.$metadata.httpStatusCode);
+  }
+
+  async copyObject(from: { readonly key: string; readonly etag: string; readonly size: number }, to: string): Promise<WrittenObject> {
+    if (from.size > this.copyThresholdBytes) return this.copyInParts(from, to);
+    const what = `COPY ${this.label}/${from.key} to ${to}`;
+    return this.policy.begin().run(what, (a) => this.copyAttempt(from, to, a, what), this.hooks('COPY'));
+  }
+
+  private async copyAttempt(from: { readonly key: string; readonly etag: string }, to: string, attempt: Attempt, what: string): Promise<WrittenObject> {
+    if (this.lean) {
+      const answer = await this.leanWrite(
+        this.lean,
+        'COPY',
+        {
+          method: 'PUT',
+          key: to,
+          headers: { 'x-amz-copy-source': this.copySource(from.key), ...copyIfMatch(from.etag), ...this.sseHeaders() },
+        },
+        undefined,
+        attempt,
+        what,
+      );
+      const got = xmlAnswer(answer.body, 'CopyObjectResult', ['ETag', 'LastModified'], what);
+      if (!got.ETag) throw new StoreError('invalid-response', `${what}: the answer carries no ETag`, { transient: true });
+      return { etag: quoted(got.ETag), mtimeMs: timeOr(got.LastModified, () => dateOf(answer.headers)) };
+    }
+    const { client, sdk } = await this.sdk();
+    const cmd = new sdk.CopyObjectCommand({
+      Bucket: this.bucket,
+      Key: to,
+      CopySource: this.copySource(from.key),
+      CopySourceIfMatch: from.etag,
+      ...this.sseFields(),
+    });
+    withHeaders(cmd, copyIfMatch(from.etag));
+    const date = answerDate(cmd);
+    const res = await client.send(cmd, { abortSignal: attempt.signal });
+    this.observe('COPY', res.$metadata.httpStatusCode);
+    const etag = res.CopyObjectResult?.ETag;
+    if (!etag) throw new StoreError('invalid-response', `${what}: the answer carries no ETag`, { transient: true });
+    return { etag: quoted(etag), mtimeMs: res.CopyObjectResult?.LastModified?.getTime() ?? date() };
+  }
+
+  /**
+   * A copy of an object too big for one CopyObject: a multipart upload whose parts are copied
+   * by the server (UploadPartCopy), a few at a time; aborted when a part fails, so no orphaned
+   * parts stay behind. A copy never mixes two versions: each part asks the source's etag, and
+   * the source is checked again before the parts are joined.
+   */
+  private async copyInParts(from: { readonly key: string; readonly etag: string; readonly size: number }, to: string): Promise<WrittenObject> {
+    const partBytes = Math.max(this.copyPartBytes, Math.ceil(from.size / UPLOAD_LIMITS.MAX_PARTS));
+    const count = Math.ceil(from.size / partBytes);
+    const uploadId = await this.createMultipartUpload(to);
+    try {
+      const parts = new Array<UploadedPart>(count);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < count) {
+          const n = next++;
+          const start = n * partBytes;
+          const end = Math.min(from.size, start + partBytes);
+          const what = `COPY ${this.label}/${from.key} bytes ${start}-${end - 1} to ${to} part ${n + 1}`;
+          const etag = await this.policy.begin().run(what, (a) => this.copyPartAttempt(from, to, uploadId, n + 1, start, end, a, what), this.hooks('COPY'));
+          parts[n] = { partNumber: n + 1, etag };
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(COPY_PARTS_IN_FLIGHT, count) }, worker));
+      // RGW (16) honours no condition on UploadPartCopy: the source still being the version
+      // asked once every part is copied shows that no part came from another one.
+      const what = `COPY ${this.label}/${from.key} to ${to}`;
+      const now = await this.head(from.key);
+      if (!now) throw new StoreError('not-found', `${what}: the source was deleted during the copy`, { status: 404 });
+      if (now.etag !== from.etag) throw new StoreError('precondition-failed', `${what}: the source changed during the copy`, { status: 412 });
+      return await this.completeMultipartUpload(to, uploadId, parts);
+    } catch (err) {
+      await this.abortMultipartUpload(to, uploadId).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async copyPartAttempt(
+    from: { readonly key: string; readonly etag: string },
+    to: string,
+    uploadId: string,
+    partNumber: number,
+    start: number,
+    end: number,
+    attempt: Attempt,
+    what: string,
+  ): Promise<string> {
+    const range = `bytes=${start}-${end - 1}`;
+    let etag: string | undefined;
+    if (this.lean) {
+      const answer = await this.leanWrite(
+        this.lean,
+        'COPY',
+        {
+          method: 'PUT',
+          key: to,
+          query: { partNumber: String(partNumber), uploadId },
+          headers: { 'x-amz-copy-source': this.copySource(from.key), ...copyIfMatch(from.etag), 'x-amz-copy-source-range': range },
+        },
+        undefined,
+        attempt,
+        what,
+      );
+      etag = xmlAnswer(answer.body, 'CopyPartResult', ['ETag'], what).ETag;
+    } else {
+      const { client, sdk } = await this.sdk();
+      const cmd = new sdk.UploadPartCopyCommand({
+        Bucket: this.bucket,
+        Key: to,
+        UploadId: uploadId,
+        PartNumber: partNumber,
+        CopySource: this.copySource(from.key),
+        CopySourceIfMatch: from.etag,
+        CopySourceRange: range,
+      });
+      withHeaders(cmd, copyIfMatch(from.etag));
+      const res = await client.send(cmd, { abortSignal: attempt.signal });
+      this.observe('COPY', res.$metadata.httpStatusCode);
+      etag = res.CopyPartResult?.ETag;
+    }
+    if (!etag) throw new StoreError('invalid-response', `${what}: the answer carries no ETag`, { transient: true });
+    return quoted(etag);
+  }
+
+  /**
+   * One write request on the lean path; resolves with the answer (its body collected, at most
+   * MAX_WRITE_ANSWER bytes). With a body, the attempt's deadline is replaced by a bound on
+   * progress once the body starts going out: an upload of a big part over a slow link may take
+   * longer than an attempt, and what must be bounded is a stall. `call` learns of the progress.
+   */
+  private async leanWrite(lean: LeanS3, op: string, req: LeanRequest, call: StoreCall | undefined, attempt: Attempt, what: string): Promise<WriteAnswer> {
+    let answer: { status: number; headers: ResponseHeaders } | undefined;
+    const parts: Buffer[] = [];
+    let size = 0;
+    const stallMs = attempt.timeoutMs;
+    const stop = new AbortController();
+    const onAttemptAbort = (): void => stop.abort(attempt.signal.reason);
+    if (attempt.signal.aborted) onAttemptAbort();
+    else attempt.signal.addEventListener('abort', onAttemptAbort, { once: true });
+    let stall: NodeJS.Timeout | undefined;
+    const progress = (): void => {
+      if (stall) {
+        stall.refresh();
+      } else {
+        // The attempt's own timer stops (headersReceived is the way to stop it), and this one
+        // bounds each wait instead: for the socket to take more of the body, for the answer
+        // after it, for the next bytes of an answer (S3 keeps a long copy's open with spaces).
+        attempt.headersReceived();
+        stall = setTimeout(() => stop.abort(new StoreError('timeout', `${what}: no progress for ${stallMs} ms`)), stallMs);
+      }
+      call?.progress();
+    };
+    try {
+      await lean.exchange(
+        req,
+        {
+          onBodySent: progress,
+          onHeaders: (status, headers) => {
+            progress();
+            this.observe(op, status);
+            answer = { status, headers };
+          },
+          onData: (chunk) => {
+            progress();
+            size += chunk.length;
+            if (size > MAX_WRITE_ANSWER) throw new StoreError('invalid-response', `${what}: the answer is longer than ${MAX_WRITE_ANSWER} bytes`);
+            parts.push(chunk);
+          },
+        },
+        stop.signal,
+      );
+    } finally {
+      clearTimeout(stall);
+      attempt.signal.removeEventListener('abort', onAttemptAbort);
+    }
+    if (!answer) throw new StoreError('invalid-response', `${what}: no answer`, { transient: true });
+    return { ...answer, body: Buffer.concat(parts, size) };
+  }
+
+  /** `x-amz-copy-source`: the bucket and the key, escaped (a key may hold any character). */
+  private copySource(key: string): string {
+    return `/${escapeUri(this.bucket)}/${key.split('/').map(escapeUri).join('/')}`;
+  }
+
+  /** The encryption headers of a PUT, a create or a copy (never of a part). */
+  private sseHeaders(): Record<string, string> {
+    const sse = this.sse;
+    if (!sse) return {};
+    return {
+      'x-amz-server-side-encryption': sse.mode,
+      ...(sse.mode === 'aws:kms' && sse.kmsKeyId !== undefined ? { 'x-amz-server-side-encryption-aws-kms-key-id': sse.kmsKeyId } : {}),
+    };
+  }
+
+  /** sseHeaders as the SDK's command fields. */
+  private sseFields(): { ServerSideEncryption?: 'AES256' | 'aws:kms'; SSEKMSKeyId?: string } {
+    const sse = this.sse;
+    if (!sse) return {};
+    return { ServerSideEncryption: sse.mode, ...(sse.mode === 'aws:kms' && sse.kmsKeyId !== undefined ? { SSEKMSKeyId: sse.kmsKeyId } : {}) };
+  }
+
+  /** With KMS, S3's ETags are not the MD5 of the bytes. */
+  private get opaqueEtags(): boolean {
+    return this.sse?.mode === 'aws:kms';
   }
 
   destroy(): void {
@@ -563,6 +1010,87 @@ function rangeAnswer(status: number, h: ResponseHeaders): RangeAnswer {
   return { status, ...(range !== undefined ? { contentRange: range } : {}), ...(length !== undefined ? { contentLength: Number(length) } : {}) };
 }
 
+/**
+ * The condition of a copy, under both names: AWS's (`x-amz-copy-source-if-match`, MinIO too)
+ * and the one Ceph RGW reads (`x-amz-copy-if-match`; RGW 16 ignores AWS's name and would copy
+ * another version). Each server ignores the name it does not know.
+ */
+function copyIfMatch(etag: string): Record<string, string> {
+  return { 'x-amz-copy-source-if-match': etag, 'x-amz-copy-if-match': etag };
+}
+
+/** An ETag as ObjectInfo keeps it, quotes included (RGW's XML answers leave them out). */
+function quoted(etag: string): string {
+  return etag.startsWith('"') ? etag : `"${etag}"`;
+}
+
+/** The server's Date (of a write's answer) in ms; now when absent or unreadable. */
+function dateOf(h: ResponseHeaders): number {
+  return timeOr(h.date, () => Date.now());
+}
+
+/** `text` as a time in ms, or `fallback()` when it is absent or unreadable. */
+function timeOr(text: string | undefined, fallback: () => number): number {
+  const t = text === undefined ? NaN : Date.parse(text);
+  return Number.isNaN(t) ? fallback() : t;
+}
+
+/**
+ * The fields `names` of an XML answer to a multipart or copy call, whose root must be `root`.
+ * S3 may answer 200 and then an <Error> (Complete and Copy do, after keeping the connection
+ * open): a server error, worth a retry; a document of another kind: invalid-response.
+ */
+function xmlAnswer(body: Buffer, root: string, names: readonly string[], what: string): Readonly<Record<string, string>> {
+  const answer = readUploadAnswer(body.toString('utf8'), root, names);
+  if (answer.ok) return answer.fields;
+  if (answer.code === '') throw new StoreError('invalid-response', `${what}: not the answer expected: ${answer.message}`, { transient: true });
+  throw new StoreError('server', `${what}: the server failed after answering 200: ${answer.code}${answer.message ? `: ${answer.message}` : ''}`, {
+    s3Code: answer.code,
+    transient: true,
+  });
+}
+
+/**
+ * The server's Date of the command's answer (the SDK's output does not carry it), read from
+ * the raw response; now when there was none. Call the result after the command succeeded.
+ */
+function answerDate<I extends object, O extends object>(cmd: { readonly middlewareStack: MiddlewareStack<I, O> }): () => number {
+  let date: string | undefined;
+  const middleware: DeserializeMiddleware<I, O> = (next) => async (args) => {
+    const out = await next(args);
+    const headers = (out.response as { headers?: Record<string, string> } | undefined)?.headers;
+    date = headers?.date ?? headers?.Date;
+    return out;
+  };
+  cmd.middlewareStack.add(middleware, { step: 'deserialize', name: 'fluidAnswerDate' });
+  return () => timeOr(date, () => Date.now());
+}
+
+/** Adds `headers` to the request (signed with it): headers the SDK has no field for. */
+function withHeaders<I extends object, O extends object>(
+  cmd: { readonly middlewareStack: MiddlewareStack<I, O> },
+  headers: Readonly<Record<string, string>>,
+): void {
+  const middleware: BuildMiddleware<I, O> = (next) => (args) => {
+    const request = args.request as { headers?: Record<string, string> };
+    if (request.headers) Object.assign(request.headers, headers);
+    return next(args);
+  };
+  cmd.middlewareStack.add(middleware, { step: 'build', name: 'fluidExtraHeaders' });
+}
+
+/** Adds the Content-MD5 of the serialized body (an XML document), which the SDK has no field for. */
+function withContentMd5<I extends object, O extends object>(cmd: { readonly middlewareStack: MiddlewareStack<I, O> }): void {
+  const middleware: BuildMiddleware<I, O> = (next) => (args) => {
+    const request = args.request as { body?: unknown; headers?: Record<string, string> };
+    const body = request.body;
+    if (request.headers && (typeof body === 'string' || body instanceof Uint8Array))
+      request.headers['content-md5'] = md5Now(Buffer.from(body)).toString('base64');
+    return next(args);
+  };
+  cmd.middlewareStack.add(middleware, { step: 'build', name: 'fluidContentMd5' });
+}
+
 /** Last-Modified in ms; 0 when absent or unreadable (as the SDK path answers without one). */
 function mtimeOf(h: ResponseHeaders): number {
   const t = h['last-modified'] === undefined ? NaN : Date.parse(h['last-modified']);
@@ -600,10 +1128,6 @@ function readAtMost(body: Readable, limit: number, what: string): Promise<Buffer
     body.once('error', (err) => finish(bodyBroke(what, err, got)));
     body.once('close', () => finish());
   });
-}
-
-function notYet(op: string, key: string): Promise<never> {
-  return Promise.reject(new StoreError('other', `${op} ${key}: writes are not implemented yet`));
 }
 
 /** A response body that failed after the headers: worth a resume (or a new attempt). */
