@@ -20,13 +20,19 @@ export class MultipartUpload {
   private readonly parts = new Map<number, string>();
   private failed: { readonly error: unknown } | undefined;
   private ended = false;
+  private unlisten: () => void = () => undefined;
 
   constructor(store: ObjectStore, key: string, concurrency: number, signal?: AbortSignal) {
     this.store = store;
     this.key = key;
     this.concurrency = Math.max(1, Math.floor(concurrency));
     if (signal?.aborted) this.controller.abort();
-    else signal?.addEventListener('abort', () => this.controller.abort(), { once: true });
+    else if (signal !== undefined) {
+      // Removed when the upload ends: a handle's signal outlives many uploads.
+      const onAbort = (): void => this.controller.abort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.unlisten = () => signal.removeEventListener('abort', onAbort);
+    }
   }
 
   /** The first failure of a part (or of creating the upload), if any. */
@@ -83,6 +89,7 @@ export class MultipartUpload {
     try {
       const written = await this.store.completeMultipartUpload(this.key, id, parts, this.controller.signal);
       this.ended = true;
+      this.unlisten();
       return written;
     } catch (err) {
       this.fail(err);
@@ -95,6 +102,7 @@ export class MultipartUpload {
   async abort(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.unlisten();
     this.controller.abort();
     await this.settleAll();
     const id = await this.uploadId?.catch(() => undefined);

@@ -132,7 +132,8 @@ export class StreamingWriter {
     const { store, key, signal } = this.ctx;
     try {
       if (this.upload === undefined && this.sizeBytes <= this.first.capacityLimit) {
-        return await store.putObject(key, Buffer.from(this.first.bytes.subarray(0, this.sizeBytes)), signal);
+        // The view, not a copy: the memory is freed only after the PUT settled (finally).
+        return await store.putObject(key, this.first.bytes, signal);
       }
       const upload = this.multipart();
       if (this.current !== this.first && this.current.length > 0) {

@@ -3,7 +3,7 @@
  * fault store around it, a WriteMemory over a plain budget, a staging area in a temp folder, and
  * a handle factory.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StagingArea } from '../../../../src/write/staging-area.js';
@@ -40,6 +40,8 @@ export interface Setup {
   handle(key: string, opts?: Partial<WriteHandleOptions>): WriteHandle;
   /** The stored object's bytes (undefined: none). */
   object(key: string): Buffer | undefined;
+  /** Names in the staging area's folder (files are unlinked once open: normally none). */
+  stagingFiles(): Promise<string[]>;
   cleanup(): Promise<void>;
 }
 
@@ -75,6 +77,7 @@ export async function setup(
       });
     },
     object: (key) => mem.objects.get(key)?.data,
+    stagingFiles: async () => (s.staging ? readdir(s.staging.dir) : []),
     cleanup: async () => {
       await s.staging?.close();
       await rm(parentDir, { recursive: true, force: true });
@@ -88,4 +91,15 @@ export function bytes(len: number, seed = 1): Buffer {
   const b = Buffer.allocUnsafe(len);
   for (let i = 0; i < len; i++) b[i] = (i * 7 + seed * 13 + (i >>> 8)) & 0xff;
   return b;
+}
+
+/** Records every uploadPart call's part number and body size. */
+export function recordParts(store: FaultStore): { partNumber: number; bytes: number }[] {
+  const parts: { partNumber: number; bytes: number }[] = [];
+  const origin = store.uploadPart.bind(store);
+  store.uploadPart = (key, uploadId, partNumber, body, signal) => {
+    parts.push({ partNumber, bytes: body.length });
+    return origin(key, uploadId, partNumber, body, signal);
+  };
+  return parts;
 }
