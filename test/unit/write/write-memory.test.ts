@@ -1,0 +1,142 @@
+/**
+ * Writers draw from the read cache's budget: at most 3/4 of it, waiting first come first served
+ * when it is short, ENOMEM after maxWaitMs (time and timers injected: no sleeps).
+ */
+import t from 'tap';
+import { ManualClock } from '../../../src/clock.js';
+import { BlockCache } from '../../../src/read/block-cache.js';
+import { WriteMemory } from '../../../src/write/write-memory.js';
+import { bytes, PART, PlainBudget, setup } from './helpers/write-setup.js';
+
+/** Timers a test fires itself; `pending` shows what is left behind. */
+class ManualTimers {
+  readonly pending = new Set<{ fn: () => void; ms: number }>();
+  readonly setTimer = (fn: () => void, ms: number): (() => void) => {
+    const timer = { fn, ms };
+    this.pending.add(timer);
+    return () => this.pending.delete(timer);
+  };
+  /** Fires every timer due within `ms` (after the clock moved). */
+  fire(filter: (ms: number) => boolean = () => true): void {
+    for (const timer of [...this.pending]) {
+      if (!filter(timer.ms)) continue;
+      this.pending.delete(timer);
+      timer.fn();
+    }
+  }
+}
+
+const settled = async (p: Promise<unknown>): Promise<boolean> => {
+  let done = false;
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  await new Promise((r) => setImmediate(r));
+  return done;
+};
+
+t.test('writers hold at most 3/4 of the budget; the rest stays for reads', async (t) => {
+  const budget = new PlainBudget(1000);
+  const m = new WriteMemory(budget, { maxWaitMs: 100 });
+  t.equal(m.writerLimitBytes, 750);
+  await m.acquire(700);
+  t.equal(m.heldBytes, 700);
+  t.equal(budget.reservedBytes, 700, 'reserved in the shared budget');
+  m.release(700);
+  t.equal(budget.reservedBytes, 0);
+  await t.rejects(m.acquire(751), { name: 'FsError', errno: 'ENOMEM' }, 'more than writers may ever hold: at once');
+});
+
+t.test('short: waits; a release wakes the waiters in order', async (t) => {
+  const clock = new ManualClock();
+  const timers = new ManualTimers();
+  const m = new WriteMemory(new PlainBudget(1000), { maxWaitMs: 5_000, clock, setTimer: timers.setTimer });
+  await m.acquire(600);
+  const big = m.acquire(300);
+  const small = m.acquire(10);
+  t.notOk(await settled(big), 'waits');
+  t.notOk(await settled(small), 'a small one does not overtake the waiting large one');
+  m.release(200);
+  t.ok(await settled(big), 'woken by the release');
+  t.ok(await settled(small));
+  t.equal(m.heldBytes, 710);
+  t.equal(timers.pending.size, 0, 'no timer left behind');
+});
+
+t.test('short for maxWaitMs: ENOMEM; the waiters behind it go on', async (t) => {
+  const clock = new ManualClock();
+  const timers = new ManualTimers();
+  const m = new WriteMemory(new PlainBudget(1000), { maxWaitMs: 5_000, clock, setTimer: timers.setTimer });
+  await m.acquire(700);
+  const waiting = m.acquire(100);
+  waiting.catch(() => undefined);
+  timers.fire(); // early: the clock has not moved
+  t.notOk(await settled(waiting), 'a timer firing early does not end the wait');
+  clock.advance(5_000);
+  timers.fire();
+  await t.rejects(waiting, { name: 'FsError', errno: 'ENOMEM' });
+  t.equal(m.waitingCount, 0);
+  t.equal(m.heldBytes, 700, 'nothing taken by the failed wait');
+  t.equal(timers.pending.size, 0, 'no timer left behind');
+});
+
+t.test('a wait blocked by reads only looks again after them', async (t) => {
+  const clock = new ManualClock();
+  const timers = new ManualTimers();
+  const budget = new PlainBudget(1000);
+  const m = new WriteMemory(budget, { maxWaitMs: 5_000, clock, setTimer: timers.setTimer });
+  budget.reserve(950); // downloads in flight
+  const w = m.acquire(100);
+  t.notOk(await settled(w));
+  budget.unreserve(950);
+  timers.fire((ms) => ms < 5_000); // the recheck, not the deadline
+  t.ok(await settled(w));
+  t.equal(timers.pending.size, 0);
+});
+
+t.test('a BlockCache is the budget: writers evict cached blocks', async (t) => {
+  const cache = new BlockCache(1000, 100);
+  cache.insert('a', Buffer.alloc(400) as never);
+  const m = new WriteMemory(cache, { maxWaitMs: 100 });
+  await m.acquire(700);
+  t.ok(cache.cachedBytes <= 300, `blocks evicted (${cache.cachedBytes} left)`);
+  m.release(700);
+  t.equal(cache.reservedBytes, 0);
+});
+
+t.test('a discarded handle ends its wait for memory', async (t) => {
+  const m = new WriteMemory(new PlainBudget(1000), { maxWaitMs: 60_000 });
+  await m.acquire(750);
+  const ac = new AbortController();
+  const w = m.acquire(10, ac.signal);
+  ac.abort();
+  await t.rejects(w, { name: 'FsError', errno: 'ENOMEM' });
+  t.equal(m.waitingCount, 0);
+});
+
+t.test('a writer short of memory waits, then ENOMEM; the handle stays usable; released memory wakes it', async (t) => {
+  const clock = new ManualClock();
+  const timers = new ManualTimers();
+  // Writers may hold 3 parts: part 1, part 2, and one in flight.
+  const s = await setup({ budgetBytes: 4 * PART, memory: { maxWaitMs: 1_000, clock, setTimer: timers.setTimer } });
+  t.teardown(s.cleanup);
+  const hog = s.handle('hog');
+  await hog.write(0, bytes(2 * PART)); // part 1 and part 2 held
+  const h = s.handle('f');
+  const w = h.write(0, bytes(2 * PART));
+  w.catch(() => undefined);
+  t.notOk(await settled(w), 'waits');
+  clock.advance(1_000);
+  timers.fire();
+  await t.rejects(w, { name: 'FsError', errno: 'ENOMEM' });
+  // The hog commits: its memory comes back and a new write goes through.
+  t.equal(h.size, PART, 'what fitted was written (a short write)');
+  const again = h.write(PART, bytes(PART + 1));
+  t.notOk(await settled(again), 'waits again');
+  await hog.close();
+  await again;
+  await h.close();
+  t.equal(s.memory.heldBytes, 0);
+  t.equal(timers.pending.size, 0, 'no timer left behind');
+});
