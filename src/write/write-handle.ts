@@ -3,7 +3,9 @@
  * release of a writable handle call.
  *
  * A handle is in one of these states:
- * - clean: an existing object, nothing written yet; reads go to S3 (the version opened).
+ * - clean: an existing object, nothing written yet; reads go to S3 (the version opened). An
+ *   empty object, and on a mount without staging space an object of at most one part, is
+ *   edited as a stream of its bytes instead (streamFromClean).
  * - streaming: a new file or O_TRUNC, written from its start; uploaded while written
  *   (streaming-writer.ts). A new or truncated file is dirty from the start: even an empty file
  *   is committed.
@@ -119,6 +121,7 @@ export class WriteHandle {
       await this.usable();
       if (data.length === 0) return;
       this.checkFits(pos + data.length);
+      await this.streamFromClean();
       const state = this.state;
       if (state.kind === 'streaming' && state.writer.canWrite(pos, data.length)) {
         await this.uploading(() => state.writer.write(pos, data));
@@ -162,8 +165,10 @@ export class WriteHandle {
         this.dirtyFlag = true;
         return;
       }
-      if (state.kind === 'streaming' && state.writer.canTruncate(size)) {
-        await this.uploading(() => state.writer.truncate(size));
+      await this.streamFromClean();
+      if (this.state.kind === 'streaming' && this.state.writer.canTruncate(size)) {
+        const writer = this.state.writer;
+        await this.uploading(() => writer.truncate(size));
         this.dirtyFlag = true;
         return;
       }
@@ -214,6 +219,36 @@ export class WriteHandle {
     this.base = { size, etag: written.etag };
     this.dirtyFlag = false;
     return { ...written, size };
+  }
+
+  /**
+   * A clean handle whose edit can be served in memory becomes a stream of the object's bytes:
+   * an empty object (nothing to fetch: `touch f` then `>> f`), and, on a mount without staging
+   * space, an object of at most one part (fetched into the first part's memory), so a small
+   * file can be appended to or edited there instead of answering EOPNOTSUPP. Returns whether it
+   * did; not dirty by itself.
+   */
+  private async streamFromClean(): Promise<boolean> {
+    if (this.state.kind !== 'clean') return false;
+    const base = this.base as { size: number; etag: string };
+    const inMemory = base.size === 0 || (this.opts.staging === undefined && base.size <= this.schedule.firstPartBytes);
+    if (!inMemory) return false;
+    const stream = new StreamingWriter(this.transfer);
+    if (base.size > 0) {
+      try {
+        await this.opts.memory.acquire(base.size, this.discarded.signal);
+        try {
+          await stream.write(0, await readObjectRange(this.transfer, base.etag, 0, base.size));
+        } finally {
+          this.opts.memory.release(base.size);
+        }
+      } catch (err) {
+        await stream.abort();
+        throw err;
+      }
+    }
+    this.state = { kind: 'streaming', writer: stream };
+    return true;
   }
 
   /**

@@ -130,13 +130,13 @@ t.test('over the staging budget: ENOSPC, the object untouched, the handle usable
 t.test('without staging space: EOPNOTSUPP, onStagingMissing once per handle', async (t) => {
   const s = await setup({ stagingBytes: null });
   t.teardown(s.cleanup);
-  s.mem.put('f', 'abc');
+  s.mem.put('f', bytes(PART + 1));
   let told = 0;
   const h = s.handle('f', { onStagingMissing: () => told++ });
   await t.rejects(h.write(3, Buffer.from('d')), { name: 'FsError', errno: 'EOPNOTSUPP' });
   await t.rejects(h.truncate(1), { name: 'FsError', errno: 'EOPNOTSUPP' });
   t.equal(told, 1);
-  t.equal((await h.read(0, 3)).toString(), 'abc', 'reads still work');
+  t.ok((await h.read(0, 3)).equals(bytes(3)), 'reads still work');
   // Streaming needs no staging.
   const n = s.handle('new', { onStagingMissing: () => told++ });
   await n.write(0, bytes(3 * PART));
@@ -145,6 +145,42 @@ t.test('without staging space: EOPNOTSUPP, onStagingMissing once per handle', as
   await n.close();
   t.equal(s.object('new')?.length, 3 * PART, 'the stream itself committed fine');
   await h.close();
+  t.equal(s.mem.calls.put + s.mem.calls.complete, 1, 'only the stream was committed');
+});
+
+t.test('without staging space, an object of at most one part is edited in memory (append, a write inside)', async (t) => {
+  const s = await setup({ stagingBytes: null });
+  t.teardown(s.cleanup);
+  s.mem.put('log', 'line 1\n');
+  let told = 0;
+  const h = s.handle('log', { onStagingMissing: () => told++ });
+  await h.write(h.size, Buffer.from('line 2\n'));
+  await h.write(5, Buffer.from('A'));
+  t.equal((await h.read(0, 100)).toString(), 'line A\nline 2\n');
+  await h.close();
+  t.equal(s.object('log')?.toString(), 'line A\nline 2\n');
+  t.equal(told, 0);
+  t.equal(s.memory.heldBytes, 0);
+  // Grows past one part: streams on, as a new file would.
+  const g = s.handle('log');
+  const more = bytes(3 * PART);
+  await g.write(g.size, more);
+  await g.close();
+  t.ok(s.object('log')?.equals(Buffer.concat([Buffer.from('line A\nline 2\n'), more])));
+});
+
+t.test('an empty existing object is written as a stream: no download, no staging', async (t) => {
+  const s = await setup();
+  t.teardown(s.cleanup);
+  s.mem.put('touched', '');
+  const h = s.handle('touched');
+  t.notOk(h.dirty);
+  await h.write(0, Buffer.from('hello'));
+  await h.close();
+  t.equal(s.object('touched')?.toString(), 'hello');
+  t.same([s.mem.calls.get, s.mem.calls.put], [0, 1]);
+  const untouched = s.handle('touched');
+  t.equal(await untouched.close(), undefined, 'opened and closed: nothing committed');
 });
 
 t.test('switch from streaming after parts were uploaded: commit what there is, then stage from it', async (t) => {
