@@ -67,6 +67,9 @@ export function parseArgv(argv: string[]): Command {
     else if (written === '') argvError(`malformed flag ${q(raw)}`);
     else if (VALUE_FLAGS[token.name]?.type === 'string' && (value === undefined || (!token.inlineValue && value.startsWith('--')))) {
       argvError(`--${written} needs a value (use --${written}=VALUE for a value that starts with --)`);
+    } else if (token.name === 'read-write' && (value === undefined || value === 'true' || value === 'false')) {
+      // `--read-write` is `-o rw`: the one key the plan reads is read-only.
+      set('read-only', value === 'false' ? 'true' : 'false');
     } else if (token.name === 'config') configPath = value || argvError('--config needs a file path');
     else {
       if (value === undefined && lookupOption(token.name) === undefined) unknownBare = `--${written}`;

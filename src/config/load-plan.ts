@@ -233,7 +233,7 @@ async function buildPlan(mode: Mode, config: PlanSource, flags: Record<string, s
   // The table holds the address as text (`off` included); the listener wants its parts.
   const metricsAddress = parseListenAddress(s.metricsAddress as unknown as string) ?? undefined;
   return deepFreeze<MountPlan>({
-    ...{ targetPath, layout: layout.kind, buckets, failures },
+    ...{ targetPath, layout: layout.kind, buckets, failures, kernelWritable: mode === 'fluid' ? writable : buckets.some((b) => !b.readOnly) },
     settings: { ...s, cacheSizeBytes: s.cacheSizeBytes ?? defaultCacheSize(memory), metricsAddress } as ProcessSettings,
     unknownOptions: [...unknown].map(([key, why]) => `${key} (${why})`),
     ...(file !== undefined && { configFile: file }),

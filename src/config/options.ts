@@ -3,6 +3,7 @@
  * MOUNT_OPTIONS and the command line. An entry names the plan field it sets and its default, so
  * the plan is built by one loop over the table.
  */
+import { tmpdir } from 'node:os';
 import { parseBool, parseDurationMs, parseOctalMode, parseSizeBytes, parseUint, ValueError } from './units.js';
 import type { BucketMount, LogLevel, ProcessSettings } from './plan.js';
 
@@ -46,6 +47,11 @@ function bounds(min: number, max: number, tooLow: string, tooHigh = tooLow): (v:
     if ((v as number) < min || (v as number) > max) throw new ValueError((v as number) < min ? tooLow : tooHigh);
   };
 }
+function oneOf(values: readonly string[]): (v: OptionValue) => void {
+  return (v) => {
+    if (!values.includes(v as string)) throw new ValueError(`must be one of ${values.join(', ')}`);
+  };
+}
 const ENTRIES_BOUNDS = bounds(1, 1e7, 'must be between 1 and 10000000');
 const TIMEOUT_BOUNDS = bounds(100, 3_600_000, 'must be at least 100ms (0 would fail every request)', 'must be at most 1h');
 const processId = (kind: 'getuid' | 'getgid') => () => process[kind]?.() ?? 0;
@@ -74,7 +80,9 @@ export const VOCABULARY: readonly OptionSpec[] = [
   ),
   secret('session-token', 'string', 'env AWS_SESSION_TOKEN', 'session token of temporary credentials'),
   bucket('path-style', 'bool', 'true with an endpoint, else false', 'path-style addressing (endpoint/bucket/key)', 'pathStyle'),
-  bucket('read-only|ro', 'bool', 'from accessModes (Fluid), false (mount)', 'read-only; `rw` in option lists means false', 'readOnly'),
+  bucket('read-only|ro', 'bool', 'from accessModes (Fluid), true (mount)', 'read-only; `rw` in option lists means false', 'readOnly', fluidOr(false, true)),
+  bucket('sse', 'string', 'none', 'server-side encryption of written objects: AES256 or aws:kms', 'sse', undefined, oneOf(['AES256', 'aws:kms'])),
+  bucket('sse-kms-key-id', 'string', "the bucket's default key", 'KMS key id or ARN for sse=aws:kms', 'sseKmsKeyId'),
   bucket('uid', 'uint', 'the process uid', 'owner uid of files and folders', 'uid', processId('getuid')),
   bucket('gid', 'uint', 'the process gid', 'owner gid of files and folders', 'gid', processId('getgid')),
   bucket('file-mode', 'octal', '0644', 'permission bits of files (octal)', 'fileMode', 0o644),
@@ -88,6 +96,8 @@ export const VOCABULARY: readonly OptionSpec[] = [
   whole('read-ahead-max', 'size', '64MiB', 'largest read-ahead window of one open file', 'readAheadMaxBytes', 64 * MIB),
   whole('read-ahead-initial', 'size', '1MiB', 'first read-ahead window of a sequential reader', 'readAheadInitialBytes', MIB),
   whole('part-size', 'size', '8MiB', 'size of one ranged GET (at least 1MiB)', 'partSizeBytes', 8 * MIB, bounds(MIB, Infinity, 'must be at least 1MiB')),
+  whole('staging-dir', 'path', 'the system temp folder', 'folder of staged files (edits in place; an emptyDir)', 'stagingDir', tmpdir()),
+  whole('staging-size', 'size', '4GiB', 'budget of staged files; 0: none (edits: EOPNOTSUPP)', 'stagingSizeBytes', 4 * 1024 * MIB),
   whole('allow-other', 'bool', 'true (Fluid), false (mount)', 'let other users see the mount', 'allowOther', fluidOr(true, false)),
   whole('attr-timeout', 'duration', '1s', 'kernel attribute cache timeout', 'attrTimeoutMs', 1_000),
   whole('entry-timeout', 'duration', '1s', 'kernel entry cache timeout', 'entryTimeoutMs', 1_000),
@@ -97,6 +107,7 @@ export const VOCABULARY: readonly OptionSpec[] = [
   whole('metrics-address', 'listen', '0.0.0.0:9567 (Fluid), off (mount)', 'HOST:PORT of /healthz, /readyz, /metrics, or off', 'metricsAddress', METRICS),
   cli('access-key-file', 'path', 'none', 'mount command: read the access key id from this file'),
   cli('secret-key-file', 'path', 'none', 'mount command: read the secret access key from this file'),
+  cli('read-write', 'bool', 'false', 'mount command: a writable mount (same as -o rw)'),
   cli('foreground|f', 'bool', 'true', 'accepted for goofys compatibility; always in the foreground'),
 ];
 

@@ -39,6 +39,9 @@ export interface BucketMount {
   /** undefined: anonymous access (or the SDK's default chain in debug mode). */
   readonly credentials?: Credentials;
   readonly readOnly: boolean;
+  /** Server-side encryption asked for on every object written (PUT, multipart, copy). */
+  readonly sse?: 'AES256' | 'aws:kms';
+  readonly sseKmsKeyId?: string;
   readonly uid: number;
   readonly gid: number;
   readonly fileMode: number;
@@ -63,6 +66,10 @@ export interface ProcessSettings {
   readonly readAheadInitialBytes: number;
   /** Size of one ranged GET. */
   readonly partSizeBytes: number;
+  /** Where staged files (appends, edits in place) live: the agent's own subfolder of it. */
+  readonly stagingDir: string;
+  /** Byte budget of staged files; 0: no staging. */
+  readonly stagingSizeBytes: number;
   /** Lets the application container's user see the mount. */
   readonly allowOther: boolean;
   readonly attrTimeoutMs: number;
@@ -89,6 +96,12 @@ export interface MountPlan {
   /** 'root': one bucket is targetPath itself; 'folders': each bucket is a folder in it (also with no bucket). */
   readonly layout: 'root' | 'folders';
   readonly buckets: readonly BucketMount[];
+  /**
+   * Whether the FUSE mount is writable in the kernel, fixed at mount time: Fluid's accessModes
+   * allow writes, or (debug mount) the bucket is not read-only. A mount's `readOnly` may still
+   * change on a reload: the filesystem answers EROFS for it itself.
+   */
+  readonly kernelWritable: boolean;
   /** Mounts left out by a lenient load; [] otherwise (the first problem throws). */
   readonly failures: readonly MountFailure[];
   readonly settings: ProcessSettings;

@@ -399,6 +399,84 @@ export class BucketNamespace {
     return Math.max(1, maxFolderEntries ?? this.maxListingPages * LIST_PAGE);
   }
 
+  /**
+   * Our own write of a file at `rel` (created, committed, copied here): lookups and the cached
+   * listings of its folder and of the folders above it show it at once, as does every later
+   * lookup, without asking S3 (other nodes see it when their TTLs end).
+   */
+  noteFile(rel: string, info: { readonly size: number; readonly etag: string; readonly mtimeMs: number }): void {
+    const entry: FileEntry = { kind: 'file', key: this.keyOf(rel), size: info.size, etag: info.etag, mtimeMs: info.mtimeMs };
+    this.lookups.set(rel, entry, { ttl: this.statTtl });
+    this.placeInParent(rel, entry);
+  }
+
+  /** Our own mkdir (`empty`: its listing is known) or a folder our rename made: shown at once. */
+  noteDir(rel: string, empty: boolean): void {
+    this.lookups.set(rel, this.dir, { ttl: this.statTtl });
+    if (empty) this.commitListing(rel, new Map(), new Set(), true);
+    this.placeInParent(rel, this.dir);
+  }
+
+  /**
+   * Our own unlink, rmdir or rename away: `rel` answers "no such name" at once. A folder that
+   * only existed through the key removed (no marker) is gone from S3 too, but the cached
+   * listing above it keeps it until its TTL: the same thing other nodes see.
+   */
+  noteGone(rel: string): void {
+    this.lookups.set(rel, { kind: 'none' }, { ttl: this.negativeTtl });
+    this.listings.delete(rel);
+    const { parent, name } = splitRel(rel);
+    const listing = this.listings.get(parent);
+    if (!listing) return;
+    const children = listing.children.filter((c) => c.name !== name);
+    if (children.length !== listing.children.length) this.replaceListing(parent, listing, children);
+  }
+
+  /** Forget everything cached at or below the folder `rel` (a folder renamed away or onto). */
+  forgetTree(rel: string): void {
+    const below = `${rel}/`;
+    for (const key of [...this.lookups.keys()]) if (key === rel || key.startsWith(below)) this.lookups.delete(key);
+    for (const key of [...this.listings.keys()]) if (key === rel || key.startsWith(below)) this.listings.delete(key);
+    for (const key of [...this.listedTrees.keys()])
+      if (key === rel || key.startsWith(below) || rel.startsWith(`${key}/`) || key === '') this.listedTrees.delete(key);
+  }
+
+  /** `rel` (with `entry`) in its parent's cached listing, and each missing folder above it in theirs. */
+  private placeInParent(rel: string, entry: Entry): void {
+    let child = rel;
+    let childEntry: Entry = entry;
+    while (child !== '') {
+      const { parent, name } = splitRel(child);
+      // A folder above a new name exists now, whatever was cached about it.
+      if (parent !== '' && this.lookups.get(parent)?.kind !== 'dir') this.lookups.set(parent, this.dir, { ttl: this.statTtl });
+      const listing = this.listings.get(parent);
+      if (listing) {
+        const children = listing.children.slice();
+        const i = insertionIndex(children, name);
+        const there = children[i];
+        if (there?.name === name) {
+          // A folder stays a folder when a same-named file is written (the folder wins, as in listings).
+          if (there.entry.kind === 'dir' && childEntry.kind === 'file') return;
+          children[i] = { name, entry: childEntry };
+          this.replaceListing(parent, listing, children);
+          if (childEntry.kind === 'file') return;
+        } else {
+          children.splice(i, 0, { name, entry: childEntry });
+          this.replaceListing(parent, listing, children);
+        }
+      }
+      child = parent;
+      childEntry = this.dir;
+    }
+  }
+
+  private replaceListing(dir: string, old: Listing, children: DirChild[]): void {
+    let bytes = LISTING_BYTES;
+    for (const c of children) bytes += childBytes(c.name, c.entry);
+    // It keeps the time it was listed at: what it says of other names is no fresher than that.
+    this.listings.set(dir, { children, complete: old.complete, bytes }, { ttl: Math.max(1, this.listings.getRemainingTTL(dir)) });
+  }
+
   /** Forget what is known of `rel` (after a 412: the object changed). */
   invalidate(rel: string): void {
     this.lookups.delete(rel);
@@ -533,6 +611,24 @@ export class BucketNamespace {
     this.warnedKeys.set(id, true);
     this.onSkippedKey(key, why);
   }
+}
+
+/** `a/b/c` → parent `a/b`, name `c`; `c` → parent `` (the root). */
+function splitRel(rel: string): { parent: string; name: string } {
+  const slash = rel.lastIndexOf('/');
+  return { parent: slash < 0 ? '' : rel.slice(0, slash), name: rel.slice(slash + 1) };
+}
+
+/** Where `name` is, or goes, in sorted children (same order as `<`). */
+function insertionIndex(children: readonly DirChild[], name: string): number {
+  let lo = 0;
+  let hi = children.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((children[mid] as DirChild).name < name) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** The child of `listing` called `name`, by binary search. */

@@ -2,8 +2,13 @@
  * The filesystem operations, named after FUSE's, with typed answers and typed failures
  * (FsError / StoreError). Nothing here knows fuse-native: the adapter decodes, calls, replies.
  *
- * Read-only for now: the mount is `ro`, so the kernel answers EROFS to every write, create,
- * delete, rename or attribute change without asking; `open` still refuses write flags itself.
+ * Writes (a bucket that is not read-only): a file open for writing is an OpenFile, one per
+ * path, shared by every handle open on that path (as an inode is): its WriteHandle
+ * (src/write/) holds the bytes until a flush, fsync or the last release commits them to S3.
+ * Reads of a path with an OpenFile go through it, so they see what was written and never mix
+ * the old object with new bytes. Our own changes update the namespace's caches at once.
+ * A read-only bucket answers EROFS itself (a mount whose buckets are all read-only is `ro` in
+ * the kernel, which answers without asking).
  *
  * Buckets come and go while the mount serves (a config reload; see putBucket, removeBucket,
  * retuneBucket). A removed bucket leaves the namespace at once, but files already open under
@@ -25,6 +30,10 @@ import { ObjectReader, ReaderContext, type ReadAheadPolicy } from '../read/objec
 import { type ObjectRef, objectRef } from '../read/object-ref.js';
 import { FirstBytesPolicy } from '../read/first-bytes-policy.js';
 import type { Chunks } from '../read/block.js';
+import { UPLOAD_LIMITS } from '../store/object-store.js';
+import { WriteHandle, type CommittedObject } from '../write/write-handle.js';
+import { WriteMemory } from '../write/write-memory.js';
+import type { StagingArea } from '../write/staging-area.js';
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -83,8 +92,10 @@ interface LiveBucket {
   readonly namespace: BucketNamespace | undefined;
   /** Unavailable: what everything in its folder answers. */
   readonly error: FsError | undefined;
-  /** Handles open under it. */
+  /** Handles open under it (readers and writers). */
   handles: number;
+  /** Files open for writing (or being written by another handle), by path relative to the bucket. */
+  readonly openFiles: Map<string, OpenFile>;
   /** Draining: its handles' reads answer ESTALE from this time on. */
   staleAtMs: number;
   cancelDrainEnd: (() => void) | undefined;
@@ -116,6 +127,31 @@ class BucketReader extends ObjectReader {
   }
 }
 
+/** One path open for writing: shared by every handle open on it, committed by any writer's flush. */
+interface OpenFile {
+  readonly bucket: LiveBucket;
+  /** Where it is now (a rename moves it). */
+  rel: string;
+  readonly writer: WriteHandle;
+  /** Handles that refer to it. */
+  fds: number;
+  /** Unlinked while open: its bytes go nowhere, as a deleted local file's. */
+  unlinked: boolean;
+  /** Time of the last change, for getattr while it is open. */
+  mtimeMs: number;
+}
+
+/** A handle that refers to an OpenFile; `writable`: opened for writing (its flushes commit). */
+interface FileHandle {
+  readonly file: OpenFile;
+  readonly writable: boolean;
+}
+
+/** Objects a folder rename copies at most; a larger folder answers EXDEV and `mv` copies by itself. */
+export const RENAME_FOLDER_LIMIT = 1000;
+/** Copies of a folder rename in flight at once. */
+const RENAME_CONCURRENCY = 8;
+
 export interface FilesystemOptions {
   readonly buckets: readonly { readonly mount: BucketMount; readonly store: ObjectStore }[];
   readonly settings: ProcessSettings;
@@ -137,9 +173,14 @@ export interface FilesystemOptions {
   readonly drainGraceMs?: number;
   /** Timers for the end of drains (default: setTimeout, unref'd; tests drive them with their clock). */
   readonly setTimer?: SetTimer;
+  /** Local space for files edited in place (appends, writes before the end); undefined: none (EOPNOTSUPP). */
+  readonly staging?: StagingArea;
+  /** Told once per mount that a write needed staging space and there was none (the log line naming the option). */
+  readonly onStagingMissing?: (mount: string) => void;
 }
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND;
+const EMPTY = Buffer.alloc(0);
 
 export class Filesystem {
   private readonly folders = new FolderTree<LiveBucket>();
@@ -151,6 +192,12 @@ export class Filesystem {
   private readonly startedAtMs: number;
   /** Open handles: nothing per handle but its reader (100,000 open files must stay cheap). */
   private readonly handles = new Map<number, BucketReader>();
+  /** Handles of paths open for writing (see OpenFile). */
+  private readonly fileHandles = new Map<number, FileHandle>();
+  private readonly writeMemory: WriteMemory;
+  private readonly staging: StagingArea | undefined;
+  private readonly onStagingMissing: (mount: string) => void;
+  private readonly stagingMissingTold = new Set<string>();
   private nextHandle = 1;
   readonly cache: BlockCache;
   readonly fetcher: BlockFetcher;
@@ -193,11 +240,15 @@ export class Filesystem {
       get: (obj) => this.cache.get(firstBytesKey(obj))?.chunks[0],
       maxBytes: FIRST_BYTES_SIZE,
     });
+    // A writer waits for memory at most as long as an S3 call may take, then answers ENOMEM.
+    this.writeMemory = new WriteMemory(this.cache, { maxWaitMs: opts.settings.requestTimeoutMs, clock, setTimer: this.setTimer });
+    this.staging = opts.staging;
+    this.onStagingMissing = opts.onStagingMissing ?? (() => undefined);
     for (const { mount, store } of opts.buckets) this.putBucket({ state: 'serving', mount, store });
   }
 
   get openHandles(): number {
-    return this.handles.size;
+    return this.handles.size + this.fileHandles.size;
   }
 
   /**
@@ -285,6 +336,8 @@ export class Filesystem {
     // The root stays a directory whatever its bucket does: the mount itself must answer.
     if (r.value.state === 'unavailable' && path === '/') return this.virtualDirAttr();
     const bucket = r.value;
+    const open = bucket.openFiles.get(r.rel);
+    if (open) return this.attrOf(bucket.mount, { kind: 'file', key: '', etag: '', size: open.writer.size, mtimeMs: open.mtimeMs });
     const entry = await this.namespaceOf(bucket, path)
       .lookup(r.rel)
       .catch((err: unknown) => {
@@ -348,16 +401,27 @@ export class Filesystem {
       .catch(this.unlessGone(r.value, path));
     const mount = r.value.mount;
     // Without entries (a very large folder), names only: the kernel asks for attributes by name.
-    return { names, attrs: entries ? entries.map((e) => this.attrOf(mount, e)) : [] };
+    const listed = { names, attrs: entries ? entries.map((e) => this.attrOf(mount, e)) : [] };
+    return r.value.openFiles.size === 0 ? listed : this.withOpenFiles(r.value, r.rel, listed);
   }
 
   async open(path: string, flags: number): Promise<number> {
-    if ((flags & WRITE_FLAGS) !== 0) throw new FsError('EROFS', `${path}: read-only file system`);
+    const writing = (flags & WRITE_FLAGS) !== 0;
     const r = this.folders.resolve(path);
     if (r.kind === 'none') throw new FsError('ENOENT', `${path}: no such file or directory`);
-    if (r.kind === 'virtual') throw new FsError('EISDIR', `${path}: is a directory`);
+    if (r.kind === 'virtual') throw new FsError(writing ? 'EROFS' : 'EISDIR', `${path}: ${writing ? 'read-only file system' : 'is a directory'}`);
     const bucket = r.value;
+    if (writing) this.writable(bucket, path);
+    const open = bucket.openFiles.get(r.rel);
+    if (open) {
+      if ((flags & constants.O_TRUNC) !== 0) await open.writer.truncate(0);
+      return this.fileHandle(open, writing);
+    }
     const entry = await this.namespaceOf(bucket, path).lookup(r.rel).catch(this.unlessGone(bucket, path));
+    if (writing && entry?.kind === 'file') {
+      const file = this.openFile(bucket, r.rel, entry, (flags & constants.O_TRUNC) !== 0);
+      return this.fileHandle(file, true);
+    }
     if (!entry) throw new FsError('ENOENT', `${path}: no such file or directory`);
     if (entry.kind !== 'file') throw new FsError('EISDIR', `${path}: is a directory`);
     // Removed or replaced while the lookup was on its way: the path no longer leads here.
@@ -377,7 +441,7 @@ export class Filesystem {
    */
   read(fd: number, pos: number, len: number): Chunks | Promise<Chunks> {
     const h = this.handles.get(fd);
-    if (!h) throw new FsError('EBADF', `handle ${fd} is not open`);
+    if (!h) return this.readOpenFile(fd, pos, len);
     const bucket = h.bucket;
     if (bucket.staleAtMs !== Infinity && this.isStale(bucket)) throw staleError(fd, bucket);
     const out = h.read(pos, len);
@@ -398,9 +462,14 @@ export class Filesystem {
     this.handles.get(fd)?.noteFailure(error);
   }
 
-  release(fd: number): void {
+  /**
+   * The last release of a file open for writing commits it (when a flush did not already) and
+   * frees its memory and staging file: a failure then is logged (the kernel does not wait for a
+   * release's answer; close() got its errno from the flush).
+   */
+  release(fd: number): void | Promise<void> {
     const h = this.handles.get(fd);
-    if (!h) return;
+    if (!h) return this.releaseFileHandle(fd);
     this.handles.delete(fd);
     h.close();
     const bucket = h.bucket;
@@ -408,7 +477,161 @@ export class Filesystem {
     if (bucket.state === 'draining' && bucket.handles === 0) this.drained(bucket);
   }
 
-  /** Forget cached metadata of the object behind a handle (its etag no longer matches). */
+  /**
+   * A new file (the kernel asks only after its own lookup found none). A name that exists in S3
+   * after all (another node made it since) is opened as it is, not emptied: create is not O_TRUNC.
+   */
+  async create(path: string): Promise<number> {
+    const { bucket, rel } = this.writableAt(path);
+    const open = bucket.openFiles.get(rel);
+    if (open) return this.fileHandle(open, true);
+    const entry = await this.namespaceOf(bucket, path).lookup(rel).catch(this.unlessGone(bucket, path));
+    if (entry?.kind === 'dir') throw new FsError('EISDIR', `${path}: is a directory`);
+    return this.fileHandle(this.openFile(bucket, rel, entry, true), true);
+  }
+
+  /** Writes `data` at `pos`; resolves with the byte count (all of it, or an errno). */
+  async write(fd: number, pos: number, data: Buffer): Promise<number> {
+    const h = this.fileHandleOf(fd);
+    if (!h.writable) throw new FsError('EBADF', `handle ${fd} is not open for writing`);
+    await h.file.writer.write(pos, data);
+    h.file.mtimeMs = this.clock.now();
+    return data.length;
+  }
+
+  /** close() of one descriptor, and fsync: a writer's bytes go to S3 now, and its errno comes back. */
+  async flush(fd: number): Promise<void> {
+    const h = this.fileHandles.get(fd);
+    if (!h?.writable) return; // a reader's close, or a reader of a file being written: nothing to commit
+    await this.commit(h.file);
+  }
+
+  /** ftruncate: through the handle's OpenFile. */
+  async ftruncate(fd: number, size: number): Promise<void> {
+    const h = this.fileHandleOf(fd);
+    if (!h.writable) throw new FsError('EBADF', `handle ${fd} is not open for writing`);
+    await this.truncateOpen(h.file, size);
+  }
+
+  /** truncate(2) by path: the OpenFile when the path is open, else a change committed at once. */
+  async truncate(path: string, size: number): Promise<void> {
+    const { bucket, rel } = this.writableAt(path);
+    if (size < 0) throw new FsError('EINVAL', `${path}: negative size`);
+    const open = bucket.openFiles.get(rel);
+    if (open) return this.truncateOpen(open, size);
+    const entry = await this.namespaceOf(bucket, path).lookup(rel).catch(this.unlessGone(bucket, path));
+    if (!entry) throw new FsError('ENOENT', `${path}: no such file or directory`);
+    if (entry.kind === 'dir') throw new FsError('EISDIR', `${path}: is a directory`);
+    if (size === entry.size) return;
+    const fd = this.fileHandle(this.openFile(bucket, rel, entry, size === 0), true);
+    try {
+      await this.ftruncate(fd, size);
+      await this.flush(fd);
+    } finally {
+      await this.release(fd);
+    }
+  }
+
+  async unlink(path: string): Promise<void> {
+    const { bucket, rel } = this.writableAt(path);
+    const open = bucket.openFiles.get(rel);
+    const entry = await this.namespaceOf(bucket, path).lookup(rel).catch(this.unlessGone(bucket, path));
+    if (entry?.kind === 'dir') throw new FsError('EISDIR', `${path}: is a directory`);
+    if (!entry && !open) throw new FsError('ENOENT', `${path}: no such file or directory`);
+    if (open) {
+      open.unlinked = true;
+      bucket.openFiles.delete(rel);
+    }
+    if (entry) await (bucket.store as ObjectStore).deleteObject(entry.key);
+    this.namespaceOf(bucket, path).noteGone(rel);
+  }
+
+  /** A `dir/` marker object, so that the empty folder exists for every node. */
+  async mkdir(path: string): Promise<void> {
+    const { bucket, rel } = this.writableAt(path);
+    if (rel === '' || bucket.openFiles.has(rel)) throw new FsError('EEXIST', `${path}: file exists`);
+    const namespace = this.namespaceOf(bucket, path);
+    if (await namespace.lookup(rel).catch(this.unlessGone(bucket, path))) throw new FsError('EEXIST', `${path}: file exists`);
+    await (bucket.store as ObjectStore).putObject(`${bucket.mount.prefix}${rel}/`, EMPTY);
+    namespace.noteDir(rel, true);
+  }
+
+  async rmdir(path: string): Promise<void> {
+    const { bucket, rel } = this.writableAt(path);
+    if (rel === '') throw new FsError('EBUSY', `${path}: the folder of a mount cannot be removed`);
+    const namespace = this.namespaceOf(bucket, path);
+    const entry = await namespace.lookup(rel).catch(this.unlessGone(bucket, path));
+    if (!entry) throw new FsError('ENOENT', `${path}: no such file or directory`);
+    if (entry.kind !== 'dir') throw new FsError('ENOTDIR', `${path}: not a directory`);
+    const marker = `${bucket.mount.prefix}${rel}/`;
+    if (this.hasOpenFilesBelow(bucket, rel) || !(await this.isEmptyFolder(bucket.store as ObjectStore, marker))) {
+      throw new FsError('ENOTEMPTY', `${path}: directory not empty`);
+    }
+    await (bucket.store as ObjectStore).deleteObject(marker);
+    namespace.noteGone(rel);
+  }
+
+  /**
+   * A file: server-side copy, then delete (not atomic: for a moment both names exist; a failure
+   * between the two leaves both). A folder of up to RENAME_FOLDER_LIMIT objects: each object
+   * so, all copies before any delete; a larger one answers EXDEV, so `mv` copies and deletes by
+   * itself. A file being written is committed first, and keeps being written at its new name.
+   */
+  async rename(from: string, to: string): Promise<void> {
+    const src = this.writableAt(from);
+    const dst = this.writableAt(to);
+    if (src.bucket !== dst.bucket) throw new FsError('EXDEV', `${from} → ${to}: rename across mounts`);
+    const { bucket } = src;
+    if (src.rel === dst.rel) return;
+    if (src.rel === '' || dst.rel === '') throw new FsError('EBUSY', `${from} → ${to}: the folder of a mount cannot be renamed`);
+    if (dst.rel.startsWith(`${src.rel}/`)) throw new FsError('EINVAL', `${from} → ${to}: a folder cannot move into itself`);
+    const namespace = this.namespaceOf(bucket, from);
+    const store = bucket.store as ObjectStore;
+    const open = bucket.openFiles.get(src.rel);
+    if (open) await this.commit(open);
+    const [source, target] = await Promise.all([namespace.lookup(src.rel), namespace.lookup(dst.rel)]).catch(this.unlessGone(bucket, from));
+    if (!source) throw new FsError('ENOENT', `${from}: no such file or directory`);
+    if (source.kind === 'file') {
+      if (target?.kind === 'dir') throw new FsError('EISDIR', `${to}: is a directory`);
+      if (bucket.openFiles.has(dst.rel)) throw new FsError('EBUSY', `${to}: open for writing`);
+      const written = await store.copyObject({ key: source.key, etag: source.etag, size: source.size }, `${bucket.mount.prefix}${dst.rel}`);
+      namespace.noteFile(dst.rel, { size: source.size, etag: written.etag, mtimeMs: written.mtimeMs });
+      await store.deleteObject(source.key);
+      namespace.noteGone(src.rel);
+      if (open && !open.unlinked) {
+        bucket.openFiles.delete(src.rel);
+        open.rel = dst.rel;
+        bucket.openFiles.set(dst.rel, open);
+      }
+      return;
+    }
+    if (target?.kind === 'file') throw new FsError('ENOTDIR', `${to}: not a directory`);
+    if (this.hasOpenFilesBelow(bucket, src.rel)) throw new FsError('EBUSY', `${from}: files in it are open for writing`);
+    const [srcPrefix, dstPrefix] = [`${bucket.mount.prefix}${src.rel}/`, `${bucket.mount.prefix}${dst.rel}/`];
+    if (target && !(await this.isEmptyFolder(store, dstPrefix))) throw new FsError('ENOTEMPTY', `${to}: directory not empty`);
+    const objects = await this.folderObjects(store, srcPrefix, from);
+    await inBatches(objects, RENAME_CONCURRENCY, (o) =>
+      store.copyObject({ key: o.key, etag: o.etag, size: o.size }, dstPrefix + o.key.slice(srcPrefix.length)),
+    );
+    await inBatches(objects, RENAME_CONCURRENCY, (o) => store.deleteObject(o.key));
+    namespace.forgetTree(src.rel);
+    namespace.forgetTree(dst.rel);
+    namespace.noteGone(src.rel);
+    namespace.noteDir(dst.rel, false);
+  }
+
+  /**
+   * chmod, chown, utimens: S3 keeps no modes, owners or times of ours (an object's time is its
+   * upload's). They succeed and change nothing, so that `cp -a`, `tar x` and `rsync -a` work;
+   * a name that does not exist still answers ENOENT.
+   */
+  async setattr(path: string): Promise<void> {
+    const r = this.folders.resolve(path);
+    if (r.kind === 'bucket') this.writable(r.value, path);
+    await this.getattr(path);
+  }
+
+  /** Forget cached metadata of the object behind a handle (its etag no longer matches). */ /** Forget cached metadata of the object behind a handle (its etag no longer matches). */
   invalidate(path: string): void {
     const r = this.folders.resolve(path);
     if (r.kind === 'bucket') r.value.namespace?.invalidate(r.rel);
@@ -426,7 +649,12 @@ export class Filesystem {
 
   close(): void {
     this.usage.close();
-    for (const fd of [...this.handles.keys()]) this.release(fd);
+    for (const fd of [...this.handles.keys()]) void this.release(fd);
+    // Bytes no flush committed are lost, as a crashed process's: abort their uploads (no orphan parts).
+    for (const [fd, h] of this.fileHandles) {
+      this.fileHandles.delete(fd);
+      h.file.writer.discard().catch((err: unknown) => this.onBackgroundError(`discard of ${h.file.rel}`, err));
+    }
     const stores = new Set<ObjectStore>();
     for (const b of [...this.live.values(), ...this.draining]) {
       b.cancelDrainEnd?.();
@@ -438,6 +666,144 @@ export class Filesystem {
     for (const store of stores) store.destroy();
   }
 
+  /** The bucket and relative path of `path` for a change: EROFS where nothing may change. */
+  private writableAt(path: string): { bucket: LiveBucket; rel: string } {
+    const r = this.folders.resolve(path);
+    if (r.kind === 'none') {
+      // A name beside the buckets' folders (or in a folder above them) cannot be made.
+      throw new FsError(path === '/' || this.folders.resolve(parentOf(path)).kind === 'virtual' ? 'EROFS' : 'ENOENT', `${path}: cannot be changed here`);
+    }
+    if (r.kind === 'virtual') throw new FsError('EROFS', `${path}: the folders above the mounts are read-only`);
+    this.writable(r.value, path);
+    return { bucket: r.value, rel: r.rel };
+  }
+
+  /** EROFS for a read-only mount; an unavailable one's error; ENOENT once it was removed. */
+  private writable(bucket: LiveBucket, path: string): void {
+    this.namespaceOf(bucket, path);
+    if (bucket.mount.readOnly) throw new FsError('EROFS', `${path}: mount "${bucket.mount.name}" is read-only`);
+    if (this.live.get(bucket.mount.name) !== bucket) throw new FsError('ENOENT', `${path}: no such file or directory (its mount was removed)`);
+  }
+
+  /** A new OpenFile at `rel`, from the object there (if any): emptied when `truncate`. */
+  private openFile(bucket: LiveBucket, rel: string, entry: FileEntry | undefined, truncate: boolean): OpenFile {
+    const name = bucket.mount.name;
+    const writer = new WriteHandle({
+      store: bucket.store as ObjectStore,
+      key: bucket.mount.prefix + rel,
+      base: entry ? { size: entry.size, etag: entry.etag } : undefined,
+      truncate: truncate || !entry,
+      memory: this.writeMemory,
+      staging: this.staging,
+      partSizeBytes: Math.max(UPLOAD_LIMITS.MIN_PART_BYTES, this.settings.partSizeBytes),
+      onStagingMissing: () => {
+        if (this.stagingMissingTold.has(name)) return;
+        this.stagingMissingTold.add(name);
+        this.onStagingMissing(name);
+      },
+    });
+    const file: OpenFile = { bucket, rel, writer, fds: 0, unlinked: false, mtimeMs: entry && !truncate ? entry.mtimeMs : this.clock.now() };
+    bucket.openFiles.set(rel, file);
+    return file;
+  }
+
+  private fileHandle(file: OpenFile, writable: boolean): number {
+    const fd = this.allocateHandle();
+    this.fileHandles.set(fd, { file, writable });
+    file.fds++;
+    file.bucket.handles++;
+    return fd;
+  }
+
+  private fileHandleOf(fd: number): FileHandle {
+    const h = this.fileHandles.get(fd);
+    if (!h) throw new FsError('EBADF', `handle ${fd} is not open`);
+    return h;
+  }
+
+  private async readOpenFile(fd: number, pos: number, len: number): Promise<Chunks> {
+    const data = await this.fileHandleOf(fd).file.writer.read(pos, len);
+    return [data];
+  }
+
+  private async truncateOpen(file: OpenFile, size: number): Promise<void> {
+    if (size < 0) throw new FsError('EINVAL', `${file.rel}: negative size`);
+    await file.writer.truncate(size);
+    file.mtimeMs = this.clock.now();
+  }
+
+  /** Commits what `file` holds, if anything changed; our caches show the new object at once. */
+  private async commit(file: OpenFile): Promise<void> {
+    if (file.unlinked) return;
+    this.noteCommitted(file, await file.writer.commit());
+  }
+
+  private noteCommitted(file: OpenFile, done: CommittedObject | undefined): void {
+    if (!done || file.unlinked) return;
+    file.bucket.namespace?.noteFile(file.rel, done);
+  }
+
+  private async releaseFileHandle(fd: number): Promise<void> {
+    const h = this.fileHandles.get(fd);
+    if (!h) return;
+    this.fileHandles.delete(fd);
+    const { file } = h;
+    file.fds--;
+    try {
+      if (file.fds > 0) return;
+      if (file.bucket.openFiles.get(file.rel) === file) file.bucket.openFiles.delete(file.rel);
+      if (file.unlinked) await file.writer.discard();
+      else this.noteCommitted(file, await file.writer.close());
+    } catch (err) {
+      this.onBackgroundError(`commit of ${file.bucket.mount.name}:/${file.rel} at release`, err);
+    } finally {
+      const bucket = file.bucket;
+      bucket.handles--;
+      if (bucket.state === 'draining' && bucket.handles === 0) this.drained(bucket);
+    }
+  }
+
+  /** A readdir answer with the files being written in `rel` that S3 does not list yet. */
+  private withOpenFiles(bucket: LiveBucket, rel: string, listed: { names: string[]; attrs: Attr[] }): { names: string[]; attrs: Attr[] } {
+    const prefix = rel === '' ? '' : `${rel}/`;
+    const shown = new Set(listed.names);
+    for (const [path, file] of bucket.openFiles) {
+      if (!path.startsWith(prefix) || path.includes('/', prefix.length)) continue;
+      const name = path.slice(prefix.length);
+      if (shown.has(name)) continue;
+      listed.names.push(name);
+      if (listed.attrs.length > 0)
+        listed.attrs.push(this.attrOf(bucket.mount, { kind: 'file', key: '', etag: '', size: file.writer.size, mtimeMs: file.mtimeMs }));
+    }
+    return listed;
+  }
+
+  private hasOpenFilesBelow(bucket: LiveBucket, rel: string): boolean {
+    for (const path of bucket.openFiles.keys()) if (path.startsWith(`${rel}/`)) return true;
+    return false;
+  }
+
+  /** Whether nothing but the folder's own marker is under `prefix` (one LIST of 2 keys). */
+  private async isEmptyFolder(store: ObjectStore, prefix: string): Promise<boolean> {
+    const page = await store.list({ prefix, maxKeys: 2 });
+    return page.prefixes.length === 0 && page.objects.every((o) => o.key === prefix);
+  }
+
+  /** Every object under `prefix`, or EXDEV past RENAME_FOLDER_LIMIT. */
+  private async folderObjects(store: ObjectStore, prefix: string, path: string): Promise<{ key: string; etag: string; size: number }[]> {
+    const out: { key: string; etag: string; size: number }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await store.list({ prefix, maxKeys: 1000, ...(token !== undefined ? { continuationToken: token } : {}) });
+      out.push(...page.objects);
+      if (out.length > RENAME_FOLDER_LIMIT) {
+        throw new FsError('EXDEV', `${path}: a folder of more than ${RENAME_FOLDER_LIMIT} objects is not renamed in S3 (mv then copies it)`);
+      }
+      token = page.nextToken;
+    } while (token !== undefined);
+    return out;
+  }
+
   private liveBucket(slot: BucketSlot): LiveBucket {
     const { mount } = slot;
     const bucket: LiveBucket = {
@@ -447,6 +813,7 @@ export class Filesystem {
       namespace: slot.state === 'serving' ? this.namespaceFor(slot.store, mount) : undefined,
       error: slot.state === 'unavailable' ? slot.error : undefined,
       handles: 0,
+      openFiles: new Map(),
       staleAtMs: Infinity,
       cancelDrainEnd: undefined,
       storeDone: false,
@@ -563,7 +930,7 @@ export class Filesystem {
   private allocateHandle(): number {
     // fuse-native treats 0 as "no handle"; wrap well before 2^31.
     let fd = this.nextHandle;
-    while (this.handles.has(fd)) fd = fd >= 0x7fffffff ? 1 : fd + 1;
+    while (this.handles.has(fd) || this.fileHandles.has(fd)) fd = fd >= 0x7fffffff ? 1 : fd + 1;
     this.nextHandle = fd >= 0x7fffffff ? 1 : fd + 1;
     return fd;
   }
@@ -600,6 +967,20 @@ function staleError(fd: number, bucket: LiveBucket, cause?: unknown): FsError {
     `handle ${fd}: mount "${bucket.mount.name}" was removed and its grace time for open files is over`,
     cause ? { cause } : undefined,
   );
+}
+
+function parentOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash <= 0 ? '/' : path.slice(0, slash);
+}
+
+/** Runs `fn` over `items`, at most `concurrency` at a time; rejects with the first failure. */
+async function inBatches<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
 function unrefTimer(fn: () => void, ms: number): () => void {

@@ -7,9 +7,13 @@
  * (the table in docs/SEMANTICS.md, "Errors"), logs them at their level, times every operation,
  * and holds the read deadline.
  *
- * No write handler: the mount is `ro`, so the kernel answers EROFS to writes, creates,
- * deletes, renames and attribute changes without asking; an operation missing here would get
- * ENOSYS from libfuse, never EROFS, if it ever came.
+ * Writes: a mount whose buckets are all read-only is `ro` in the kernel, which answers EROFS
+ * without asking; otherwise the handlers below call the Filesystem, which answers EROFS for a
+ * read-only bucket itself. No xattr handler: libfuse answers ENOSYS once, and the kernel then
+ * answers EOPNOTSUPP to every later xattr call without a round trip (`ls -l` asks one per file).
+ * Operations that move data to S3 (write, flush, fsync, release, truncate, rename) have no
+ * deadline of their own: a commit of a large staged file may take longer than any one request,
+ * and each S3 call under them is bounded by request-timeout already.
  */
 import { constants } from 'node:os';
 import type { Logger } from '../observe/logger.js';
@@ -43,12 +47,19 @@ export interface AdapterOptions {
  * Hands `out`'s outcome to exactly one of `value`, `error` or, if it has not settled within `ms`,
  * `timeout`; a value that comes after the deadline goes to `late` (to undo what it did).
  */
-function settleByDeadline<T>(out: Promise<T>, ms: number, on: { value(v: T): void; error(err: unknown): void; timeout(): void; late?(v: T): void }): void {
+function settleByDeadline<T>(
+  out: Promise<T>,
+  ms: number | undefined,
+  on: { value(v: T): void; error(err: unknown): void; timeout(): void; late?(v: T): void },
+): void {
   let live = true;
-  const deadline = setTimeout(() => {
-    live = false;
-    on.timeout();
-  }, ms);
+  const deadline =
+    ms === undefined
+      ? undefined
+      : setTimeout(() => {
+          live = false;
+          on.timeout();
+        }, ms);
   out.then(
     (v) => {
       if (!live) return on.late?.(v);
@@ -66,6 +77,10 @@ function settleByDeadline<T>(out: Promise<T>, ms: number, on: { value(v: T): voi
 }
 
 const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [-n, name]));
+/** Operations that wait for uploads: no deadline here, nor in fuse-native (see lifecycle.ts). */
+export const UPLOAD_OPS = ['write', 'flush', 'fsync', 'release', 'truncate', 'ftruncate', 'rename'] as const;
+const UNBOUNDED = new Set<string>(UPLOAD_OPS);
+const EPERM = -constants.errno.EPERM;
 const untimed: OpTimer = () => () => undefined;
 
 export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
@@ -110,7 +125,7 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
       cb(0, out);
       return;
     }
-    settleByDeadline(out, opDeadlineMs, {
+    settleByDeadline(out, UNBOUNDED.has(op) ? undefined : opDeadlineMs, {
       value: (v) => cb(0, v),
       error: (err) => fail(op, path, err, cb),
       timeout: () => fail(op, path, new FsError('ETIMEDOUT', `${path}: ${op} got no answer within ${opDeadlineMs} ms`), cb),
@@ -143,12 +158,40 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
         path,
         cb,
         () => fs.open(path, flags),
-        (fd) => fs.release(fd),
+        (fd) => void fs.release(fd),
       ),
-    release: (_path: string, fd: number, cb: Cb) => {
-      fs.release(fd);
-      cb(0);
-    },
+    release: (path: string, fd: number, cb: Cb) => reply('release', path, cb, () => fs.release(fd)),
+    create: (path: string, _mode: number, cb: Cb) =>
+      reply(
+        'create',
+        path,
+        cb,
+        () => fs.create(path),
+        (fd) => void fs.release(fd),
+      ),
+    // fuse-native's write result is the byte count, in the first argument, like read's.
+    write: (path: string, fd: number, buf: Buffer, len: number, pos: number, rawCb: Cb) =>
+      reply(
+        'write',
+        path,
+        (code, n) => rawCb(code === 0 ? (n as number) : code),
+        () => fs.write(fd, pos, len === buf.length ? buf : buf.subarray(0, len)),
+      ),
+    flush: (path: string, fd: number, cb: Cb) => reply('flush', path, cb, () => fs.flush(fd)),
+    fsync: (path: string, _datasync: number, fd: number, cb: Cb) => reply('fsync', path, cb, () => fs.flush(fd)),
+    truncate: (path: string, size: number, cb: Cb) => reply('truncate', path, cb, () => fs.truncate(path, size)),
+    ftruncate: (path: string, fd: number, size: number, cb: Cb) => reply('ftruncate', path, cb, () => fs.ftruncate(fd, size)),
+    unlink: (path: string, cb: Cb) => reply('unlink', path, cb, () => fs.unlink(path)),
+    mkdir: (path: string, _mode: number, cb: Cb) => reply('mkdir', path, cb, () => fs.mkdir(path)),
+    rmdir: (path: string, cb: Cb) => reply('rmdir', path, cb, () => fs.rmdir(path)),
+    rename: (from: string, to: string, cb: Cb) => reply('rename', from, cb, () => fs.rename(from, to)),
+    chmod: (path: string, _mode: number, cb: Cb) => reply('chmod', path, cb, () => fs.setattr(path)),
+    chown: (path: string, _uid: number, _gid: number, cb: Cb) => reply('chown', path, cb, () => fs.setattr(path)),
+    utimens: (path: string, _atime: number, _mtime: number, cb: Cb) => reply('utimens', path, cb, () => fs.setattr(path)),
+    // S3 has no hard links, symbolic links or device files.
+    link: (_from: string, _to: string, cb: Cb) => cb(EPERM),
+    symlink: (_target: string, _path: string, cb: Cb) => cb(EPERM),
+    mknod: (_path: string, _mode: number, _dev: number, cb: Cb) => cb(EPERM),
     read: (path: string, fd: number, buf: Buffer, len: number, pos: number, rawCb: Cb) => {
       const cb = timed('read', rawCb);
       let out: ReturnType<Filesystem['read']>;

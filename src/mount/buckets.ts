@@ -52,6 +52,7 @@ export function createStore(
     ...(m.endpoint !== undefined ? { endpoint: m.endpoint } : {}),
     region: m.region,
     pathStyle: m.pathStyle,
+    ...(m.sse !== undefined ? { sse: { mode: m.sse, ...(m.sseKmsKeyId !== undefined ? { kmsKeyId: m.sseKmsKeyId } : {}) } } : {}),
     requestTimeoutMs,
     counters,
     ...(observer ? { observer } : {}),

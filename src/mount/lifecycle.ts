@@ -31,6 +31,8 @@ import type { ObjectStore } from '../store/object-store.js';
 import { LiveMounts } from './live-mounts.js';
 import type { RotatingCredentials } from '../store/rotating-credentials.js';
 import { watchConfig, type ConfigWatch } from './config-watch.js';
+import { StagingArea } from '../write/staging-area.js';
+import { UPLOAD_OPS } from '../fuse/fuse-ops.js';
 
 /** The FUSE subtype: the mount shows as type `fuse.fluid-s3` (Fluid's check also matches `fuse`). */
 export const FS_SUBTYPE = 'fluid-s3';
@@ -70,6 +72,7 @@ export class MountLifecycle {
   private http: Server | undefined;
   private state: MountState = 'starting';
   private fs: Filesystem | undefined;
+  private staging: StagingArea | undefined;
   private watcher: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private fuseStarted = false;
@@ -140,6 +143,8 @@ export class MountLifecycle {
     const target = this.mountPath;
 
     const s = plan.settings;
+    const writable = plan.kernelWritable;
+    if (writable) this.staging = await this.openStaging();
     const fs = new Filesystem({
       buckets,
       settings: s,
@@ -152,6 +157,12 @@ export class MountLifecycle {
           log.warn({ objects, usedBytes }, 'df: a bucket has more objects than one scan lists (1,000,000); Used counts only those listed'),
       },
       onBackgroundError: (what, err) => this.backgroundError(what, err),
+      ...(this.staging ? { staging: this.staging } : {}),
+      onStagingMissing: (mount) =>
+        log.warn(
+          { mount, option: 'staging-size' },
+          'a write needs a local staging file (append, a write before the end, an edit without O_TRUNC) and there is no staging space: EOPNOTSUPP; set staging-size (and staging-dir)',
+        ),
     });
     this.fs = fs;
     const fuse = new Fuse(
@@ -170,13 +181,15 @@ export class MountLifecycle {
         defaultPermissions: true,
         autoCache: true,
         // fuse-native has no `ro` option and drops timeouts of 0; libfuse reads extra options from
-        // the same -o list. This release never writes, so the kernel answers EROFS itself and
-        // mountinfo says `ro`.
-        fsname: `${FS_NAME},ro,attr_timeout=${s.attrTimeoutMs / 1000},entry_timeout=${s.entryTimeoutMs / 1000}`,
+        // the same -o list. A mount that cannot write is `ro`: the kernel answers EROFS itself and
+        // mountinfo says so. A writable one needs atomic_o_trunc (else libfuse 2 sends a
+        // truncate to 0 before an O_TRUNC open: an extra upload of an empty object) and
+        // big_writes (else writes arrive 4 KiB at a time).
+        fsname: `${FS_NAME},${writable ? 'rw,big_writes,atomic_o_trunc' : 'ro'},attr_timeout=${s.attrTimeoutMs / 1000},entry_timeout=${s.entryTimeoutMs / 1000}`,
         subtype: FS_SUBTYPE,
         // The adapter's own deadlines fire first; this is the last resort against any other
-        // stuck operation.
-        timeout: s.requestTimeoutMs + FUSE_TIMEOUT_MARGIN_MS,
+        // stuck operation. Operations that wait for uploads have none (see fuse-ops.ts).
+        timeout: { default: s.requestTimeoutMs + FUSE_TIMEOUT_MARGIN_MS, ...Object.fromEntries(UPLOAD_OPS.map((op) => [op, false])) },
       },
     );
     if (this.stopRequest) return this.finishEarly();
@@ -192,6 +205,7 @@ export class MountLifecycle {
       // Whatever failed after FUSE was asked to mount, no exit may leave a mount behind.
       await this.unmount(target, 'start-up failed');
       fs.close();
+      await this.closeStaging();
       this.state = 'failed';
       throw err;
     }
@@ -302,6 +316,33 @@ export class MountLifecycle {
     }
   }
 
+  /**
+   * The staging area of a writable mount: its own folder inside staging-dir. A folder that cannot
+   * be made is not fatal (reads and streamed writes need none): one warning, and edits in place
+   * answer EOPNOTSUPP.
+   */
+  private async openStaging(): Promise<StagingArea | undefined> {
+    const { stagingDir, stagingSizeBytes } = this.plan.settings;
+    if (stagingSizeBytes === 0) return undefined;
+    try {
+      const area = await StagingArea.open(stagingDir, stagingSizeBytes);
+      this.log.info({ stagingDir: area.dir, stagingSizeBytes }, 'staging area ready');
+      return area;
+    } catch (err) {
+      this.log.warn(
+        { option: 'staging-dir', stagingDir, err: err instanceof Error ? err.message : String(err) },
+        'cannot make the staging folder: appends and edits in place will answer EOPNOTSUPP',
+      );
+      return undefined;
+    }
+  }
+
+  private async closeStaging(): Promise<void> {
+    const area = this.staging;
+    this.staging = undefined;
+    await area?.close().catch((err: unknown) => this.backgroundError('staging folder removal', err));
+  }
+
   /** Logged and counted; never thrown: nobody waits for this work. */
   private backgroundError(what: string, err: unknown): void {
     const task = what.includes(': ') ? what.slice(what.lastIndexOf(': ') + 2) : what;
@@ -328,6 +369,7 @@ export class MountLifecycle {
     this.log.info({ targetPath: target, reason }, 'stopping');
     if (wasMounted) await this.unmount(target, reason);
     this.fs?.close();
+    await this.closeStaging();
     this.http?.close();
     this.http?.closeAllConnections();
     this.state = 'stopped';

@@ -47,6 +47,8 @@ const IDENTITY: Readonly<Record<string, (m: BucketMount) => unknown>> = {
   pathStyle: (m) => m.pathStyle,
   credentials: credentialSource,
   ca: (m) => m.ca,
+  // The store signs its PUTs with them.
+  sse: (m) => [m.sse, m.sseKmsKeyId],
 };
 
 const TUNING: readonly (keyof BucketMount)[] = [

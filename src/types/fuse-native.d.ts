@@ -12,8 +12,11 @@ declare module 'fuse-native' {
     attrTimeout?: number;
     maxRead?: number;
     debug?: boolean;
-    /** Per-operation timeout in ms (fuse-native answers ETIMEDOUT after it); false disables. */
-    timeout?: number | false;
+    /**
+     * Timeout in ms after which fuse-native answers ETIMEDOUT; false disables. An object gives
+     * one per operation name, `default` for the others.
+     */
+    timeout?: number | false | ({ default?: number } & Record<string, number | false | undefined>);
   }
   class Fuse {
     constructor(mnt: string, ops: Record<string, (...args: never[]) => void>, opts?: FuseOptions);

@@ -21,7 +21,8 @@ t.test('defaults of the debug command', async (t) => {
     bucket: 'public-bucket',
     prefix: 'some/prefix/',
     folder: [],
-    readOnly: false,
+    // Read-only by default (issue 12): writes are asked for with --read-write or -o rw.
+    readOnly: true,
     pathStyle: false,
   });
   t.equal(plan.buckets[0]?.uid, process.getuid!(), 'MOUNT_OPTIONS is for the Fluid mode only');
@@ -117,4 +118,25 @@ t.test('errors start with "command line:" and never show secrets', async (t) => 
     hasNot: ['ONLYSECRET'],
   });
   await rejectsConfig(t, () => load(['mount', 's3://bucket-a', '']), { code: 'ARGV', has: ['MOUNTPOINT'] });
+});
+
+t.test('the debug mount is read-only unless --read-write or -o rw asks for writes (issue 12)', async (t) => {
+  const ro = async (...flags: string[]) => (await load(['mount', 's3://bkt', 'mnt/x', ...flags], {})).buckets[0]?.readOnly;
+  t.equal(await ro(), true, 'default');
+  t.equal(await ro('--read-write'), false, '--read-write');
+  t.equal(await ro('--read-write=true'), false, '--read-write=true');
+  t.equal(await ro('--read-write=false'), true, '--read-write=false');
+  t.equal(await ro('-o', 'rw'), false, '-o rw');
+  t.equal(await ro('--read-write', '-o', 'ro'), true, 'the last one given wins');
+  t.equal(await ro('--read-only=false'), false, '--read-only=false');
+});
+
+t.test('write options: sse, sse-kms-key-id, staging-dir, staging-size', async (t) => {
+  const plan = await load(
+    ['mount', 's3://bkt', 'mnt/x', '--read-write', '--sse', 'aws:kms', '--sse-kms-key-id', 'key-1', '--staging-dir', '/var/st', '--staging-size', '0'],
+    {},
+  );
+  t.match(plan.buckets[0], { sse: 'aws:kms', sseKmsKeyId: 'key-1', readOnly: false });
+  t.match(plan.settings, { stagingDir: '/var/st', stagingSizeBytes: 0 });
+  await t.rejects(load(['mount', 's3://bkt', 'mnt/x', '--sse', 'DES'], {}), /option "sse".*must be one of AES256, aws:kms/);
 });

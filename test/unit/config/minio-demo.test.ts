@@ -1,5 +1,6 @@
 // The seed's MinIO demo config (Fluid 1.0.3+, configmap mode): secrets are file paths under the
 // secrets root, in Kubernetes' `..data` symlink layout.
+import { tmpdir } from 'node:os';
 import t from 'tap';
 import { rename, symlink, unlink, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -54,6 +55,8 @@ t.test('the demo config → one read-only MinIO bucket with creds read from file
     entryTimeoutMs: 1000,
     requestTimeoutMs: 30_000,
     dfScanIntervalMs: 3_600_000,
+    stagingDir: tmpdir(),
+    stagingSizeBytes: 4 * 1024 ** 3,
     metricsAddress: { host: '0.0.0.0', port: 9567 },
   });
   t.same(plan.unknownOptions, []);

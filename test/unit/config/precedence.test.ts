@@ -91,6 +91,8 @@ t.test('every process setting can be set', async (t) => {
       'request-timeout': '1m',
       'df-scan-interval': '10m',
       'metrics-address': '127.0.0.1:9100',
+      'staging-dir': '/var/stage',
+      'staging-size': '1GiB',
     },
   });
   t.same(p.settings, {
@@ -105,6 +107,8 @@ t.test('every process setting can be set', async (t) => {
     requestTimeoutMs: 60_000,
     dfScanIntervalMs: 600_000,
     metricsAddress: { host: '127.0.0.1', port: 9100 },
+    stagingDir: '/var/stage',
+    stagingSizeBytes: 1024 ** 3,
   });
 });
 

@@ -25,6 +25,9 @@ export interface TestFilesystemOptions {
   /** Also told of background errors (they are collected in `backgroundErrors` anyway). */
   readonly onBackgroundError?: (what: string, err: unknown) => void;
   readonly drainGraceMs?: number;
+  /** Staging space for writes that cannot stream (edits, appends). */
+  readonly staging?: FilesystemOptions['staging'];
+  readonly onStagingMissing?: FilesystemOptions['onStagingMissing'];
 }
 
 export interface TestFilesystem {
@@ -52,6 +55,8 @@ export const TEST_SETTINGS: ProcessSettings = {
   entryTimeoutMs: 1000,
   requestTimeoutMs: 10_000,
   dfScanIntervalMs: 5 * 60_000,
+  stagingDir: '/nonexistent-staging',
+  stagingSizeBytes: 0,
 };
 
 export function testMount(name: string, overrides: Partial<BucketMount> = {}): BucketMount {
@@ -112,6 +117,8 @@ export function testFilesystem(opts: TestFilesystemOptions = {}): TestFilesystem
     setTimer: timers.setTimer,
     ...(opts.drainGraceMs !== undefined ? { drainGraceMs: opts.drainGraceMs } : {}),
     ...(opts.usage ? { usage: opts.usage } : {}),
+    ...(opts.staging ? { staging: opts.staging } : {}),
+    ...(opts.onStagingMissing ? { onStagingMissing: opts.onStagingMissing } : {}),
     onBackgroundError: (what, err) => {
       backgroundErrors.push({ what, err });
       opts.onBackgroundError?.(what, err);
