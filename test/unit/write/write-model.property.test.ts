@@ -89,7 +89,7 @@ t.test(`write / truncate / read / commit against a Buffer model (seed ${seed})`,
               check(`truncate ${pos}`);
               break;
             case 'read': {
-              let got = Buffer.alloc(0);
+              let got: Buffer = Buffer.alloc(0);
               if (!(await allowed(begin.staging, async () => (got = await h.read(pos, o.len))))) {
                 check('refused');
                 break;
