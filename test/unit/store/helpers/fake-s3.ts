@@ -4,7 +4,8 @@
  * at all, a body cut short, an error with an empty body, a truncated listing without a token)
  * and counts the requests the store made. Closed in the test's teardown, connections included.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Test } from 'tap';
@@ -18,6 +19,9 @@ export interface SeenRequest {
   readonly range?: string;
   readonly ifMatch?: string;
   readonly host?: string;
+  readonly headers: IncomingHttpHeaders;
+  /** The request body; only with the `bodies` option (empty otherwise). */
+  readonly body: Buffer;
 }
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, seen: SeenRequest, n: number) => void;
@@ -34,6 +38,8 @@ export interface FakeS3 {
 export interface FakeS3Options {
   /** PEM key and certificate: serve HTTPS instead of HTTP. */
   readonly tls?: { key: string; cert: string };
+  /** Read each request's body before the handler runs, into `seen.body` (for writes). */
+  readonly bodies?: boolean;
 }
 
 export async function startFakeS3(t: Test, handler: Handler, opts: FakeS3Options = {}): Promise<FakeS3> {
@@ -41,18 +47,31 @@ export async function startFakeS3(t: Test, handler: Handler, opts: FakeS3Options
   const requests: SeenRequest[] = [];
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const u = new URL(req.url ?? '/', 'http://fake');
-    const seen: SeenRequest = {
+    const seen = (body: Buffer): SeenRequest => ({
       method: req.method ?? 'GET',
       path: decodeURIComponent(u.pathname),
       query: u.searchParams,
       ...(typeof req.headers.range === 'string' ? { range: req.headers.range } : {}),
       ...(typeof req.headers['if-match'] === 'string' ? { ifMatch: req.headers['if-match'] } : {}),
       ...(typeof req.headers.host === 'string' ? { host: req.headers.host } : {}),
-    };
-    requests.push(seen);
+      headers: req.headers,
+      body,
+    });
+    if (opts.bodies) {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => {
+        const s = seen(Buffer.concat(parts));
+        requests.push(s);
+        current(req, res, s, requests.length);
+      });
+      return;
+    }
+    const s = seen(Buffer.alloc(0));
+    requests.push(s);
     // Consume the (empty) request body so the connection can be reused.
     req.resume();
-    current(req, res, seen, requests.length);
+    current(req, res, s, requests.length);
   };
   const server: Server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest) : createHttpServer(onRequest);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -221,4 +240,81 @@ export async function rejection(t: Test, p: Promise<unknown>): Promise<{ kind?: 
   }
   t.fail('expected a rejection');
   return { message: '' };
+}
+
+// ---------------------------------------------------------------- answers to writes
+// What S3 answers a PUT, a part, a create, a complete, a copy and a delete, with the ETags S3
+// computes, so that tests of S3Store's writes say only what differs from a good answer.
+
+/** The Date every write answer carries, so a test can tell mtimeMs came from it. */
+export const WRITE_DATE = 'Thu, 02 Jan 2025 03:04:05 GMT';
+
+export const md5Hex = (b: Buffer): string => createHash('md5').update(b).digest('hex');
+export const md5Base64 = (b: Buffer): string => createHash('md5').update(b).digest('base64');
+
+/** S3's ETag of a multipart object made of parts with these ETags. */
+export function multipartEtag(partEtags: readonly string[]): string {
+  const md5s = Buffer.concat(partEtags.map((e) => Buffer.from(e.replace(/"/g, ''), 'hex')));
+  return `"${md5Hex(md5s)}-${partEtags.length}"`;
+}
+
+export function serveXml(res: ServerResponse, status: number, xml: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { Date: WRITE_DATE, 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(xml), ...headers });
+  res.end(xml);
+}
+
+/** A PUT of an object or a part: 200 with the body's MD5 as ETag (or `etag`). */
+export function servePut(res: ServerResponse, seen: SeenRequest, etag = `"${md5Hex(seen.body)}"`): void {
+  res.writeHead(200, { Date: WRITE_DATE, ETag: etag, 'Content-Length': 0 });
+  res.end();
+}
+
+export function serveCreate(res: ServerResponse, uploadId: string): void {
+  serveXml(
+    res,
+    200,
+    `<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>bkt</Bucket><Key>k</Key><UploadId>${uploadId}</UploadId></InitiateMultipartUploadResult>`,
+  );
+}
+
+/** A Complete: the multipart ETag of the parts listed in the request body. */
+export function serveComplete(res: ServerResponse, seen: SeenRequest): void {
+  const etags = [...seen.body.toString('utf8').matchAll(/<ETag>([^<]*)<\/ETag>/g)].map((m) => (m[1] ?? '').replace(/&quot;/g, '"'));
+  const etag = multipartEtag(etags).replace(/"/g, '&quot;');
+  // S3 sends spaces first to keep a long Complete's connection open.
+  serveXml(
+    res,
+    200,
+    `<?xml version="1.0" encoding="UTF-8"?>\n\n   <CompleteMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Location>http://x/bkt/k</Location><Bucket>bkt</Bucket><Key>k</Key><ETag>${etag}</ETag></CompleteMultipartUploadResult>`,
+  );
+}
+
+export function serveCopy(res: ServerResponse, etag: string, lastModified = '2025-01-02T03:04:05.000Z'): void {
+  serveXml(
+    res,
+    200,
+    `<?xml version="1.0" encoding="UTF-8"?><CopyObjectResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LastModified>${lastModified}</LastModified><ETag>${etag.replace(/"/g, '&quot;')}</ETag></CopyObjectResult>`,
+  );
+}
+
+export function serveCopyPart(res: ServerResponse, etag: string): void {
+  serveXml(
+    res,
+    200,
+    `<?xml version="1.0" encoding="UTF-8"?><CopyPartResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LastModified>2025-01-02T03:04:05.000Z</LastModified><ETag>${etag.replace(/"/g, '&quot;')}</ETag></CopyPartResult>`,
+  );
+}
+
+/** S3's failure after a 200: the status is sent, then an <Error> document. */
+export function serve200Error(res: ServerResponse, code = 'InternalError'): void {
+  serveXml(
+    res,
+    200,
+    `<?xml version="1.0" encoding="UTF-8"?>\n  <Error><Code>${code}</Code><Message>We encountered an internal error. Please try again.</Message></Error>`,
+  );
+}
+
+export function serveNoContent(res: ServerResponse): void {
+  res.writeHead(204, { Date: WRITE_DATE });
+  res.end();
 }
