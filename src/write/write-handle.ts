@@ -158,9 +158,11 @@ export class WriteHandle {
       this.checkFits(size);
       if (size === this.size) return;
       const state = this.state;
-      if (size === 0 && state.kind !== 'staging') {
-        // Nothing of the old bytes is needed: start a new stream (an upload going on is dropped).
+      if (size === 0) {
+        // Nothing of the old bytes is needed (O_TRUNC on a file already open): start a new
+        // stream; an upload going on is dropped, a staged copy freed.
         if (state.kind === 'streaming') await state.writer.abort();
+        if (state.kind === 'staging') await state.file.close();
         this.state = this.newStream();
         this.dirtyFlag = true;
         return;

@@ -240,3 +240,17 @@ t.test('the staging area: its own 0700 folder, removed by close, nothing else to
   t.same((await readdir(parent)).sort(), ['fluid-s3-fuse-1-other', 'someone-elses-file'], 'only its own folder removed');
   t.equal(area.usedBytes, 0, 'files closed with the area');
 });
+
+t.test('truncate(0) of a staged file frees the staged copy and streams again', async (t) => {
+  const s = await setup();
+  t.teardown(s.cleanup);
+  s.mem.put('f', bytes(2 * PART));
+  const h = s.handle('f');
+  await h.write(10, Buffer.from('x'));
+  t.equal(s.staging?.usedBytes, 2 * PART);
+  await h.truncate(0);
+  t.equal(s.staging?.usedBytes, 0, 'staged copy freed');
+  await h.write(0, Buffer.from('fresh'));
+  await h.close();
+  t.equal(s.object('f')?.toString(), 'fresh');
+});
