@@ -10,6 +10,7 @@
 #        radosgw ceph-mon ceph-osd     the throw-away S3 server used by tests and the demo
 #        ceph-common ceph-base         (ceph, radosgw-admin, monmaptool)
 #        uuid-runtime curl iproute2 psmisc   (uuidgen, curl --aws-sigv4, ss, fuser)
+#        rsync sqlite3 git             tools the write tests run unmodified on the mount
 #        tini                          the image's PID 1 (ENTRYPOINT tini -g -- node ...): the
 #                                      container-contract test starts the agent exactly so
 #   2. `npm ci` when node_modules is missing or older than package-lock.json.
@@ -32,7 +33,7 @@ log() { echo "[install-deps] $*" >&2; }
 die() { echo "[install-deps] ERROR: $*" >&2; exit 1; }
 
 # ------------------------------------------------------------------ 1. Debian packages
-PKGS=(fuse libfuse2 radosgw ceph-mon ceph-osd ceph-common ceph-base uuid-runtime curl iproute2 psmisc tini)
+PKGS=(fuse libfuse2 radosgw ceph-mon ceph-osd ceph-common ceph-base uuid-runtime curl iproute2 psmisc tini rsync sqlite3 git)
 missing=()
 for p in "${PKGS[@]}"; do
   # "install ok installed" only; half-installed / config-files states count as missing
