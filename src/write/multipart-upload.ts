@@ -57,21 +57,28 @@ export class MultipartUpload {
 
   /**
    * Starts uploading part `partNumber`; `body` must not change until `onSettled`, which is
-   * called once the upload ended either way (the caller frees the body's memory there).
+   * called once the upload ended either way (the caller frees the body's memory there), with
+   * whether it succeeded (only then is the body surely no longer read).
    */
-  start(partNumber: number, body: Buffer, onSettled: () => void): void {
+  start(partNumber: number, body: Buffer, onSettled: (uploaded: boolean) => void): void {
     if (this.ended) throw new Error(`MultipartUpload ${this.key}: part ${partNumber} after the upload ended`);
     const signal = this.controller.signal;
     this.uploadId ??= this.store.createMultipartUpload(this.key, signal);
     const upload = this.uploadId
       .then((id) => this.store.uploadPart(this.key, id, partNumber, body, signal))
       .then(
-        (etag) => void this.parts.set(partNumber, etag),
-        (err: unknown) => this.fail(err),
+        (etag) => {
+          this.parts.set(partNumber, etag);
+          return true;
+        },
+        (err: unknown) => {
+          this.fail(err);
+          return false;
+        },
       )
-      .finally(() => {
+      .then((uploaded) => {
         this.inFlight.delete(upload);
-        onSettled();
+        onSettled(uploaded);
       });
     this.inFlight.add(upload);
   }

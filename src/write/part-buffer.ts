@@ -38,6 +38,12 @@ export class PartBuffer {
   async ensure(capacity: number, signal?: AbortSignal): Promise<void> {
     if (capacity <= this.held) return;
     const target = this.grows ? Math.min(this.capacityLimit, Math.max(capacity, this.held * 2, FIRST_CAPACITY)) : this.capacityLimit;
+    if (this.held === 0) {
+      // A whole buffer at once: a spare one may serve (WriteMemory reuses part buffers).
+      this.buf = await this.memory.takeBuffer(target, signal);
+      this.held = target;
+      return;
+    }
     await this.memory.acquire(target - this.held, signal);
     const next = Buffer.allocUnsafe(target);
     this.buf.copy(next, 0, 0, this.length);
@@ -45,9 +51,15 @@ export class PartBuffer {
     this.held = target;
   }
 
-  /** Gives the memory back; idempotent. The buffer must no longer be in use. */
-  release(): void {
-    this.memory.release(this.held);
+  /**
+   * Gives the memory back; idempotent. The buffer must no longer be in use; `reusable`: no one
+   * may still read it (an upload that failed or was cancelled might), so it may serve another part.
+   */
+  release(reusable = false): void {
+    if (this.held > 0) {
+      if (this.buf.length === this.held) this.memory.giveBack(this.buf, reusable);
+      else this.memory.release(this.held);
+    }
     this.held = 0;
     this.length = 0;
     this.buf = Buffer.alloc(0);

@@ -145,10 +145,10 @@ export class StreamingWriter {
       if (this.current !== this.first && this.current.length > 0) {
         await upload.waitForSlot();
         const last = this.current;
-        upload.start(this.currentPart.number, last.bytes, () => last.release());
+        upload.start(this.currentPart.number, last.bytes, (uploaded) => last.release(uploaded));
       }
       await upload.waitForSlot();
-      upload.start(1, this.first.bytes, () => this.first.release());
+      upload.start(1, this.first.bytes, (uploaded) => this.first.release(uploaded));
       return await upload.complete();
     } finally {
       await this.abort();
@@ -226,7 +226,7 @@ export class StreamingWriter {
       const upload = this.multipart();
       await upload.waitForSlot();
       const sent = this.current;
-      upload.start(full.number, sent.bytes, () => sent.release());
+      upload.start(full.number, sent.bytes, (uploaded) => sent.release(uploaded));
     }
     const number = full.number + 1;
     this.currentPart = { number, start: full.start + full.size, size: this.ctx.schedule.sizeOf(number) };

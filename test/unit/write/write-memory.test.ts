@@ -140,3 +140,46 @@ t.test('a writer short of memory waits, then ENOMEM; the handle stays usable; re
   t.equal(s.memory.heldBytes, 0);
   t.equal(timers.pending.size, 0, 'no timer left behind');
 });
+
+t.test('part buffers are reused while writers hold memory, dropped when in the way or when writers are done', async (t) => {
+  const MiB = 1024 * 1024;
+  const budget = new PlainBudget(32 * MiB);
+  const m = new WriteMemory(budget, { maxWaitMs: 100 });
+  await m.acquire(MiB); // a writer's first part
+  const b = await m.takeBuffer(2 * MiB);
+  m.giveBack(b, true);
+  t.same([m.heldBytes, m.spareBytes, budget.reservedBytes], [MiB, 2 * MiB, 3 * MiB], 'kept as a spare, still reserved');
+  const again = await m.takeBuffer(2 * MiB);
+  t.equal(again, b, 'the same buffer serves the next part');
+  t.same([m.heldBytes, m.spareBytes], [3 * MiB, 0]);
+  m.giveBack(again, false);
+  t.same([m.heldBytes, m.spareBytes], [MiB, 0], 'a buffer an upload may still read is not kept');
+  m.giveBack(await m.takeBuffer(2 * MiB), true);
+  await m.acquire(23 * MiB - 1);
+  t.same([m.spareBytes, budget.reservedBytes], [0, 24 * MiB - 1], 'spares given back for a reservation that needed them');
+  m.release(23 * MiB - 1);
+  m.giveBack(await m.takeBuffer(0.5 * MiB), true);
+  t.equal(m.spareBytes, 0, 'small buffers are not kept');
+  m.giveBack(await m.takeBuffer(MiB - 1), true);
+  m.release(MiB);
+  t.same([m.heldBytes, m.spareBytes, budget.reservedBytes], [0, 0, 0], 'nothing kept once no writer holds memory');
+});
+
+t.test('a streamed file reuses part buffers and leaves no spare behind', async (t) => {
+  const MiB = 1024 * 1024;
+  const s = await setup({ partBytes: MiB, budgetBytes: 64 * MiB });
+  t.teardown(s.cleanup);
+  const allocated = new Set<ArrayBufferLike>();
+  const origin = s.store.uploadPart.bind(s.store);
+  s.store.uploadPart = (key, id, n, body, signal) => {
+    allocated.add(body.buffer);
+    return origin(key, id, n, body, signal);
+  };
+  const h = s.handle('big', { uploadConcurrency: 1 });
+  const data = bytes(8 * MiB + 5);
+  for (let p = 0; p < data.length; p += 128 * 1024) await h.write(p, data.subarray(p, p + 128 * 1024));
+  await h.close();
+  t.ok(s.object('big')?.equals(data), 'bytes exact');
+  t.ok(allocated.size < 9, `${allocated.size} buffers for 9 parts`);
+  t.same([s.memory.heldBytes, s.memory.spareBytes, s.budget.reservedBytes], [0, 0, 0]);
+});
