@@ -7,7 +7,7 @@
  * byte not yet delivered, always with If-Match so the resumed bytes belong to the same object
  * version; each resume is one attempt of the same budget.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { BuildMiddleware, DeserializeMiddleware, MiddlewareStack } from '@smithy/types';
 import {
@@ -537,18 +537,25 @@ export class S3Store implements ObjectStore {
       return { etag: checkedEtag(answer.headers.etag, md5, this.opaqueEtags, what), mtimeMs: dateOf(answer.headers) };
     }
     const { client, sdk } = await this.sdk();
-    const cmd = new sdk.PutObjectCommand({
-      Bucket: this.bucket,
-      Key: key,
-      Body: body,
-      ContentLength: body.length,
-      ContentMD5: md5.toString('base64'),
-      ...this.sseFields(),
-    });
-    const date = answerDate(cmd);
-    const res = await client.send(cmd, { abortSignal: attempt.signal });
-    this.observe('PUT', res.$metadata.httpStatusCode);
-    return { etag: checkedEtag(res.ETag, md5, this.opaqueEtags, what), mtimeMs: date() };
+    const watch = new ProgressWatch(attempt, call, what);
+    try {
+      const cmd = new sdk.PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: sdkBody(body, watch),
+        ContentLength: body.length,
+        ContentMD5: md5.toString('base64'),
+        ...this.sseFields(),
+      });
+      const date = answerDate(cmd);
+      const res = await client.send(cmd, { abortSignal: watch.signal });
+      this.observe('PUT', res.$metadata.httpStatusCode);
+      return { etag: checkedEtag(res.ETag, md5, this.opaqueEtags, what), mtimeMs: date() };
+    } catch (err) {
+      throw watch.cause(err);
+    } finally {
+      watch.dispose();
+    }
   }
 
   async createMultipartUpload(key: string, signal?: AbortSignal): Promise<string> {
@@ -604,20 +611,27 @@ export class S3Store implements ObjectStore {
       return checkedEtag(answer.headers.etag, md5, this.opaqueEtags, what);
     }
     const { client, sdk } = await this.sdk();
-    const res = await client.send(
-      new sdk.UploadPartCommand({
-        Bucket: this.bucket,
-        Key: key,
-        UploadId: uploadId,
-        PartNumber: partNumber,
-        Body: body,
-        ContentLength: body.length,
-        ContentMD5: md5.toString('base64'),
-      }),
-      { abortSignal: attempt.signal },
-    );
-    this.observe('PUT', res.$metadata.httpStatusCode);
-    return checkedEtag(res.ETag, md5, this.opaqueEtags, what);
+    const watch = new ProgressWatch(attempt, call, what);
+    try {
+      const res = await client.send(
+        new sdk.UploadPartCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: sdkBody(body, watch),
+          ContentLength: body.length,
+          ContentMD5: md5.toString('base64'),
+        }),
+        { abortSignal: watch.signal },
+      );
+      this.observe('PUT', res.$metadata.httpStatusCode);
+      return checkedEtag(res.ETag, md5, this.opaqueEtags, what);
+    } catch (err) {
+      throw watch.cause(err);
+    } finally {
+      watch.dispose();
+    }
   }
 
   async completeMultipartUpload(key: string, uploadId: string, parts: readonly UploadedPart[], signal?: AbortSignal): Promise<WrittenObject> {
@@ -855,32 +869,15 @@ export class S3Store implements ObjectStore {
 
   /**
    * One write request on the lean path; resolves with the answer (its body collected, at most
-   * MAX_WRITE_ANSWER bytes). With a body, the attempt's deadline is replaced by a bound on
-   * progress once the body starts going out: an upload of a big part over a slow link may take
-   * longer than an attempt, and what must be bounded is a stall. `call` learns of the progress.
+   * MAX_WRITE_ANSWER bytes). Bounded by progress (ProgressWatch) once the body goes out or the
+   * answer starts.
    */
   private async leanWrite(lean: LeanS3, op: string, req: LeanRequest, call: StoreCall | undefined, attempt: Attempt, what: string): Promise<WriteAnswer> {
     let answer: { status: number; headers: ResponseHeaders } | undefined;
     const parts: Buffer[] = [];
     let size = 0;
-    const stallMs = attempt.timeoutMs;
-    const stop = new AbortController();
-    const onAttemptAbort = (): void => stop.abort(attempt.signal.reason);
-    if (attempt.signal.aborted) onAttemptAbort();
-    else attempt.signal.addEventListener('abort', onAttemptAbort, { once: true });
-    let stall: NodeJS.Timeout | undefined;
-    const progress = (): void => {
-      if (stall) {
-        stall.refresh();
-      } else {
-        // The attempt's own timer stops (headersReceived is the way to stop it), and this one
-        // bounds each wait instead: for the socket to take more of the body, for the answer
-        // after it, for the next bytes of an answer (S3 keeps a long copy's open with spaces).
-        attempt.headersReceived();
-        stall = setTimeout(() => stop.abort(new StoreError('timeout', `${what}: no progress for ${stallMs} ms`)), stallMs);
-      }
-      call?.progress();
-    };
+    const watch = new ProgressWatch(attempt, call, what);
+    const progress = watch.tick;
     try {
       await lean.exchange(
         req,
@@ -898,11 +895,10 @@ export class S3Store implements ObjectStore {
             parts.push(chunk);
           },
         },
-        stop.signal,
+        watch.signal,
       );
     } finally {
-      clearTimeout(stall);
-      attempt.signal.removeEventListener('abort', onAttemptAbort);
+      watch.dispose();
     }
     if (!answer) throw new StoreError('invalid-response', `${what}: no answer`, { transient: true });
     return { ...answer, body: Buffer.concat(parts, size) };
@@ -1008,6 +1004,82 @@ function rangeAnswer(status: number, h: ResponseHeaders): RangeAnswer {
   const range = h['content-range'];
   const length = h['content-length'];
   return { status, ...(range !== undefined ? { contentRange: range } : {}), ...(length !== undefined ? { contentLength: Number(length) } : {}) };
+}
+
+/**
+ * The bound of a write attempt once it makes progress. An upload of a big part over a slow link
+ * may take longer than an attempt's deadline, and what must be bounded is a stall: from the
+ * first tick on, the attempt's own timer stops (headersReceived is the way to stop it) and this
+ * one, of the same length and refreshed by each tick, bounds each wait instead: for the socket
+ * to take more of the body, for the answer after it, for the next bytes of an answer (S3 keeps
+ * a long Complete's or copy's connection open with spaces). Each tick also moves the call's
+ * deadline (progress). `signal` is the one to send with: the attempt's, or this bound's.
+ */
+class ProgressWatch {
+  private readonly stop = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private stalled: StoreError | undefined;
+
+  constructor(
+    private readonly attempt: Attempt,
+    private readonly call: StoreCall | undefined,
+    private readonly what: string,
+  ) {
+    if (attempt.signal.aborted) this.onAttemptAbort();
+    else attempt.signal.addEventListener('abort', this.onAttemptAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.stop.signal;
+  }
+
+  readonly tick = (): void => {
+    if (this.timer) {
+      this.timer.refresh();
+    } else {
+      this.attempt.headersReceived();
+      const ms = this.attempt.timeoutMs;
+      this.timer = setTimeout(() => {
+        this.stalled = new StoreError('timeout', `${this.what}: no progress for ${ms} ms`);
+        this.stop.abort(this.stalled);
+      }, ms);
+    }
+    this.call?.progress();
+  };
+
+  /**
+   * What a request sent with `signal` failed of: the stall when this bound ended it (the SDK
+   * reports any abort as a bare AbortError, which would read as the caller's).
+   */
+  cause(err: unknown): unknown {
+    return this.stalled !== undefined && !this.attempt.abortedByCaller ? this.stalled : err;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.attempt.signal.removeEventListener('abort', this.onAttemptAbort);
+  }
+
+  private readonly onAttemptAbort = (): void => this.stop.abort(this.attempt.signal.reason);
+}
+
+/** Slices of a long body, so that its progress shows (see LeanS3's BODY_SLICE). */
+const SDK_BODY_SLICE = 1024 * 1024;
+
+/**
+ * A body for the SDK: a short one as it is; a long one as a stream of views (no copy) that
+ * ticks `watch` as the request takes each slice, one at a time (the SDK reports no progress
+ * of its own, and a Buffer is written in one go).
+ */
+function sdkBody(body: Buffer, watch: ProgressWatch): Buffer | Readable {
+  if (body.length <= SDK_BODY_SLICE) return body;
+  function* slices(): Generator<Buffer> {
+    for (let at = 0; at < body.length; at += SDK_BODY_SLICE) {
+      watch.tick();
+      yield body.subarray(at, Math.min(body.length, at + SDK_BODY_SLICE));
+    }
+  }
+  return Readable.from(slices(), { objectMode: false, highWaterMark: 1 });
 }
 
 /**
