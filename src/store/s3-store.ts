@@ -6,6 +6,9 @@
  * the SDK, so readRange does both itself: an idle timer per body, and a resume from the first
  * byte not yet delivered, always with If-Match so the resumed bytes belong to the same object
  * version; each resume is one attempt of the same budget.
+ *
+ * Writes (PUT, multipart, copy, delete) take the same loop, each body with its Content-MD5; an
+ * upload is bounded by its progress rather than by one attempt's deadline (ProgressWatch).
  */
 import { Readable } from 'node:stream';
 import type { AwsCredentialIdentityProvider } from '@aws-sdk/types';
