@@ -254,3 +254,37 @@ t.test('truncate(0) of a staged file frees the staged copy and streams again', a
   await h.close();
   t.equal(s.object('f')?.toString(), 'fresh');
 });
+
+t.test("the disk's own ENOSPC or EDQUOT is ENOSPC; the file keeps its old size and budget", async (t) => {
+  const fsp = await import('node:fs/promises');
+  let failWith: string | undefined;
+  const { StagingArea: MockedArea } = await t.mockImport<typeof import('../../../src/write/staging-area.js')>('../../../src/write/staging-area.js', {
+    'node:fs/promises': {
+      ...fsp,
+      open: async (...args: Parameters<typeof fsp.open>) => {
+        const fh = await fsp.open(...args);
+        const write = fh.write.bind(fh) as (...a: unknown[]) => Promise<unknown>;
+        Object.assign(fh, {
+          write: (...a: unknown[]) => (failWith ? Promise.reject(Object.assign(new Error(`${failWith} (mocked)`), { code: failWith })) : write(...a)),
+        });
+        return fh;
+      },
+    },
+  });
+  const s = await setup({ stagingBytes: null });
+  t.teardown(s.cleanup);
+  const area = await MockedArea.open(s.parentDir, 1 << 20);
+  t.teardown(() => area.close());
+  const f = await area.createFile();
+  await f.write(0, Buffer.from('abc'));
+  for (const code of ['ENOSPC', 'EDQUOT']) {
+    failWith = code;
+    await t.rejects(f.write(3, Buffer.from('def')), { name: 'FsError', errno: 'ENOSPC' }, code);
+    t.equal(f.size, 3);
+    t.equal(area.usedBytes, 3);
+  }
+  failWith = 'EIO';
+  await t.rejects(f.write(3, Buffer.from('def')), { name: 'FsError', errno: 'EIO' }, 'any other failure: EIO');
+  failWith = undefined;
+  t.same(await f.read(0, 10), Buffer.from('abc'));
+});
