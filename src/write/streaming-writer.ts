@@ -46,6 +46,7 @@ export class StreamingWriter {
   private current: PartBuffer;
   private currentPart: PartSpan;
   private upload: MultipartUpload | undefined;
+  private spentFlag = false;
 
   constructor(ctx: StreamingContext) {
     this.ctx = ctx;
@@ -131,16 +132,25 @@ export class StreamingWriter {
 
   /**
    * Uploads what is left and completes: one PutObject when the file fits in the first part,
-   * else the last part and the first one, then CompleteMultipartUpload. The writer is spent
-   * after it, either way; a failed upload was aborted.
+   * else the last part and the first one, then CompleteMultipartUpload.
+   *
+   * After a PUT the writer stays usable (`spent` false): every byte is still in memory and equals
+   * the object, so a writer that fsyncs and goes on appending (a log) keeps streaming instead of
+   * downloading what it just wrote. After a multipart commit, or a failure (the upload then
+   * aborted), it is spent.
    */
   async commit(): Promise<WrittenObject> {
     const { store, key, signal } = this.ctx;
-    try {
-      if (this.upload === undefined && this.sizeBytes <= this.first.capacityLimit) {
-        // The view, not a copy: the memory is freed only after the PUT settled (finally).
+    if (this.upload === undefined && this.sizeBytes <= this.first.capacityLimit) {
+      try {
+        // The view, not a copy: nothing changes the buffer until the PUT settled.
         return await store.putObject(key, this.first.bytes, signal);
+      } catch (err) {
+        await this.abort();
+        throw err;
       }
+    }
+    try {
       const upload = this.multipart();
       if (this.current !== this.first && this.current.length > 0) {
         await upload.waitForSlot();
@@ -155,8 +165,14 @@ export class StreamingWriter {
     }
   }
 
+  /** Whether the writer can take no more operations (committed in parts, failed, or aborted). */
+  get spent(): boolean {
+    return this.spentFlag;
+  }
+
   /** Cancels the upload (aborting it in S3) and frees the memory; idempotent. */
   async abort(): Promise<void> {
+    this.spentFlag = true;
     await this.upload?.abort();
     this.current.release();
     this.first.release();

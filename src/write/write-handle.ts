@@ -8,7 +8,8 @@
  *   edited as a stream of its bytes instead (streamFromClean).
  * - streaming: a new file or O_TRUNC, written from its start; uploaded while written
  *   (streaming-writer.ts). A new or truncated file is dirty from the start: even an empty file
- *   is committed.
+ *   is committed. A commit that was one PUT leaves every byte in memory, so the handle goes on
+ *   streaming; after a multipart commit it is clean, its base the new object.
  * - staging: everything else (a write before the end outside the bytes still in memory,
  *   append to or edit of an existing object, truncate to a non-zero size): the object is
  *   copied into a local StagingFile, edited there and uploaded from there at commit. After a
@@ -211,7 +212,8 @@ export class WriteHandle {
     if (state.kind === 'streaming') {
       size = state.writer.size;
       written = await this.uploading(() => state.writer.commit());
-      this.state = { kind: 'clean' };
+      // A file that was one PUT is still all in memory: it goes on streaming.
+      if (state.writer.spent) this.state = { kind: 'clean' };
     } else if (state.kind === 'staging') {
       size = state.file.size;
       written = await this.uploading(() => uploadFrom(this.transfer, state.file));

@@ -208,3 +208,42 @@ t.test('concurrent operations on one handle are serialised in arrival order', as
   t.ok(s.object('conc')?.equals(data));
   await h.close();
 });
+
+t.test('fsync then more appends: a file that was one PUT goes on streaming, no download', async (t) => {
+  const s = await setup();
+  t.teardown(s.cleanup);
+  const h = s.handle('log');
+  let want = '';
+  for (let i = 0; i < 5; i++) {
+    const line = `line ${i}\n`;
+    await h.write(want.length, Buffer.from(line));
+    want += line;
+    t.equal((await h.commit())?.size, want.length);
+    t.equal(s.object('log')?.toString(), want, `committed after line ${i}`);
+  }
+  t.notOk(h.dirty);
+  // Grows past one part after commits: multipart, the first part still in memory.
+  const more = bytes(2 * PART);
+  await h.write(want.length, more);
+  await h.close();
+  t.ok(s.object('log')?.equals(Buffer.concat([Buffer.from(want), more])));
+  t.equal(s.mem.calls.get, 0, 'never downloaded');
+  t.same(await s.stagingFiles(), []);
+  t.equal(s.staging?.usedBytes, 0);
+  t.equal(s.memory.heldBytes, 0);
+});
+
+t.test('after a multipart commit the handle is clean: the next edit stages from the new object', async (t) => {
+  const s = await setup();
+  t.teardown(s.cleanup);
+  const h = s.handle('big');
+  const data = bytes(2 * PART + 7);
+  await h.write(0, data);
+  await h.commit();
+  t.notOk(h.dirty);
+  t.equal(s.memory.heldBytes, 0, 'its memory freed at commit');
+  await h.write(data.length, Buffer.from('tail'));
+  await h.close();
+  t.ok(s.object('big')?.equals(Buffer.concat([data, Buffer.from('tail')])));
+  t.ok(s.mem.calls.get > 0, 'staged from the committed object');
+});
