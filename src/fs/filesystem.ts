@@ -139,6 +139,8 @@ interface OpenFile {
   unlinked: boolean;
   /** Time of the last change, for getattr while it is open. */
   mtimeMs: number;
+  /** Written or truncated through a handle since it was opened (see flush). */
+  touched: boolean;
 }
 
 /** A handle that refers to an OpenFile; `writable`: opened for writing (its flushes commit). */
@@ -414,7 +416,7 @@ export class Filesystem {
     if (writing) this.writable(bucket, path);
     const open = bucket.openFiles.get(r.rel);
     if (open) {
-      if ((flags & constants.O_TRUNC) !== 0) await open.writer.truncate(0);
+      if ((flags & constants.O_TRUNC) !== 0) await this.truncateOpen(open, 0);
       return this.fileHandle(open, writing);
     }
     const entry = await this.namespaceOf(bucket, path).lookup(r.rel).catch(this.unlessGone(bucket, path));
@@ -496,14 +498,27 @@ export class Filesystem {
     if (!h.writable) throw new FsError('EBADF', `handle ${fd} is not open for writing`);
     await h.file.writer.write(pos, data);
     h.file.mtimeMs = this.clock.now();
+    h.file.touched = true;
     return data.length;
   }
 
-  /** close() of one descriptor, and fsync: a writer's bytes go to S3 now, and its errno comes back. */
+  /**
+   * close() of one descriptor, and fsync: a writer's bytes go to S3 now, and its errno comes
+   * back. A file nobody wrote to yet (just created, or opened with O_TRUNC) waits for its last
+   * release instead: a shell's `> f` and dd open, dup2 and close the first descriptor before the
+   * first write, and committing there would upload an empty object that a failed upload later
+   * leaves behind.
+   */
   async flush(fd: number): Promise<void> {
     const h = this.fileHandles.get(fd);
-    if (!h?.writable) return; // a reader's close, or a reader of a file being written: nothing to commit
+    if (!h?.writable || !h.file.touched) return; // a reader's close, or nothing written yet: nothing to commit
     await this.commit(h.file);
+  }
+
+  /** fsync: what the file holds goes to S3 now, written to or not. */
+  async fsync(fd: number): Promise<void> {
+    const h = this.fileHandles.get(fd);
+    if (h?.writable) await this.commit(h.file);
   }
 
   /** ftruncate: through the handle's OpenFile. */
@@ -702,7 +717,7 @@ export class Filesystem {
         this.onStagingMissing(name);
       },
     });
-    const file: OpenFile = { bucket, rel, writer, fds: 0, unlinked: false, mtimeMs: entry && !truncate ? entry.mtimeMs : this.clock.now() };
+    const file: OpenFile = { bucket, rel, writer, fds: 0, unlinked: false, mtimeMs: entry && !truncate ? entry.mtimeMs : this.clock.now(), touched: false };
     bucket.openFiles.set(rel, file);
     return file;
   }
@@ -730,6 +745,7 @@ export class Filesystem {
     if (size < 0) throw new FsError('EINVAL', `${file.rel}: negative size`);
     await file.writer.truncate(size);
     file.mtimeMs = this.clock.now();
+    file.touched = true;
   }
 
   /** Commits what `file` holds, if anything changed; our caches show the new object at once. */

@@ -178,7 +178,7 @@ export function fuseOps(fs: Filesystem, opts: AdapterOptions): FuseOps {
         () => fs.write(fd, pos, len === buf.length ? buf : buf.subarray(0, len)),
       ),
     flush: (path: string, fd: number, cb: Cb) => reply('flush', path, cb, () => fs.flush(fd)),
-    fsync: (path: string, _datasync: number, fd: number, cb: Cb) => reply('fsync', path, cb, () => fs.flush(fd)),
+    fsync: (path: string, _datasync: number, fd: number, cb: Cb) => reply('fsync', path, cb, () => fs.fsync(fd)),
     truncate: (path: string, size: number, cb: Cb) => reply('truncate', path, cb, () => fs.truncate(path, size)),
     ftruncate: (path: string, fd: number, size: number, cb: Cb) => reply('ftruncate', path, cb, () => fs.ftruncate(fd, size)),
     unlink: (path: string, cb: Cb) => reply('unlink', path, cb, () => fs.unlink(path)),

@@ -275,3 +275,27 @@ t.test('an upload that fails: flush answers its errno, no upload is left behind,
   t.notOk(inner.objects.has('f'));
   t.equal(inner.uploads.size, 0);
 });
+
+t.test('a flush before the first write commits nothing (a shell redirect, dd); the last release does; fsync always does', async (t) => {
+  const store = new MemoryStore();
+  const { fs } = writable(store);
+  const fd = await fs.create('/f');
+  const dup = await fs.open('/f', O_WRONLY);
+  await fs.flush(fd); // the first descriptor closed after dup2
+  await fs.release(fd);
+  t.equal(store.calls.put, 0, 'no empty object uploaded');
+  await fs.write(dup, 0, Buffer.from('data'));
+  await fs.flush(dup);
+  t.equal(store.calls.put, 1);
+  t.equal(text(store, 'f'), 'data');
+  await fs.release(dup);
+  const g = await fs.create('/g');
+  await fs.fsync(g);
+  t.equal(text(store, 'g'), '', 'fsync commits a new empty file');
+  await fs.release(g);
+  const h = await fs.create('/h');
+  await fs.flush(h);
+  t.notOk(store.objects.has('h'));
+  await fs.release(h);
+  t.equal(text(store, 'h'), '', 'the last release commits the empty file');
+});

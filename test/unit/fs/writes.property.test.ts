@@ -86,7 +86,7 @@ t.test(`writes against a model (FC_SEED=${SEED})`, async (t) => {
       /** What the bucket holds, by path. */
       const bucket = new Map<string, Buffer>(initial);
       /** Open files: one per path (as the filesystem shares them), and the fds that refer to them. */
-      const files = new Map<string, { content: Buffer }>();
+      const files = new Map<string, { content: Buffer; touched: boolean }>();
       const fds: { fd: number; path: string }[] = [];
       const checkBucket = (why: string): void => {
         for (const path of PATHS) {
@@ -108,7 +108,7 @@ t.test(`writes against a model (FC_SEED=${SEED})`, async (t) => {
               const path = PATHS[op.p] as string;
               if (files.has(path) || bucket.has(path)) break; // the kernel creates only what it does not see
               const fd = await fs.create(path);
-              files.set(path, { content: Buffer.alloc(0) });
+              files.set(path, { content: Buffer.alloc(0), touched: false });
               fds.push({ fd, path });
               break;
             }
@@ -118,15 +118,16 @@ t.test(`writes against a model (FC_SEED=${SEED})`, async (t) => {
               if (!file && !bucket.has(path)) break;
               const fd = await fs.open(path, constants.O_RDWR | (op.trunc ? constants.O_TRUNC : 0));
               if (file) {
-                if (op.trunc) file.content = Buffer.alloc(0);
-              } else files.set(path, { content: op.trunc ? Buffer.alloc(0) : Buffer.from(bucket.get(path) as Buffer) });
+                if (op.trunc) [file.content, file.touched] = [Buffer.alloc(0), true];
+              } else files.set(path, { content: op.trunc ? Buffer.alloc(0) : Buffer.from(bucket.get(path) as Buffer), touched: false });
               fds.push({ fd, path });
               break;
             }
             case 'write': {
               const h = fds[op.f % Math.max(1, fds.length)];
               if (!h) break;
-              const file = files.get(h.path) as { content: Buffer };
+              const file = files.get(h.path) as { content: Buffer; touched: boolean };
+              file.touched = true;
               const pos = Math.floor(op.at * file.content.length);
               const data = Buffer.alloc(op.len, op.byte);
               t.equal(await fs.write(h.fd, pos, data), op.len);
@@ -139,7 +140,8 @@ t.test(`writes against a model (FC_SEED=${SEED})`, async (t) => {
             case 'truncate': {
               const h = fds[op.f % Math.max(1, fds.length)];
               if (!h) break;
-              const file = files.get(h.path) as { content: Buffer };
+              const file = files.get(h.path) as { content: Buffer; touched: boolean };
+              file.touched = true;
               await fs.ftruncate(h.fd, op.size);
               const next = Buffer.alloc(op.size);
               file.content.copy(next, 0, 0, Math.min(op.size, file.content.length));
@@ -161,13 +163,19 @@ t.test(`writes against a model (FC_SEED=${SEED})`, async (t) => {
               const i = op.f % Math.max(1, fds.length);
               const h = fds[i];
               if (!h) break;
-              const file = files.get(h.path) as { content: Buffer };
-              await fs.flush(h.fd);
-              bucket.set(h.path, Buffer.from(file.content));
+              const file = files.get(h.path) as { content: Buffer; touched: boolean };
+              // fsync always commits; a close's flush only once the file was written to (else its
+              // last release does: see Filesystem.flush).
+              if (op.t === 'fsync') await fs.fsync(h.fd);
+              else await fs.flush(h.fd);
+              if (op.t === 'fsync' || file.touched) bucket.set(h.path, Buffer.from(file.content));
               if (op.t === 'close') {
                 await fs.release(h.fd);
                 fds.splice(i, 1);
-                if (!fds.some((o) => o.path === h.path)) files.delete(h.path);
+                if (!fds.some((o) => o.path === h.path)) {
+                  files.delete(h.path);
+                  bucket.set(h.path, Buffer.from(file.content));
+                }
               }
               checkBucket(`after ${op.t} of ${h.path}`);
               break;
