@@ -9,6 +9,11 @@
  *
  * each at most S3's MAX_PART_BYTES, the object at most MAX_OBJECT_BYTES. With P = 8 MiB one file
  * can hold about 1 TiB, while a writer of a file under 8 GiB never buffers more than P per part.
+ *
+ * A part must also fit in the memory writers may hold, with room for the first part and the
+ * parts in flight beside it: the handle caps parts at a quarter of the writers' share of the
+ * budget (48 MiB with the default 256 MiB cache-size: about 414 GiB per file), so a small
+ * cache-size means smaller large files, never a write that can only fail with ENOMEM.
  * A write past the last byte the schedule can hold is EFBIG.
  */
 import { UPLOAD_LIMITS } from '../store/object-store.js';
@@ -36,18 +41,23 @@ export class PartSchedule {
   /** The size of the largest object the schedule can hold. */
   readonly maxObjectBytes: number;
 
-  constructor(firstPartBytes: number) {
+  /** The largest part (at least the first part size, at most MAX_PART_BYTES). */
+  readonly maxPartBytes: number;
+
+  /** `maxPartBytes`: the growth stops there (the memory a part may take); default S3's limit. */
+  constructor(firstPartBytes: number, maxPartBytes: number = UPLOAD_LIMITS.MAX_PART_BYTES) {
     if (!Number.isSafeInteger(firstPartBytes) || firstPartBytes <= 0) {
       throw new RangeError(`PartSchedule: the first part size must be a positive integer (got ${firstPartBytes})`);
     }
     this.firstPartBytes = Math.min(firstPartBytes, UPLOAD_LIMITS.MAX_PART_BYTES);
+    this.maxPartBytes = Math.min(UPLOAD_LIMITS.MAX_PART_BYTES, Math.max(this.firstPartBytes, Math.floor(maxPartBytes)));
     this.maxObjectBytes = Math.min(UPLOAD_LIMITS.MAX_OBJECT_BYTES, this.startOf(UPLOAD_LIMITS.MAX_PARTS) + this.sizeOf(UPLOAD_LIMITS.MAX_PARTS));
   }
 
   /** The full size of part `n`. */
   sizeOf(n: number): number {
     const factor = TIERS.find((t) => n <= t.lastPart)?.factor ?? LAST_FACTOR;
-    return Math.min(UPLOAD_LIMITS.MAX_PART_BYTES, this.firstPartBytes * factor);
+    return Math.min(this.maxPartBytes, this.firstPartBytes * factor);
   }
 
   /** The first byte of part `n`. */

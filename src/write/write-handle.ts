@@ -84,7 +84,7 @@ export class WriteHandle {
 
   constructor(opts: WriteHandleOptions) {
     this.opts = opts;
-    this.schedule = new PartSchedule(opts.partSizeBytes);
+    this.schedule = new PartSchedule(opts.partSizeBytes, opts.memory.writerLimitBytes / 4);
     this.transfer = {
       store: opts.store,
       key: opts.key,

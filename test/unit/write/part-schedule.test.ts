@@ -44,6 +44,30 @@ t.test('parts never pass MAX_PART_BYTES, objects never pass MAX_OBJECT_BYTES', a
   t.throws(() => new PartSchedule(0), RangeError);
 });
 
+t.test('parts stop growing at the memory cap: 48 MiB with a 256 MiB cache (writers hold 192 MiB)', async (t) => {
+  const s = new PartSchedule(8 * MiB, (256 * MiB * 3) / 4 / 4);
+  t.same(
+    [s.sizeOf(1), s.sizeOf(1001), s.sizeOf(2001), s.sizeOf(10_000)],
+    [8, 32, 48, 48].map((m) => m * MiB),
+  );
+  t.equal(s.maxObjectBytes, (8000 + 32_000 + 8000 * 48) * MiB);
+  t.equal(s.partAt(s.startOf(2001) + 48 * MiB).number, 2002);
+  const tiny = new PartSchedule(8 * MiB, MiB);
+  t.equal(tiny.sizeOf(10_000), 8 * MiB, 'never below the first part size');
+  t.equal(tiny.maxObjectBytes, 10_000 * 8 * MiB);
+});
+
+t.test('a handle caps its parts at a quarter of what writers may hold', async (t) => {
+  const st = await setup({ partBytes: 1024, budgetBytes: 16 * 1024 });
+  t.teardown(st.cleanup);
+  // Writers may hold 12 KiB: parts at most 3 KiB, so tier 2 (4 KiB) and 3 (16 KiB) are 3 KiB.
+  const max = new PartSchedule(1024, 3 * 1024).maxObjectBytes;
+  const h = st.handle('f');
+  t.ok(new PartSchedule(1024).maxObjectBytes > max, 'smaller than without the cap');
+  await t.rejects(h.truncate(max + 1), { name: 'FsError', errno: 'EFBIG' });
+  await h.close();
+});
+
 t.test('partsOf cuts the last part to the size', async (t) => {
   const s = new PartSchedule(10);
   t.same(
