@@ -94,6 +94,14 @@ const mounts = datasetMounts(dataset);
 /** The dataset for pods with the FUSE container injected (sidecar and ECI pods). */
 const sidecarDataset = one('Dataset', 'minio-demo-sidecar');
 const sidecarRuntime = one('ThinRuntime', 'minio-demo-sidecar');
+/** The writable twin (dataset-rw.yaml): same bucket, ReadWriteMany, staging on an emptyDir. */
+const rwDataset = one('Dataset', 'minio-demo-rw');
+const rwRuntime = one('ThinRuntime', 'minio-demo-rw');
+/** A Dataset's accessModes as Fluid passes them on (config.json, PV, PVC): ReadOnlyMany when unset. */
+const accessModesOf = (d: Manifest): string[] => {
+  const modes = arr(spec(d).accessModes ?? [], `${d.name} accessModes`).map((m) => str(m, `${d.name} accessMode`));
+  return modes.length > 0 ? modes : ['ReadOnlyMany'];
+};
 const kinds = (kind: string): Manifest[] => manifests.filter((m) => m.kind === kind);
 const fuseOf = (r: Manifest): Obj => obj(spec(r).fuse, `${r.name} spec.fuse`);
 const secretData = strMap(secret.body.stringData, 'secret stringData');
@@ -166,8 +174,11 @@ t.test('the demo: every manifest parses, with the kinds and names the README app
   const seen = manifests.map((m) => `${m.file}: ${m.apiVersion} ${m.kind} ${m.name}`).sort();
   t.same(seen, [
     'app-pod-eci.yaml: v1 Pod test-minio-eci',
+    'app-pod-rw.yaml: v1 Pod test-minio-rw',
     'app-pod-sidecar.yaml: v1 Pod test-minio-sidecar',
     'app-pod.yaml: v1 Pod test-minio',
+    `dataset-rw.yaml: ${FLUID_API} Dataset minio-demo-rw`,
+    `dataset-rw.yaml: ${FLUID_API} ThinRuntime minio-demo-rw`,
     `dataset.yaml: ${FLUID_API} Dataset minio-demo`,
     'minio.yaml: apps/v1 Deployment minio',
     'minio.yaml: v1 Service minio',
@@ -238,9 +249,11 @@ t.test("the profile's probes run the image's own `check` on Fluid's MOUNT_POINT"
 
 t.test('the datasets: a minio:// bucket, options and secret names the agent knows', async (t) => {
   t.same(
-    kinds('Dataset').map((d) => d.name),
-    [dataset.name, sidecarDataset.name],
-    'the demo dataset and its sidecar twin',
+    kinds('Dataset')
+      .map((d) => d.name)
+      .sort(),
+    [dataset.name, rwDataset.name, sidecarDataset.name].sort(),
+    'the demo dataset, its sidecar twin and its writable twin',
   );
   for (const d of kinds('Dataset')) {
     const ms = datasetMounts(d);
@@ -264,7 +277,6 @@ t.test('the datasets: a minio:// bucket, options and secret names the agent know
       // Without a key, Fluid hands the secret's folder as the value: the agent refuses it.
       t.ok(str(ref.key, 'secretKeyRef.key') in secretData, `${d.name}: ${name}: key ${String(ref.key)} is given and is in secret.yaml`);
     }
-    t.same(spec(d).accessModes ?? ['ReadOnlyMany'], ['ReadOnlyMany'], `${d.name}: read-only, as this release serves every mount`);
   }
   t.equal(optionSpec('minio-url')?.key, 'endpoint', 'minio-url is the endpoint');
 });
@@ -298,24 +310,84 @@ t.test('the sidecar runtime sets metrics-address; the DaemonSet one keeps the de
   t.notOk(strMap(runtimeFuse.options, 'runtime fuse.options')['metrics-address'], `${runtime.name}: metrics-address is not set`);
 });
 
+// Fluid passes the Dataset's accessModes to config.json (pkg/ddc/thin/transform_config.go) and
+// to the PV and PVC it makes; the agent writes only when they allow it (load-plan.ts).
+t.test('minio-demo-rw asks for ReadWriteMany; minio-demo and the sidecar dataset stay ReadOnlyMany', async (t) => {
+  t.same(spec(rwDataset).accessModes, ['ReadWriteMany'], `${rwDataset.name}: accessModes [ReadWriteMany]`);
+  t.notOk(
+    datasetMounts(rwDataset).some((m) => m.readOnly === true),
+    `${rwDataset.name}: no mount marked readOnly`,
+  );
+  for (const d of [dataset, sidecarDataset]) {
+    t.same(spec(d).accessModes, ['ReadOnlyMany'], `${d.name}: accessModes [ReadOnlyMany], written out (the seed demo stays read-only)`);
+  }
+});
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 };
+/** A Kubernetes quantity in Ki/Mi/Gi (all the demo uses), in bytes; NaN otherwise. */
+function quantityBytes(q: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi)$/.exec(q);
+  return m ? Number(m[1]) * SIZE_UNITS[m[2]!]! : NaN;
+}
+
+// Fluid adds to the FUSE pod each volume of the ThinRuntime's spec.volumes that a
+// spec.fuse.volumeMounts entry names, and fails on a mount naming none
+// (pkg/ddc/thin/transform_volumes.go transformFuseVolumes).
+t.test('the rw runtime stages on an emptyDir larger than staging-size, on disk', async (t) => {
+  const options = strMap(fuseOf(rwRuntime).options, 'rw fuse.options');
+  const stagingDir = options['staging-dir'];
+  t.ok(stagingDir, `${rwRuntime.name}: staging-dir is set`);
+  t.ok(options['staging-size'], `${rwRuntime.name}: staging-size is set`);
+  const volumes = arr(spec(rwRuntime).volumes, 'rw spec.volumes').map((v) => obj(v, 'volume'));
+  const volumeMounts = arr(fuseOf(rwRuntime).volumeMounts, 'rw fuse.volumeMounts').map((v) => obj(v, 'volumeMount'));
+  for (const vm of volumeMounts) {
+    t.ok(
+      volumes.some((v) => v.name === vm.name),
+      `volumeMount ${String(vm.name)} names a volume of spec.volumes`,
+    );
+  }
+  const atStaging = volumeMounts.find((vm) => vm.mountPath === stagingDir);
+  t.ok(atStaging, `a volumeMount at staging-dir ${stagingDir ?? '?'}`);
+  const volume = volumes.find((v) => v.name === atStaging?.name);
+  const emptyDir = obj(volume?.emptyDir, 'staging volume emptyDir');
+  t.equal(emptyDir.medium, undefined, 'on the node disk, not medium Memory (a tmpfs counts against the memory limit)');
+  const sizeLimit = str(emptyDir.sizeLimit, 'emptyDir.sizeLimit');
+  const staging = parseOptionValue(optionSpec('staging-size')!, options['staging-size'] ?? '') as number;
+  t.ok(staging > 0, `staging-size ${options['staging-size'] ?? '?'} is not 0 (appends and edits need it)`);
+  // Past sizeLimit the kubelet evicts the FUSE pod; the agent's budget answers ENOSPC first.
+  t.ok(quantityBytes(sizeLimit) > staging, `emptyDir sizeLimit ${sizeLimit} > staging-size ${options['staging-size'] ?? '?'}`);
+  t.notOk(options.sse, 'no sse: the demo MinIO has no KMS');
+});
+
 function pods(): Manifest[] {
   return manifests.filter((m) => m.kind === 'Pod');
 }
 
-/** The dataset a pod reads: the DaemonSet one for the CSI pod, the sidecar one for injected pods. */
+/** The dataset a pod reads: the DaemonSet one for the CSI pod, the sidecar one for injected pods, the writable one for the writer. */
 const DATASET_OF_POD: Readonly<Record<string, string>> = {
   'test-minio': 'minio-demo',
   'test-minio-eci': 'minio-demo-sidecar',
+  'test-minio-rw': 'minio-demo-rw',
   'test-minio-sidecar': 'minio-demo-sidecar',
 };
+/** What each pod's shell does with /data. */
+const SCRIPT_OF_POD: Readonly<Record<string, { text: string; what: string }>> = {
+  'test-minio': { text: 'ls -lh /data && cat /data/testfile', what: 'lists /data and prints testfile' },
+  'test-minio-eci': { text: 'ls -lh /data && cat /data/testfile', what: 'lists /data and prints testfile' },
+  'test-minio-sidecar': { text: 'ls -lh /data && cat /data/testfile', what: 'lists /data and prints testfile' },
+  'test-minio-rw': {
+    text: 'date > /data/written-by-pod.txt && echo appended >> /data/written-by-pod.txt && cat /data/written-by-pod.txt && ls -l /data',
+    what: 'writes a file (streamed), appends to it (staged), prints it and lists /data',
+  },
+};
 
-t.test('the app pods mount the PVC named like their dataset at /data and read testfile', async (t) => {
+t.test('the app pods mount the PVC named like their dataset at /data and read (or write) it', async (t) => {
   t.same(
     pods()
       .map((p) => p.name)
       .sort(),
     Object.keys(DATASET_OF_POD).sort(),
-    'a CSI pod, an ECI pod and a sidecar pod',
+    'a CSI pod, an ECI pod, a sidecar pod and a CSI pod that writes',
   );
   for (const pod of pods()) {
     const s = spec(pod);
@@ -332,7 +404,8 @@ t.test('the app pods mount the PVC named like their dataset at /data and read te
       .map((v) => obj(v, 'volumeMount'))
       .find((v) => v.name === pvc?.name);
     t.equal(mount?.mountPath, '/data', `${pod.name}: the PVC volume at /data`);
-    t.match(arr(container?.args, 'args').join(' '), 'ls -lh /data && cat /data/testfile', `${pod.name}: lists /data and prints testfile`);
+    const script = SCRIPT_OF_POD[pod.name];
+    t.match(arr(container?.args, 'args').join(' '), script?.text ?? '?', `${pod.name}: ${script?.what ?? '?'}`);
     t.equal(s.restartPolicy, 'Never', `${pod.name}: restartPolicy Never`);
   }
 });
@@ -346,7 +419,8 @@ t.test('the ECI pod carries the ACK sidecar labels, the CSI pod none', async (t)
   t.equal(labels['alibabacloud.com/eci'], 'true', 'alibabacloud.com/eci: "true" (a string)');
   // Fluid refuses a pod with both the platform label and serverless.fluid.io/inject.
   t.equal(labels['serverless.fluid.io/inject'], undefined, 'not together with serverless.fluid.io/inject');
-  t.equal(obj(one('Pod', 'test-minio').body.metadata, 'metadata').labels, undefined, 'the CSI pod has no injection label');
+  for (const name of ['test-minio', 'test-minio-rw'])
+    t.equal(obj(one('Pod', name).body.metadata, 'metadata').labels, undefined, `the CSI pod ${name} has no injection label`);
 });
 
 // Label and annotation keys from Fluid's pkg/common/constants.go (InjectServerless,
@@ -390,7 +464,13 @@ t.test('MinIO, the secret and the dataset agree', async (t) => {
 // ThinRuntime's fuse.options are runtimeOptions, targetPath is
 // /runtime-mnt/thin/<namespace>/<dataset>/thin-fuse, and MOUNT_OPTIONS joins the profile's
 // fuse.options with the runtime's (the runtime's win).
-async function renderAndLoad(t: Test, datasetMountsToRender: readonly Obj[], datasetName: string, runtimeOptions: Record<string, string>) {
+async function renderAndLoad(
+  t: Test,
+  datasetMountsToRender: readonly Obj[],
+  datasetName: string,
+  runtimeOptions: Record<string, string>,
+  accessModes: readonly string[] = ['ReadOnlyMany'],
+) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'fluid-s3-fuse-docker-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const secretsRoot = path.join(dir, 'etc/fluid/secrets');
@@ -402,10 +482,10 @@ async function renderAndLoad(t: Test, datasetMountsToRender: readonly Obj[], dat
       const ref = obj(obj(e.valueFrom, 'valueFrom').secretKeyRef, 'secretKeyRef');
       options[str(e.name, 'name')] = path.join(secretsRoot, str(ref.name, 'secret name'), ref.key === undefined ? '' : str(ref.key, 'secret key'));
     }
-    return { mountPoint: m.mountPoint, options, name: m.name };
+    return { mountPoint: m.mountPoint, options, name: m.name, ...(m.readOnly !== undefined && { readOnly: m.readOnly }) };
   });
   const targetPath = `/runtime-mnt/thin/default/${datasetName}/thin-fuse`;
-  const config = { mounts: rendered, runtimeOptions, targetPath, accessModes: ['ReadOnlyMany'] };
+  const config = { mounts: rendered, runtimeOptions, targetPath, accessModes };
   const file = await writeConfig(dir, 'etc/fluid/config/config.json', config);
   const mountOptions = Object.entries({ ...strMap(profileFuse.options ?? {}, 'profile options'), ...runtimeOptions })
     .map(([k, v]) => (v === '' ? k : `${k}=${v}`))
@@ -419,8 +499,9 @@ async function renderAndLoad(t: Test, datasetMountsToRender: readonly Obj[], dat
 
 t.test('what Fluid renders from the manifests loads as the plan the demo needs', async (t) => {
   const runtimeOptions = strMap(runtimeFuse.options ?? {}, 'runtime options');
-  const { plan, targetPath } = await renderAndLoad(t, mounts, dataset.name, runtimeOptions);
+  const { plan, targetPath } = await renderAndLoad(t, mounts, dataset.name, runtimeOptions, accessModesOf(dataset));
   t.equal(plan.targetPath, targetPath);
+  t.equal(plan.kernelWritable, false, 'ReadOnlyMany: the kernel mount is ro');
   t.same(plan.unknownOptions, [], 'no option the agent would warn about');
   t.equal(plan.buckets.length, 1);
   t.match(plan.buckets[0], {
@@ -441,13 +522,34 @@ t.test('what Fluid renders from the manifests loads as the plan the demo needs',
 
 t.test('the sidecar dataset loads with no metrics listener (or one off the default port)', async (t) => {
   const runtimeOptions = strMap(fuseOf(sidecarRuntime).options ?? {}, 'sidecar runtime options');
-  const { plan } = await renderAndLoad(t, datasetMounts(sidecarDataset), sidecarDataset.name, runtimeOptions);
+  const { plan } = await renderAndLoad(t, datasetMounts(sidecarDataset), sidecarDataset.name, runtimeOptions, accessModesOf(sidecarDataset));
   t.same(plan.unknownOptions, [], 'no option the agent would warn about');
+  t.equal(plan.kernelWritable, false, 'ReadOnlyMany: the kernel mount is ro');
   t.match(plan.buckets, [{ name: 'minio', bucket: 'my-first-bucket', endpoint: 'http://minio:9000' }]);
   const address = plan.settings.metricsAddress;
   t.ok(address === undefined || address.port !== 9567, `metrics-address ${runtimeOptions['metrics-address'] ?? '?'}: off, or not port 9567`);
   t.equal(runtimeOptions['metrics-address'], 'off', 'the example turns the listener off');
   t.equal(address, undefined, 'no listener in the application pod');
+});
+
+t.test('the rw dataset loads writable, with its staging folder and budget', async (t) => {
+  const runtimeOptions = strMap(fuseOf(rwRuntime).options ?? {}, 'rw runtime options');
+  const { plan } = await renderAndLoad(t, datasetMounts(rwDataset), rwDataset.name, runtimeOptions, accessModesOf(rwDataset));
+  t.same(plan.unknownOptions, [], 'no option the agent would warn about');
+  t.equal(plan.kernelWritable, true, 'ReadWriteMany: the kernel mount is rw');
+  t.match(plan.buckets, [{ name: 'minio', bucket: 'my-first-bucket', endpoint: 'http://minio:9000', readOnly: false }]);
+  t.equal(plan.settings.stagingDir, runtimeOptions['staging-dir'], `staging-dir ${runtimeOptions['staging-dir'] ?? '?'}`);
+  t.equal(
+    plan.settings.stagingSizeBytes,
+    parseOptionValue(optionSpec('staging-size')!, runtimeOptions['staging-size'] ?? '') as number,
+    `staging-size ${runtimeOptions['staging-size'] ?? '?'}`,
+  );
+  t.equal(plan.settings.cacheSizeBytes, 512 * 2 ** 20, "cache-size 512MiB: readers' and writers' budget");
+
+  // What docker/README.md says: a mount marked readOnly stays read-only in a writable dataset.
+  const [first] = datasetMounts(rwDataset);
+  const { plan: marked } = await renderAndLoad(t, [{ ...first, readOnly: true }], rwDataset.name, runtimeOptions, accessModesOf(rwDataset));
+  t.match(marked.buckets, [{ name: 'minio', readOnly: true }], 'readOnly: true on the mount: the bucket is read-only');
 });
 
 // docker/README.md "What we refuse" shows the line each refusal prints; these render the two
