@@ -134,6 +134,13 @@ export class BucketNamespace {
   private readonly onBackgroundError: (what: string, err: unknown) => void;
   private readonly maxListingPages: number;
   private maxFolderEntries: number;
+  /** Counts our own changes (noteFile, noteDir, noteGone). */
+  private changes = 0;
+  /**
+   * Path (and its folder) → the count at our last change of it: an answer from S3 asked for
+   * before that change is older than what we know, and is not cached over it.
+   */
+  private readonly changedAt: LRUCache<string, number>;
 
   constructor(opts: BucketNamespaceOptions) {
     this.store = opts.store;
@@ -159,6 +166,7 @@ export class BucketNamespace {
     this.largeTrees = new LRUCache<string, true>(table);
     this.listedTrees = new LRUCache<string, true>(table);
     this.warnedKeys = new LRUCache<string, true>({ maxSize: TABLE_BYTES, sizeCalculation: (_, key) => keyBytes(key) });
+    this.changedAt = new LRUCache<string, number>({ maxSize: TABLE_BYTES, sizeCalculation: (_, key) => keyBytes(key) });
   }
 
   /** The entry at `rel` (segments joined by `/`, '' for the root), or undefined. */
@@ -319,6 +327,7 @@ export class BucketNamespace {
   /** Lists everything under `rel` flat and caches a listing for every folder in it. */
   private async fetchTree(rel: string): Promise<boolean> {
     const base = rel === '' ? this.prefix : `${this.prefix}${rel}/`;
+    const since = this.changes;
     const files = new Map<string, Map<string, Entry>>();
     const subdirs = new Map<string, Set<string>>();
     const folder = (dir: string): void => {
@@ -350,7 +359,7 @@ export class BucketNamespace {
       return false;
     }
 
-    for (const [dir, names] of subdirs) this.commitListing(dir, files.get(dir) as Map<string, Entry>, names, true);
+    for (const [dir, names] of subdirs) this.commitListing(dir, files.get(dir) as Map<string, Entry>, names, true, since);
     this.listedTrees.set(rel, true, { ttl: this.statTtl });
     return true;
   }
@@ -405,6 +414,7 @@ export class BucketNamespace {
    * lookup, without asking S3 (other nodes see it when their TTLs end).
    */
   noteFile(rel: string, info: { readonly size: number; readonly etag: string; readonly mtimeMs: number }): void {
+    this.changed(rel);
     const entry: FileEntry = { kind: 'file', key: this.keyOf(rel), size: info.size, etag: info.etag, mtimeMs: info.mtimeMs };
     this.lookups.set(rel, entry, { ttl: this.statTtl });
     this.placeInParent(rel, entry);
@@ -412,6 +422,7 @@ export class BucketNamespace {
 
   /** Our own mkdir (`empty`: its listing is known) or a folder our rename made: shown at once. */
   noteDir(rel: string, empty: boolean): void {
+    this.changed(rel);
     this.lookups.set(rel, this.dir, { ttl: this.statTtl });
     if (empty) this.commitListing(rel, new Map(), new Set(), true);
     this.placeInParent(rel, this.dir);
@@ -423,6 +434,7 @@ export class BucketNamespace {
    * listing above it keeps it until its TTL: the same thing other nodes see.
    */
   noteGone(rel: string): void {
+    this.changed(rel);
     this.lookups.set(rel, { kind: 'none' }, { ttl: this.negativeTtl });
     this.listings.delete(rel);
     const { parent, name } = splitRel(rel);
@@ -439,6 +451,16 @@ export class BucketNamespace {
     for (const key of [...this.listings.keys()]) if (key === rel || key.startsWith(below)) this.listings.delete(key);
     for (const key of [...this.listedTrees.keys()])
       if (key === rel || key.startsWith(below) || rel.startsWith(`${key}/`) || key === '') this.listedTrees.delete(key);
+  }
+
+  private changed(rel: string): void {
+    const n = ++this.changes;
+    for (const dir of selfAndAncestors(rel)) this.changedAt.set(dir, n);
+  }
+
+  /** Whether we changed `rel` (or something in it, for a folder) after our change count was `since`. */
+  private changedSince(rel: string, since: number): boolean {
+    return (this.changedAt.get(rel) ?? 0) > since;
   }
 
   /** `rel` (with `entry`) in its parent's cached listing, and each missing folder above it in theirs. */
@@ -490,6 +512,7 @@ export class BucketNamespace {
 
   private async fetchEntry(rel: string): Promise<Entry | undefined> {
     const key = this.keyOf(rel);
+    const since = this.changes;
     // Both questions at once: one round trip decides file, directory or nothing.
     const firstBytesSize = this.firstBytesSize();
     const [answer, children] = await Promise.all([
@@ -504,6 +527,11 @@ export class BucketNamespace {
       if (data) this.onFirstBytes(file, data);
       entry = file;
     }
+    if (this.changedSince(rel, since)) {
+      // We changed it while S3 was asked: what we noted is newer than this answer.
+      const noted = this.lookups.get(rel);
+      return noted === undefined || noted.kind === 'none' ? undefined : noted;
+    }
     if (entry) this.lookups.set(rel, entry, { ttl: this.statTtl });
     else this.lookups.set(rel, { kind: 'none' }, { ttl: this.negativeTtl });
     return entry;
@@ -515,6 +543,7 @@ export class BucketNamespace {
    */
   private async fetchListing(rel: string, maxPages: number, keepPartial: boolean): Promise<Listing | undefined> {
     const dirPrefix = rel === '' ? this.prefix : `${this.prefix}${rel}/`;
+    const since = this.changes;
     const files = new Map<string, Entry>();
     const dirs = new Set<string>();
     const complete = await this.forEachPage(dirPrefix, '/', maxPages, (page) => {
@@ -542,7 +571,7 @@ export class BucketNamespace {
           : `folder has more than ${shown} entries: readdir shows the first ${shown}; set option max-folder-entries to show more (about 250 bytes of memory a name while listed); other names can still be opened by path`,
       );
     }
-    return this.commitListing(rel, files, dirs, complete);
+    return this.commitListing(rel, files, dirs, complete, since);
   }
 
   /**
@@ -573,9 +602,10 @@ export class BucketNamespace {
 
   /**
    * Caches the listing of `dir` (it answers lookups of its children too): a folder wins over a
-   * same-named object. A listing larger than the whole budget is returned but not kept.
+   * same-named object. A listing larger than the whole budget is returned but not kept, and so
+   * is one asked for before our own change of something in `dir` (change count `since`).
    */
-  private commitListing(dir: string, files: ReadonlyMap<string, Entry>, dirs: ReadonlySet<string>, complete: boolean): Listing {
+  private commitListing(dir: string, files: ReadonlyMap<string, Entry>, dirs: ReadonlySet<string>, complete: boolean, since = Infinity): Listing {
     const names = [...files.keys()];
     for (const name of dirs) if (!files.has(name)) names.push(name);
     names.sort();
@@ -586,7 +616,7 @@ export class BucketNamespace {
       return { name, entry };
     });
     const listing: Listing = { children, complete, bytes };
-    this.listings.set(dir, listing, { ttl: this.statTtl });
+    if (!this.changedSince(dir, since)) this.listings.set(dir, listing, { ttl: this.statTtl });
     return listing;
   }
 

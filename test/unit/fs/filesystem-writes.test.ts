@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { MemoryStore } from '../helpers/memory-store.js';
-import { FaultStore } from '../helpers/fault-store.js';
+import { FaultStore, Gate } from '../helpers/fault-store.js';
 import { testFilesystem, type TestFilesystemOptions } from '../helpers/test-filesystem.js';
 import { errnoName } from '../../../src/fs/errno.js';
 import { StagingArea } from '../../../src/write/staging-area.js';
@@ -298,4 +298,22 @@ t.test('a flush before the first write commits nothing (a shell redirect, dd); t
   t.notOk(store.objects.has('h'));
   await fs.release(h);
   t.equal(text(store, 'h'), '', 'the last release commits the empty file');
+});
+
+t.test('an answer S3 gave before our own change does not hide it: a listing in flight while a file is committed', async (t) => {
+  const inner = new MemoryStore();
+  inner.put('d/old', 'x');
+  const store = new FaultStore(inner);
+  const { fs } = writable(store);
+  const gate = new Gate();
+  store.inject({ op: 'list', times: 1, fault: { kind: 'delay', until: gate.promise } });
+  const listing = fs.readdir('/d'); // its LIST waits at the gate
+  const fd = await fs.create('/d/new');
+  await fs.write(fd, 0, Buffer.from('n'));
+  await fs.flush(fd);
+  await fs.release(fd);
+  gate.open();
+  await listing;
+  t.equal((await fs.getattr('/d/new')).size, 1, 'the new file is still there');
+  t.same((await fs.readdir('/d')).names.sort(), ['new', 'old']);
 });
