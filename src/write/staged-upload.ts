@@ -42,20 +42,38 @@ export async function readObjectRange(ctx: Pick<TransferContext, 'store' | 'key'
   return out;
 }
 
-/** Copies the object (`size` bytes, version `etag`) into `file`. */
+/**
+ * Copies the object (`size` bytes, version `etag`) into `file`: pieces of one first part, up to
+ * `concurrency` GETs at once (one GET at a time is bound by latency, not bandwidth).
+ */
 export async function downloadInto(ctx: TransferContext, etag: string, size: number, file: StagingFile): Promise<void> {
   // Reserve the whole size first: a staged copy that cannot fit fails before any download.
   await file.truncate(size);
   const step = ctx.schedule.firstPartBytes;
-  for (let start = 0; start < size; start += step) {
-    const end = Math.min(size, start + step);
-    await ctx.memory.acquire(end - start, ctx.signal);
-    try {
-      await file.write(start, await readObjectRange(ctx, etag, start, end));
-    } finally {
-      ctx.memory.release(end - start);
+  let next = 0;
+  let failed = false;
+  const fetchPieces = async (): Promise<void> => {
+    while (next < size && !failed) {
+      const start = next;
+      const end = Math.min(size, start + step);
+      next = end;
+      try {
+        await ctx.memory.acquire(end - start, ctx.signal);
+        try {
+          await file.write(start, await readObjectRange(ctx, etag, start, end));
+        } finally {
+          ctx.memory.release(end - start);
+        }
+      } catch (err) {
+        failed = true; // the others stop after their piece
+        throw err;
+      }
     }
-  }
+  };
+  const workers = Math.max(1, Math.min(ctx.concurrency, Math.ceil(size / step)));
+  const results = await Promise.allSettled(Array.from({ length: workers }, fetchPieces));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
 /** Uploads `file` as the object: one PutObject when it fits one part, else a multipart upload. */

@@ -128,10 +128,14 @@ class LocalStagingFile implements StagingFile {
   async read(pos: number, len: number): Promise<Buffer> {
     const fh = this.handle();
     const n = Math.max(0, Math.min(len, this.length - pos));
-    const buf = Buffer.alloc(n);
+    const buf = Buffer.allocUnsafe(n);
     for (let done = 0; done < n;) {
       const { bytesRead } = await fh.read(buf, done, n - done, pos + done);
-      if (bytesRead === 0) break; // beyond what the disk holds: a hole, zeros
+      if (bytesRead === 0) {
+        // The disk file ended early (it never should: truncate sets its length): zeros.
+        buf.fill(0, done);
+        break;
+      }
       done += bytesRead;
     }
     return buf;

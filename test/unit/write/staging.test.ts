@@ -7,6 +7,7 @@ import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { StagingArea } from '../../../src/write/staging-area.js';
+import { Gate } from '../helpers/fault-store.js';
 import { bytes, PART, recordParts, setup } from './helpers/write-setup.js';
 
 t.test('clean: reads of an existing object go to S3, nothing is staged or committed', async (t) => {
@@ -287,4 +288,34 @@ t.test("the disk's own ENOSPC or EDQUOT is ENOSPC; the file keeps its old size a
   await t.rejects(f.write(3, Buffer.from('def')), { name: 'FsError', errno: 'EIO' }, 'any other failure: EIO');
   failWith = undefined;
   t.same(await f.read(0, 10), Buffer.from('abc'));
+});
+
+t.test('staging a large object downloads its pieces in parallel, each piece once', async (t) => {
+  const s = await setup();
+  t.teardown(s.cleanup);
+  const data = bytes(10 * PART + 3);
+  s.mem.put('big', data);
+  const gate = new Gate();
+  s.store.inject({ op: 'readRange', fault: { kind: 'delay', until: gate.promise } });
+  const ranges: [number, number][] = [];
+  const origin = s.store.readRange.bind(s.store);
+  s.store.readRange = (req, onChunk) => {
+    ranges.push([req.start, req.end]);
+    return origin(req, onChunk);
+  };
+  const h = s.handle('big', { uploadConcurrency: 3 });
+  const w = h.write(5, Buffer.from('x'));
+  while (ranges.length < 3) await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  t.equal(ranges.length, 3, 'three GETs at once');
+  gate.open();
+  await w;
+  t.same(
+    ranges.sort((a, b) => a[0] - b[0]),
+    Array.from({ length: 11 }, (_, i) => [i * PART, Math.min(data.length, (i + 1) * PART)]),
+  );
+  data.write('x', 5);
+  t.ok((await h.read(0, data.length)).equals(data));
+  await h.close();
+  t.ok(s.object('big')?.equals(data));
 });
