@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import t from 'tap';
 import { GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { run, tempDir } from './helpers/agent.js';
+import { run, startAgent, tempDir } from './helpers/agent.js';
+import { writeConfig } from './helpers/fluid-layout.js';
 import { mountBucket } from './helpers/mount-bucket.js';
-import { createTestBucket, makeClient, putObjects } from './helpers/s3.js';
+import { createTestBucket, makeClient, putObjects, s3Env } from './helpers/s3.js';
 
 const client: S3Client = makeClient();
 
@@ -199,4 +200,51 @@ with zipfile.ZipFile(d + '/py/arrays.npz') as z:
     t.equal(r.stdout.trim(), '1', 'clean, one commit');
     t.equal((await objectBytes(bucket, 'clone/d2/f2'))?.toString(), 'file 2\n');
   });
+});
+
+/** The mount options field (6th) of our mount's mountinfo line: `rw,…` or `ro,…`. */
+async function mountOptions(target: string): Promise<string | undefined> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  return text
+    .split('\n')
+    .map((l) => l.split(' '))
+    .find((f) => f[4] === target)?.[5];
+}
+
+t.test('Fluid mode: accessModes decide; a writable dataset writes into its bucket folders, a read-only one is ro in the kernel', async (t) => {
+  const env = s3Env();
+  const a = await createTestBucket(t, 'fluid-rw-a', client);
+  const b = await createTestBucket(t, 'fluid-rw-b', client);
+  const creds = { 'access-key-id': env.accessKeyId, 'secret-access-key': env.secretAccessKey };
+  for (const [mode, writable] of [
+    ['ReadWriteMany', true],
+    ['ReadOnlyMany', false],
+  ] as const) {
+    t.test(mode, async (t) => {
+      const dir = await tempDir(t, `fluid-${mode}`);
+      const target = join(dir, 'mnt');
+      const config = await writeConfig(dir, {
+        mounts: [
+          { mountPoint: `s3://${a}`, name: 'alpha', options: creds },
+          { mountPoint: `s3://${b}`, name: 'beta', options: { ...creds, 'read-only': 'true' } },
+        ],
+        targetPath: target,
+        runtimeOptions: { endpoint: env.endpoint },
+        accessModes: [mode],
+      });
+      const agent = startAgent(t, { args: ['--config', config], target });
+      await agent.mounted();
+      t.match(await mountOptions(target), writable ? /^rw\b/ : /^ro\b/, `the kernel mount is ${writable ? 'rw' : 'ro'}`);
+      const r = await sh(`echo ${mode} > "${target}/alpha/by-${mode}.txt"`);
+      if (writable) {
+        t.equal(r.code, 0, r.stderr);
+        t.equal((await objectBytes(a, `by-${mode}.txt`))?.toString(), `${mode}\n`);
+      } else t.match(r.stderr, /Read-only file system/);
+      const ro = await sh(`echo x > "${target}/beta/nope.txt"`);
+      t.match(ro.stderr, /Read-only file system/, 'a mount with read-only: true stays read-only');
+      const root = await sh(`mkdir "${target}/new-folder-at-the-root"`);
+      t.match(root.stderr, /Read-only file system/, 'the folders above the mounts are read-only');
+      t.equal(await objectBytes(b, 'nope.txt'), undefined);
+    });
+  }
 });
