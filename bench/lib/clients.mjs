@@ -33,14 +33,17 @@ const FSTYPE = { ours: 'fuse.fluid-s3', s3fs: 'fuse.s3fs', rclone: 'fuse.rclone'
 
 const live = new Set();
 
-function commandFor(client, { bucket, endpoint, creds, mnt, dir }) {
+// writable (default off; bench/write-run.mjs only): ours gets --read-write, s3fs loses `ro`,
+// rclone runs with --vfs-cache-mode writes (its cache in DIR/rclone-cache) instead of
+// --read-only --vfs-cache-mode off. The read bench never sets it, so it mounts as before.
+function commandFor(client, { bucket, endpoint, creds, mnt, dir, writable = false }) {
   const baseEnv = { ...process.env };
   for (const k of Object.keys(baseEnv)) if (k.startsWith('AWS_') || k === 'S3_ENDPOINT') delete baseEnv[k];
   switch (client) {
     case 'ours':
       return {
         cmd: process.execPath,
-        args: [join(APP, 'dist/src/cli.js'), 'mount', `s3://${bucket}`, mnt, '--endpoint', endpoint, '--cache-size', '256MiB'],
+        args: [join(APP, 'dist/src/cli.js'), 'mount', `s3://${bucket}`, mnt, '--endpoint', endpoint, '--cache-size', '256MiB', ...(writable ? ['--read-write'] : [])],
         env: { ...baseEnv, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey },
       };
     case 's3fs':
@@ -52,7 +55,7 @@ function commandFor(client, { bucket, endpoint, creds, mnt, dir }) {
           '-f',
           '-o',
           [
-            'ro',
+            ...(writable ? [] : ['ro']),
             `url=${endpoint}`,
             'use_path_request_style',
             'endpoint=us-east-1',
@@ -72,9 +75,7 @@ function commandFor(client, { bucket, endpoint, creds, mnt, dir }) {
           mnt,
           '--config',
           join(dir, 'rclone.conf'),
-          '--read-only',
-          '--vfs-cache-mode',
-          'off',
+          ...(writable ? ['--vfs-cache-mode', 'writes', '--cache-dir', join(dir, 'rclone-cache')] : ['--read-only', '--vfs-cache-mode', 'off']),
           '--use-server-modtime',
           '--log-level',
           'NOTICE',
