@@ -78,7 +78,12 @@ export class MultipartUpload {
       )
       .then((uploaded) => {
         this.inFlight.delete(upload);
-        onSettled(uploaded);
+        // Never a rejection no one awaits: a failing callback fails the upload instead.
+        try {
+          onSettled(uploaded);
+        } catch (err) {
+          this.fail(err);
+        }
       });
     this.inFlight.add(upload);
   }

@@ -15,7 +15,8 @@
  * upload completes: the handle then commits and stages (write-handle.ts).
  *
  * Memory: the first part grows with the file; every later part reserves its full size before
- * its first byte (8 MiB, 32 MiB past 8 GiB, 128 MiB past 40 GiB with the default part size).
+ * its first byte (8 MiB, then 32 MiB past 8 GiB with the default part size, then up to the
+ * schedule's cap: part-schedule.ts).
  * A write that runs out of memory (ENOMEM after the wait) may have stored a prefix of its
  * bytes, as a short write would; the size says how far it got. A write's checks (EFBIG, what
  * memory can serve) come before any byte is changed.

@@ -108,8 +108,8 @@ export class WriteMemory {
 
   /**
    * Resolves when `bytes` are reserved for the caller (who must `release` them). Waits while
-   * memory is short; rejects with FsError ENOMEM after maxWaitMs, or at once for a request no
-   * wait can satisfy; with 'aborted' semantics (ENOMEM too) when `signal` fires.
+   * memory is short; rejects with FsError ENOMEM after maxWaitMs, at once for a request no wait
+   * can satisfy (more than the writers' share), and when `signal` fires (a discarded handle).
    */
   acquire(bytes: number, signal?: AbortSignal): Promise<void> {
     if (!Number.isInteger(bytes) || bytes < 0) throw new RangeError(`WriteMemory.acquire: bytes must be a non-negative integer (got ${bytes})`);
