@@ -489,7 +489,7 @@ export class Filesystem {
     if (open) return this.fileHandle(open, true);
     const entry = await this.namespaceOf(bucket, path).lookup(rel).catch(this.unlessGone(bucket, path));
     if (entry?.kind === 'dir') throw new FsError('EISDIR', `${path}: is a directory`);
-    return this.fileHandle(this.openFile(bucket, rel, entry, true), true);
+    return this.fileHandle(this.openFile(bucket, rel, entry, entry === undefined), true);
   }
 
   /** Writes `data` at `pos`; resolves with the byte count (all of it, or an errno). */

@@ -317,3 +317,14 @@ t.test('an answer S3 gave before our own change does not hide it: a listing in f
   t.equal((await fs.getattr('/d/new')).size, 1, 'the new file is still there');
   t.same((await fs.readdir('/d')).names.sort(), ['new', 'old']);
 });
+
+t.test('create of a name that exists in S3 after all (made elsewhere since the kernel looked) opens it as it is', async (t) => {
+  const store = new MemoryStore();
+  store.put('f', 'made elsewhere');
+  const { fs } = writable(store);
+  const fd = await fs.create('/f');
+  t.equal((await fs.getattr('/f')).size, 14, 'not emptied');
+  await fs.flush(fd);
+  await fs.release(fd);
+  t.equal(text(store, 'f'), 'made elsewhere');
+});
