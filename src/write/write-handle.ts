@@ -33,6 +33,7 @@
  */
 import { FsError } from '../fs/errno.js';
 import type { ObjectStore, WrittenObject } from '../store/object-store.js';
+import { CleanReader } from './clean-reader.js';
 import { PartSchedule } from './part-schedule.js';
 import { downloadInto, readObjectRange, uploadFrom, type TransferContext } from './staged-upload.js';
 import type { StagingArea, StagingFile } from './staging-area.js';
@@ -77,6 +78,7 @@ export class WriteHandle {
   private readonly discarded = new AbortController();
   private base: { size: number; etag: string } | undefined;
   private state: State;
+  private readonly cleanReader: CleanReader;
   private dirtyFlag: boolean;
   private stagingMissingTold = false;
   /** The tail of the queue of operations (each waits for the one before). */
@@ -93,6 +95,7 @@ export class WriteHandle {
       concurrency: opts.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
       signal: this.discarded.signal,
     };
+    this.cleanReader = new CleanReader(this.transfer);
     this.base = opts.base === undefined ? undefined : { size: opts.base.size, etag: opts.base.etag };
     const fresh = opts.truncate || opts.base === undefined;
     this.state = fresh ? this.newStream() : { kind: 'clean' };
@@ -122,6 +125,7 @@ export class WriteHandle {
       await this.usable();
       if (data.length === 0) return;
       this.checkFits(pos + data.length);
+      this.cleanReader.drop(); // the handle leaves clean: its memory serves the writes
       await this.streamFromClean();
       const state = this.state;
       if (state.kind === 'streaming' && state.writer.canWrite(pos, data.length)) {
@@ -144,7 +148,7 @@ export class WriteHandle {
       const state = this.state;
       if (state.kind === 'clean') {
         const base = this.base as { size: number; etag: string };
-        return readObjectRange(this.transfer, base.etag, pos, end);
+        return this.cleanReader.read(base.etag, base.size, pos, end);
       }
       if (state.kind === 'streaming' && state.writer.canRead(pos, end - pos)) return state.writer.read(pos, end - pos);
       const file = await this.staged();
@@ -158,6 +162,7 @@ export class WriteHandle {
       await this.usable();
       this.checkFits(size);
       if (size === this.size) return;
+      this.cleanReader.drop();
       const state = this.state;
       if (size === 0) {
         // Nothing of the old bytes is needed (O_TRUNC on a file already open): start a new
@@ -349,6 +354,7 @@ export class WriteHandle {
 
   /** Frees memory and the staging file; the handle is closed. */
   private async release(): Promise<void> {
+    this.cleanReader.drop();
     const state = this.state;
     this.state = { kind: 'closed' };
     if (state.kind === 'streaming') await state.writer.abort();

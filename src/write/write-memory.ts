@@ -141,6 +141,13 @@ export class WriteMemory {
     });
   }
 
+  /** Reserves `bytes` now if they fit without waiting (no one is waiting either); else false. */
+  tryAcquire(bytes: number): boolean {
+    if (bytes > this.writerLimitBytes || this.waiters.length > 0 || !this.fitsDroppingSpares(bytes)) return false;
+    this.take(bytes);
+    return true;
+  }
+
   /** Gives back bytes from `acquire`; wakes the waiters that now fit. */
   release(bytes: number): void {
     if (bytes <= 0) return;
