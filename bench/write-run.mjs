@@ -76,18 +76,19 @@ function render({ res, shape, header, partial }) {
   const get = (c, w, k) => res.clients[c]?.[w]?.[k];
   const sdkBest = Math.max(0, ...(res.sdk ?? []).map((s) => s.MBps));
   L.push('', '| target (issue 12) | ours | s3fs | rclone | ours/s3fs | ours/rclone | ours/SDK | met? |', '|---|---:|---:|---:|---:|---:|---:|---|');
-  {
+  const ran = (w) => Object.values(res.clients).some((m) => m[w]);
+  if (ran('seq')) {
     const [o, s, r] = ['ours', 's3fs', 'rclone'].map((c) => get(c, 'seq', 'MBps'));
     const met = o && s && r && sdkBest ? (o >= 2 * s && o >= 2 * r && o >= 0.75 * sdkBest ? 'yes' : 'no') : '?';
     L.push(`| ${WORKLOADS[0].label(shape)}: ≥ 2× s3fs and rclone, ≥ 0.75× raw SDK (${f3(sdkBest)} MB/s) | ${f3(o)} MB/s | ${f3(s)} | ${f3(r)} | ${ratio(o, s)} | ${ratio(o, r)} | ${ratio(o, sdkBest)} | ${met} |`);
   }
-  for (const w of ['cp', 'tar', 'rsync']) {
+  for (const w of ['cp', 'tar', 'rsync'].filter(ran)) {
     const [o, s, r] = ['ours', 's3fs', 'rclone'].map((c) => get(c, w, 'filesPerS'));
     const better = Math.max(s ?? 0, r ?? 0);
     const met = o && s && r ? (o >= 2 * better ? 'yes' : 'no') : '?';
     L.push(`| ${WORKLOADS.find((x) => x.name === w).label(shape)}: ≥ 2× the better peer | ${f3(o)} files/s | ${f3(s)} | ${f3(r)} | ${ratio(o, s)} | ${ratio(o, r)} | | ${met} |`);
   }
-  {
+  if (ran('rss')) {
     const [o, s, r] = ['ours', 's3fs', 'rclone'].map((c) => get(c, 'rss', 'peakRssMiB'));
     L.push(`| peak RSS, ${WORKLOADS.find((x) => x.name === 'rss').label(shape)}: ours ≤ 256 + 150 MiB | ${f3(o)} MiB | ${f3(s)} | ${f3(r)} | | | | ${o === undefined ? '?' : o <= 406 ? 'yes' : 'no'} |`);
   }
@@ -121,7 +122,8 @@ async function main() {
       void cleanup().finally(() => process.exit(130));
     });
   }
-  const resultsFile = join(HERE, 'results', `2026-12-02-writes-${o.quick ? 'quick' : 'lan'}.md`);
+  // a narrowed run (--only) gets its own file, so it never overwrites the full table
+  const resultsFile = join(HERE, 'results', `2026-12-02-writes-${o.quick ? 'quick' : 'lan'}${o.only ? `-only-${o.only.join('+')}` : ''}.md`);
   const res = { sdk: [], clients: {} };
   let header = [];
   const save = async (partial) => {
