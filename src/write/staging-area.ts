@@ -107,6 +107,7 @@ class LocalStagingFile implements StagingFile {
 
   async write(pos: number, data: Buffer): Promise<void> {
     const fh = this.handle();
+    if (data.length === 0) return; // as pwrite: an empty write does not extend the file
     const end = Math.max(this.length, pos + data.length);
     this.area.resize(this.length, end);
     const before = this.length;
