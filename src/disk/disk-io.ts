@@ -1,0 +1,50 @@
+/**
+ * The file operations the disk cache makes, behind one small interface so that tests can make
+ * any of them fail (EIO, ENOSPC, EROFS) without a broken disk, and count them.
+ */
+import fs from 'node:fs/promises';
+
+export interface FsSpace {
+  /** Bytes free to an unprivileged writer. */
+  readonly availableBytes: number;
+  /** Size of the filesystem. */
+  readonly totalBytes: number;
+}
+
+export interface DiskIo {
+  readFile(file: string): Promise<Buffer>;
+  /** Creates `file` (failing if it exists) with `mode` and writes `data` into it, in order. */
+  writeNew(file: string, data: readonly Buffer[], mode: number): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(file: string): Promise<void>;
+  mkdir(dir: string, mode: number): Promise<void>;
+  readdir(dir: string): Promise<string[]>;
+  stat(file: string): Promise<{ size: number; mtimeMs: number }>;
+  statfs(dir: string): Promise<FsSpace>;
+}
+
+export const nodeDiskIo: DiskIo = {
+  readFile: (file) => fs.readFile(file),
+  async writeNew(file, data, mode) {
+    const fh = await fs.open(file, 'wx', mode);
+    try {
+      await fh.writev(data as Buffer[]);
+    } finally {
+      await fh.close();
+    }
+  },
+  rename: (from, to) => fs.rename(from, to),
+  unlink: (file) => fs.unlink(file),
+  async mkdir(dir, mode) {
+    await fs.mkdir(dir, { recursive: true, mode });
+  },
+  readdir: (dir) => fs.readdir(dir),
+  async stat(file) {
+    const s = await fs.stat(file);
+    return { size: s.size, mtimeMs: s.mtimeMs };
+  },
+  async statfs(dir) {
+    const s = await fs.statfs(dir);
+    return { availableBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+  },
+};
