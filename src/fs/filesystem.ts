@@ -609,15 +609,18 @@ export class Filesystem {
     if (source.kind === 'file') {
       if (target?.kind === 'dir') throw new FsError('EISDIR', `${to}: is a directory`);
       if (bucket.openFiles.has(dst.rel)) throw new FsError('EBUSY', `${to}: open for writing`);
-      const written = await store.copyObject({ key: source.key, etag: source.etag, size: source.size }, `${bucket.mount.prefix}${dst.rel}`);
+      const dstKey = `${bucket.mount.prefix}${dst.rel}`;
+      const written = await store.copyObject({ key: source.key, etag: source.etag, size: source.size }, dstKey);
       namespace.noteFile(dst.rel, { size: source.size, etag: written.etag, mtimeMs: written.mtimeMs });
-      await store.deleteObject(source.key);
-      namespace.noteGone(src.rel);
+      // The open file moves before the delete: a write arriving meanwhile goes to the new name.
       if (open && !open.unlinked) {
+        await open.writer.moveTo(dstKey, { size: source.size, etag: written.etag });
         bucket.openFiles.delete(src.rel);
         open.rel = dst.rel;
         bucket.openFiles.set(dst.rel, open);
       }
+      await store.deleteObject(source.key);
+      namespace.noteGone(src.rel);
       return;
     }
     if (target?.kind === 'file') throw new FsError('ENOTDIR', `${to}: not a directory`);

@@ -16,7 +16,8 @@ import type { WriteMemory } from './write-memory.js';
 
 export interface TransferContext {
   readonly store: ObjectStore;
-  readonly key: string;
+  /** Changes when the file is renamed while open (WriteHandle.moveTo). */
+  key: string;
   readonly schedule: PartSchedule;
   readonly memory: WriteMemory;
   readonly concurrency: number;

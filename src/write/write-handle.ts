@@ -186,6 +186,19 @@ export class WriteHandle {
     });
   }
 
+  /**
+   * The file was renamed while open, just after a commit (the caller commits first): from now
+   * on reads, uploads and messages use `key`, and `base` is the object there now (the copy's etag).
+   */
+  moveTo(key: string, base: { readonly size: number; readonly etag: string }): Promise<void> {
+    return this.serialised(async () => {
+      await this.usable();
+      if (this.dirtyFlag) throw new FsError('EBUSY', `${this.transfer.key}: changed since its last commit; commit before moving it`);
+      this.transfer.key = key;
+      this.base = { size: base.size, etag: base.etag };
+    });
+  }
+
   /** Uploads the file if it is dirty; undefined when there was nothing to do. */
   commit(): Promise<CommittedObject | undefined> {
     return this.serialised(() => this.commitNow());
@@ -272,7 +285,7 @@ export class WriteHandle {
         this.stagingMissingTold = true;
         this.opts.onStagingMissing?.();
       }
-      throw new FsError('EOPNOTSUPP', `${this.opts.key}: this write needs a local staging file and the mount has no staging space`);
+      throw new FsError('EOPNOTSUPP', `${this.transfer.key}: this write needs a local staging file and the mount has no staging space`);
     }
     const state = this.state;
     if (state.kind === 'streaming' && !state.writer.uploadedAny) {
@@ -323,15 +336,15 @@ export class WriteHandle {
   /** Throws if the handle cannot take operations; a part that failed while idle surfaces here. */
   private async usable(): Promise<void> {
     const state = this.state;
-    if (state.kind === 'closed') throw new FsError('EBADF', `${this.opts.key}: the write handle is closed`);
+    if (state.kind === 'closed') throw new FsError('EBADF', `${this.transfer.key}: the write handle is closed`);
     if (state.kind === 'failed') {
       if (!state.reported) {
         state.reported = true;
         throw state.error;
       }
-      throw new FsError('EIO', `${this.opts.key}: an upload of this file failed earlier`, { cause: state.error });
+      throw new FsError('EIO', `${this.transfer.key}: an upload of this file failed earlier`, { cause: state.error });
     }
-    if (this.discarded.signal.aborted) throw new FsError('EBADF', `${this.opts.key}: the write handle was discarded`);
+    if (this.discarded.signal.aborted) throw new FsError('EBADF', `${this.transfer.key}: the write handle was discarded`);
     if (state.kind === 'streaming' && state.writer.failure !== undefined) {
       const { error } = state.writer.failure;
       // The upload is lost: abort it (after its parts in flight settled); the caller gets this
@@ -344,7 +357,7 @@ export class WriteHandle {
 
   private checkFits(end: number): void {
     if (end > this.schedule.maxObjectBytes) {
-      throw new FsError('EFBIG', `${this.opts.key}: ${end} bytes is past the largest object an upload can hold (${this.schedule.maxObjectBytes} bytes)`);
+      throw new FsError('EFBIG', `${this.transfer.key}: ${end} bytes is past the largest object an upload can hold (${this.schedule.maxObjectBytes} bytes)`);
     }
   }
 

@@ -182,11 +182,18 @@ t.test(`writes against a model (FC_SEED=${SEED})`, async (t) => {
             }
             case 'rename': {
               const [from, to] = [PATHS[op.from] as string, PATHS[op.to] as string];
-              // Renames of files being written are not modelled here (filesystem-writes.test.ts).
-              if (from === to || files.has(from) || files.has(to) || !bucket.has(from)) break;
+              // A file open for writing may be renamed (it is committed first and moves with its
+              // handles); a target open for writing answers EBUSY (not modelled).
+              const open = files.get(from);
+              if (from === to || files.has(to) || (!bucket.has(from) && !open)) break;
               await fs.rename(from, to);
-              bucket.set(to, bucket.get(from) as Buffer);
+              bucket.set(to, open ? Buffer.from(open.content) : (bucket.get(from) as Buffer));
               bucket.delete(from);
+              if (open) {
+                files.delete(from);
+                files.set(to, open);
+                for (const h of fds) if (h.path === from) h.path = to;
+              }
               checkBucket(`after rename ${from} → ${to}`);
               break;
             }
