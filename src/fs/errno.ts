@@ -4,21 +4,12 @@
  * errno each StoreError kind becomes is a column of the catalogue (src/error-catalogue.ts).
  */
 import { constants } from 'node:os';
-import { AgentError } from '../agent-error.js';
-import { FS_ERRORS, STORE_ERRORS, type ErrnoName, type FsErrno } from '../error-catalogue.js';
+import { STORE_ERRORS, type ErrnoName } from '../error-catalogue.js';
+import { FsError } from '../fs-error.js';
 import { StoreError } from '../store/store-error.js';
 
 export type { ErrnoName, FsErrno } from '../error-catalogue.js';
-
-/** A filesystem-level answer that is not a bug: ENOENT on lookup, EROFS on write, … */
-export class FsError extends AgentError {
-  override readonly name = 'FsError';
-  readonly errno: FsErrno;
-  constructor(errno: FsErrno, message: string, options?: { cause?: unknown }) {
-    super(FS_ERRORS[errno].code, message, options);
-    this.errno = errno;
-  }
-}
+export { FsError } from '../fs-error.js';
 
 export function errnoName(err: unknown): ErrnoName {
   if (err instanceof FsError) return err.errno;

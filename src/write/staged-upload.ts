@@ -6,7 +6,7 @@
  * staging a 50 GiB file needs no more memory than streaming one. The download asks for the
  * version the handle knows (If-Match): an object changed since is ESTALE, never a mix.
  */
-import { FsError } from '../fs/errno.js';
+import { FsError } from '../fs-error.js';
 import type { ObjectStore, WrittenObject } from '../store/object-store.js';
 import { StoreError } from '../store/store-error.js';
 import { MultipartUpload } from './multipart-upload.js';

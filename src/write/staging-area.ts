@@ -15,7 +15,7 @@
  */
 import { mkdir, mkdtemp, open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FsError } from '../fs/errno.js';
+import { FsError } from '../fs-error.js';
 
 export interface StagingFile {
   readonly size: number;

@@ -21,7 +21,7 @@
  * bytes, as a short write would; the size says how far it got. A write's checks (EFBIG, what
  * memory can serve) come before any byte is changed.
  */
-import { FsError } from '../fs/errno.js';
+import { FsError } from '../fs-error.js';
 import type { ObjectStore, WrittenObject } from '../store/object-store.js';
 import { MultipartUpload } from './multipart-upload.js';
 import { PartBuffer } from './part-buffer.js';

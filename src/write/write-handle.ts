@@ -31,7 +31,7 @@
  * CompleteMultipartUpload succeeded, and a part that failed while the writer was idle surfaces
  * at its next operation (never as an unhandled rejection).
  */
-import { FsError } from '../fs/errno.js';
+import { FsError } from '../fs-error.js';
 import type { ObjectStore, WrittenObject } from '../store/object-store.js';
 import { CleanReader } from './clean-reader.js';
 import { PartSchedule } from './part-schedule.js';

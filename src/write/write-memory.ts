@@ -22,7 +22,7 @@
  * and all of them as soon as no writer holds memory.
  */
 import { type Clock, systemClock } from '../clock.js';
-import { FsError } from '../fs/errno.js';
+import { FsError } from '../fs-error.js';
 
 /** The read cache's budget as writers see it; BlockCache satisfies it. */
 export interface SharedBudget {
