@@ -38,10 +38,14 @@ t.test(`${WRITERS} writers of ${FILE_MIB} MiB files stay within cache-size + 150
     peakReservedMiB: number;
     peakPartsInFlight: number;
     peakRss: number;
+    peakExternalMiB: number;
+    peakArrayBuffersMiB: number;
+    peakHeapUsedMiB: number;
   };
   t.comment(
     `${WRITERS} × ${FILE_MIB} MiB in ${r.seconds} s: peak RSS ${r.peakRss} MiB (bound ${BOUND_MIB}), peak reserved in the budget ${r.peakReservedMiB} MiB, ${r.peakPartsInFlight} parts in flight at most`,
   );
+  t.comment(`peaks sampled every 50 ms: external ${r.peakExternalMiB} MiB (array buffers ${r.peakArrayBuffersMiB}), heap used ${r.peakHeapUsedMiB} MiB`);
   t.same(
     r.sizes,
     Array.from({ length: WRITERS }, () => FILE_MIB),

@@ -77,6 +77,13 @@ const mib = (n: number): number => Math.round((n / MiB) * 10) / 10;
 const store = new SinkStore();
 const { fs } = testFilesystem({ store, mount: { readOnly: false }, settings: { cacheSizeBytes, requestTimeoutMs: 120_000 } });
 let peakHeld = 0;
+const peak = { external: 0, arrayBuffers: 0, heapUsed: 0 };
+const sampler = setInterval(() => {
+  const m = process.memoryUsage();
+  peak.external = Math.max(peak.external, m.external);
+  peak.arrayBuffers = Math.max(peak.arrayBuffers, m.arrayBuffers);
+  peak.heapUsed = Math.max(peak.heapUsed, m.heapUsed);
+}, 50);
 const chunk = Buffer.alloc(MiB, 0x5a);
 const started = Date.now();
 await Promise.all(
@@ -90,8 +97,12 @@ await Promise.all(
     await fs.release(fd);
   }),
 );
+clearInterval(sampler);
 console.log(
   JSON.stringify({
+    peakExternalMiB: mib(peak.external),
+    peakArrayBuffersMiB: mib(peak.arrayBuffers),
+    peakHeapUsedMiB: mib(peak.heapUsed),
     writers,
     fileMiB: mib(fileBytes),
     cacheSizeMiB: mib(cacheSizeBytes),

@@ -183,3 +183,24 @@ t.test('a streamed file reuses part buffers and leaves no spare behind', async (
   t.ok(allocated.size < 9, `${allocated.size} buffers for 9 parts`);
   t.same([s.memory.heldBytes, s.memory.spareBytes, s.budget.reservedBytes], [0, 0, 0]);
 });
+
+t.test('a buffer given back goes as it is to a writer waiting for one of its size: no new allocation, no garbage', async (t) => {
+  const MiB = 1024 * 1024;
+  const budget = new PlainBudget(8 * MiB);
+  const m = new WriteMemory(budget, { maxWaitMs: 1000 });
+  const first = await m.takeBuffer(3 * MiB);
+  const second = await m.takeBuffer(3 * MiB); // 6 of the 6 MiB writers may hold
+  const waiting = m.takeBuffer(3 * MiB);
+  t.notOk(await settled(waiting), 'waits: the writers hold their share');
+  m.giveBack(first, true);
+  t.equal(await waiting, first, 'the waiter got the very buffer given back');
+  t.equal(m.heldBytes, 6 * MiB, 'its reservation came with it');
+  t.equal(budget.reservedBytes, 6 * MiB);
+  const other = m.takeBuffer(2 * MiB);
+  m.giveBack(second, true);
+  t.not(await other, second, 'a waiter for another size gets new memory');
+  t.equal(m.heldBytes, 5 * MiB);
+  const failed = m.takeBuffer(3 * MiB);
+  m.giveBack(first, false); // its upload failed: someone may still read it
+  t.not(await failed, first, 'a buffer that is not reusable is never handed on');
+});
