@@ -5,12 +5,39 @@
  *
  * Each download belongs to the readers that asked for it or waited on it; when the last of them
  * goes away (release), the GET is aborted: nobody will read those bytes.
+ *
+ * With a disk level (src/disk/), a download first looks each of its blocks up on disk, all at
+ * once; the blocks found there go into the memory cache, and only the runs of blocks still
+ * missing are fetched, one GET per run. Every block that arrives whole from the store is handed
+ * to the disk level to be written in the background (never awaited). An exact-range GET
+ * (readRange) uses the disk only when its range is exactly one whole block (a small file read
+ * whole): a partial block is never cached on disk.
  */
 import type { Block, Chunks } from './block.js';
 import type { BlockCache } from './block-cache.js';
 import type { ObjectRef } from './object-ref.js';
 import assert from 'node:assert/strict';
+import type { DiskKey } from '../disk/disk-key.js';
+import type { ObjectStore } from '../store/object-store.js';
 import { StoreError } from '../store/store-error.js';
+
+/** The second cache level, on local disk (DiskBlockCache fits). Neither call may throw or reject. */
+export interface DiskLevel {
+  /** Block `index` of the object, whole, or undefined. */
+  get(key: DiskKey, index: number): Promise<Buffer | undefined>;
+  /** Block `index` of the object, whole, to be written in the background; returns at once. */
+  put(key: DiskKey, index: number, data: readonly Buffer[]): void;
+}
+
+export interface DiskLevelOptions {
+  readonly level: DiskLevel;
+  /**
+   * What tells stores apart on disk: endpoint and bucket. Default: the store's label, which
+   * names the bucket only; pass one that names the endpoint too when two mounts may reach two
+   * endpoints (or give each source its own cache folder).
+   */
+  readonly storeId?: (store: ObjectStore) => string;
+}
 
 /** Something that reads: an open handle. */
 export type Owner = object;
@@ -66,10 +93,41 @@ export class BlockFetcher {
   private readonly byOwner = new Map<Owner, Set<Download>>();
   private readonly filling = new Map<string, FillingBlock>();
   private inflight = 0;
+  private readonly disk: DiskLevel | undefined;
+  private readonly storeId: (store: ObjectStore) => string;
 
-  constructor(cache: BlockCache, partSizeBytes: number) {
+  constructor(cache: BlockCache, partSizeBytes: number, disk?: DiskLevelOptions) {
     this.cache = cache;
     this.partBlocks = Math.max(1, Math.floor(partSizeBytes / cache.blockSize));
+    this.disk = disk?.level;
+    this.storeId = disk?.storeId ?? ((store) => store.label);
+  }
+
+  private diskKey(obj: ObjectRef): DiskKey {
+    return { store: this.storeId(obj.store), key: obj.key, etag: obj.etag, size: obj.size };
+  }
+
+  /**
+   * Block `index` of `obj` from the disk level: undefined without one, or on a miss. For bytes
+   * fetched outside the block path (a lookup's first bytes of a small object).
+   */
+  diskBlock(obj: ObjectRef, index: number): Promise<Buffer | undefined> {
+    if (this.disk === undefined) return Promise.resolve(undefined);
+    const bs = this.cache.blockSize;
+    return this.disk.get(this.diskKey(obj), index).then(
+      (data) => (data !== undefined && data.length === Math.min(bs, obj.size - index * bs) ? data : undefined),
+      () => undefined,
+    );
+  }
+
+  /**
+   * Hands block `index` of `obj`, fetched outside the block path (a lookup's first bytes that
+   * are the whole object), to the disk level. Anything but the whole block is ignored.
+   */
+  keepOnDisk(obj: ObjectRef, index: number, chunks: readonly Buffer[]): void {
+    const bs = this.cache.blockSize;
+    const len = chunks.reduce((n, c) => n + c.length, 0);
+    if (this.disk !== undefined && len > 0 && len === Math.min(bs, obj.size - index * bs)) this.disk.put(this.diskKey(obj), index, chunks);
   }
 
   /** The largest GET the read path makes. */
@@ -174,6 +232,29 @@ export class BlockFetcher {
    * `progress` sees them as they arrive, with the count so far.
    */
   readRange(obj: ObjectRef, start: number, end: number, owner: Owner, progress?: (chunks: Chunks, received: number) => void): Promise<Chunks> {
+    const disk = this.disk;
+    const bs = this.cache.blockSize;
+    if (disk === undefined || start % bs !== 0 || end !== Math.min(obj.size, start + bs)) return this.getRange(obj, start, end, owner, progress);
+    // Exactly one whole block (a small file read whole): the disk may have it, and may keep it.
+    const key = this.diskKey(obj);
+    const index = start / bs;
+    return disk
+      .get(key, index)
+      .catch(() => undefined)
+      .then((data) => {
+        if (data !== undefined && data.length === end - start) {
+          const chunks = [data];
+          progress?.(chunks, data.length);
+          return chunks;
+        }
+        return this.getRange(obj, start, end, owner, progress).then((chunks) => {
+          disk.put(key, index, chunks);
+          return chunks;
+        });
+      });
+  }
+
+  private getRange(obj: ObjectRef, start: number, end: number, owner: Owner, progress?: (chunks: Chunks, received: number) => void): Promise<Chunks> {
     // A read waits on it from the start, so a seek never aborts it.
     const d = this.track({ abort: new AbortController(), owners: new Set([owner]), bytes: end - start, waiting: 1, filling: new Map() });
     const chunks: Buffer[] = [];
@@ -272,55 +353,102 @@ export class BlockFetcher {
       d.filling.delete(key);
     };
 
-    let index = 0;
+    const disk = this.disk;
+    const diskKey = disk ? this.diskKey(obj) : undefined;
     let completedBytes = 0;
-    let delivered = 0;
     const blockLen = (i: number): number => Math.min(bs, end - (first + i) * bs);
-    const finishBlock = (): void => {
-      const f = blocks[index] as FillingBlock;
-      unfill(index);
-      this.cache.add(keys[index] as string, { chunks: f.chunks, length: f.length });
+    /** Block `i` is whole: into the memory cache (and, when it came from the store, to disk). */
+    const complete = (i: number, fromStore: boolean): void => {
+      const f = blocks[i] as FillingBlock;
+      unfill(i);
+      this.cache.add(keys[i] as string, { chunks: f.chunks, length: f.length });
       completedBytes += f.length;
       f.settle();
-      index++;
+      if (fromStore && disk) disk.put(diskKey as DiskKey, first + i, f.chunks);
+    };
+    const fail = (i: number, err: Error): void => {
+      unfill(i);
+      (blocks[i] as FillingBlock).settle(err);
     };
 
-    obj.store
-      .readRange({ key: obj.key, start, end, etag: obj.etag, signal: d.abort.signal }, (chunk) => {
-        // An aborted download's blocks are no longer anybody's: late bytes go nowhere.
-        if (d.abort.signal.aborted) return;
-        delivered += chunk.length;
-        // Bytes past the range asked for: a broken answer, failed when the call settles.
-        if (delivered > end - start) return;
-        // Cut the stream at block edges without copying: a chunk that spans an edge is shared,
-        // as two views, by the two blocks.
-        let rest = chunk;
-        while (rest.length > 0) {
-          const f = blocks[index] as FillingBlock;
-          const take = Math.min(rest.length, blockLen(index) - f.length);
-          f.push(take === rest.length ? rest : rest.subarray(0, take));
-          rest = rest.subarray(take);
-          if (f.length === blockLen(index)) finishBlock();
+    /** One ranged GET for blocks [from, from + n) of this download, cut into blocks as bytes arrive. */
+    const getRun = (from: number, n: number): Promise<void> => {
+      const runStart = (first + from) * bs;
+      const runEnd = Math.min(obj.size, (first + from + n) * bs);
+      let index = from;
+      let delivered = 0;
+      let settled = false;
+      return obj.store
+        .readRange({ key: obj.key, start: runStart, end: runEnd, etag: obj.etag, signal: d.abort.signal }, (chunk) => {
+          // An aborted download's blocks are no longer anybody's: late bytes go nowhere.
+          if (d.abort.signal.aborted || settled) return;
+          delivered += chunk.length;
+          // Bytes past the range asked for: a broken answer, failed when the call settles.
+          if (delivered > runEnd - runStart) return;
+          // Cut the stream at block edges without copying: a chunk that spans an edge is shared,
+          // as two views, by the two blocks.
+          let rest = chunk;
+          while (rest.length > 0) {
+            const f = blocks[index] as FillingBlock;
+            const take = Math.min(rest.length, blockLen(index) - f.length);
+            f.push(take === rest.length ? rest : rest.subarray(0, take));
+            rest = rest.subarray(take);
+            if (f.length === blockLen(index)) complete(index++, true);
+          }
+        })
+        .then(() => {
+          settled = true;
+          if (d.abort.signal.aborted) throw new StoreError('aborted', 'no reader left');
+          // The store said done: every block must be complete, and nothing more than asked sent.
+          if (index < from + n || delivered !== runEnd - runStart) throw wrongLength(obj, runStart, runEnd, delivered);
+        })
+        .catch((e: unknown) => {
+          // Late bytes of a failed GET must not land in the blocks of the next run.
+          settled = true;
+          const err = asError(openObjectError(e, obj));
+          for (let i = index; i < from + n; i++) fail(i, err);
+        });
+    };
+
+    /** The blocks the disk has go to memory; one GET per run of the others. */
+    const fromDiskThenStore = async (level: DiskLevel): Promise<void> => {
+      // A disk level must not reject; one that does is a miss, never a failed read.
+      const found = await Promise.all(blocks.map((_, i) => level.get(diskKey as DiskKey, first + i).catch(() => undefined)));
+      if (d.abort.signal.aborted) {
+        const err = new StoreError('aborted', 'no reader left');
+        for (let i = 0; i < count; i++) fail(i, err);
+        return;
+      }
+      const runs: Promise<void>[] = [];
+      let runFrom = -1;
+      for (let i = 0; i <= count; i++) {
+        const data = i < count ? found[i] : undefined;
+        const hit = data !== undefined && data.length === blockLen(i);
+        if (hit) {
+          (blocks[i] as FillingBlock).push(data);
+          complete(i, false);
         }
-      })
-      .then(() => {
-        if (d.abort.signal.aborted) throw new StoreError('aborted', 'no reader left');
-        // The store said done: every block must be complete, and nothing more than asked sent.
-        if (index < count || delivered !== end - start) throw wrongLength(obj, start, end, delivered);
-      })
-      .catch((e: unknown) => {
-        const err = asError(openObjectError(e, obj));
-        for (let i = index; i < count; i++) {
-          unfill(i);
-          (blocks[i] as FillingBlock).settle(err);
+        const missing = i < count && !hit;
+        if (missing && runFrom < 0) runFrom = i;
+        if (!missing && runFrom >= 0) {
+          runs.push(getRun(runFrom, i - runFrom));
+          runFrom = -1;
         }
-        index = count;
-      })
-      .finally(() => {
-        // Bytes of completed blocks were handed to the cache; the rest never will be.
-        this.cache.unreserve(d.bytes - completedBytes);
-        this.untrack(d);
-      });
+      }
+      await Promise.all(runs);
+    };
+
+    const done = disk
+      ? fromDiskThenStore(disk).catch((e: unknown) => {
+          // A bug of ours must not leave readers waiting: fail whatever is still on its way.
+          for (let i = 0; i < count; i++) if (d.filling.get(keys[i] as string) === blocks[i]) fail(i, asError(e));
+        })
+      : getRun(0, count);
+    void done.finally(() => {
+      // Bytes of completed blocks were handed to the cache; the rest never will be.
+      this.cache.unreserve(d.bytes - completedBytes);
+      this.untrack(d);
+    });
   }
 }
 
