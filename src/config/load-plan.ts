@@ -229,6 +229,11 @@ async function buildPlan(mode: Mode, config: PlanSource, flags: Record<string, s
 
   // With several mounts, process-wide keys come from the shared layers only.
   const s = await fieldsOf<ProcessSettings>('process', winners(single ? mountLayers[0] : []), fileContext, mode);
+  // A disk cache without a budget would fill the node's disk (the kubelet then evicts the pod).
+  if ((s.diskCacheDir === undefined) !== (s.diskCacheSizeBytes === undefined)) {
+    const [given, missing] = s.diskCacheDir === undefined ? ['disk-cache-size', 'disk-cache-dir'] : ['disk-cache-dir', 'disk-cache-size'];
+    throw configError(ConfigErrorCode.BAD_OPTION, `${file === undefined ? SOURCE_CLI : `config ${file}`}: option ${q(given)} needs option ${q(missing)} too`);
+  }
   const memory = ctx.memoryLimitBytes === undefined ? await cgroupMemoryLimit() : (ctx.memoryLimitBytes ?? undefined);
   // The table holds the address as text (`off` included); the listener wants its parts.
   const metricsAddress = parseListenAddress(s.metricsAddress as unknown as string) ?? undefined;

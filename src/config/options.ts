@@ -98,6 +98,8 @@ export const VOCABULARY: readonly OptionSpec[] = [
   whole('part-size', 'size', '8MiB', 'size of one ranged GET (at least 1MiB)', 'partSizeBytes', 8 * MIB, bounds(MIB, Infinity, 'must be at least 1MiB')),
   whole('staging-dir', 'path', 'the system temp folder', 'folder of staged files (edits in place; an emptyDir)', 'stagingDir', tmpdir()),
   whole('staging-size', 'size', '4GiB', 'budget of staged files; 0: none (edits: EOPNOTSUPP)', 'stagingSizeBytes', 4 * 1024 * MIB),
+  whole('disk-cache-dir', 'path', 'none (off)', 'folder of the disk block cache (a tieredstore path)', 'diskCacheDir'),
+  whole('disk-cache-size', 'size', 'none; required with disk-cache-dir', 'byte budget of the disk block cache', 'diskCacheSizeBytes'),
   whole('allow-other', 'bool', 'true (Fluid), false (mount)', 'let other users see the mount', 'allowOther', fluidOr(true, false)),
   whole('attr-timeout', 'duration', '1s', 'kernel attribute cache timeout', 'attrTimeoutMs', 1_000),
   whole('entry-timeout', 'duration', '1s', 'kernel entry cache timeout', 'entryTimeoutMs', 1_000),

@@ -70,6 +70,9 @@ export interface ProcessSettings {
   readonly stagingDir: string;
   /** Byte budget of staged files; 0: no staging. */
   readonly stagingSizeBytes: number;
+  /** The disk level of the block cache (issue 13): both or neither. */
+  readonly diskCacheDir?: string;
+  readonly diskCacheSizeBytes?: number;
   /** Lets the application container's user see the mount. */
   readonly allowOther: boolean;
   readonly attrTimeoutMs: number;

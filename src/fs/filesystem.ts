@@ -26,7 +26,7 @@ import { ReadHandles } from './read-handles.js';
 import { WriteOperations } from './write-operations.js';
 import { type Clock, systemClock } from '../clock.js';
 import { BlockCache } from '../read/block-cache.js';
-import { BlockFetcher } from '../read/block-fetcher.js';
+import { BlockFetcher, type DiskLevel } from '../read/block-fetcher.js';
 import type { Chunks } from '../read/block.js';
 import { WriteMemory } from '../write/write-memory.js';
 import type { StagingArea } from '../write/staging-area.js';
@@ -35,7 +35,8 @@ export type { Attr } from './file-attributes.js';
 export { type BucketSlot, type BucketState, DEFAULT_DRAIN_GRACE_MS, type SetTimer } from './live-buckets.js';
 export { RENAME_FOLDER_LIMIT } from './write-operations.js';
 
-const BLOCK_SIZE = 1024 * 1024;
+/** The read path's block: the unit of the memory cache and of the disk cache. */
+export const BLOCK_SIZE = 1024 * 1024;
 /** How long a statfs of the root waits for the first df scan before answering what it has. */
 const FIRST_SCAN_WAIT_MS = 2_000;
 
@@ -75,6 +76,8 @@ export interface FilesystemOptions {
   readonly staging?: StagingArea;
   /** Told once per mount that a write needed staging space and there was none (the log line naming the option). */
   readonly onStagingMissing?: (mount: string) => void;
+  /** The disk level of the block cache (disk-cache-dir), cut in BLOCK_SIZE blocks; undefined: memory only. */
+  readonly diskLevel?: DiskLevel;
 }
 
 const WRITE_FLAGS = constants.O_WRONLY | constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_APPEND;
@@ -94,6 +97,8 @@ export class Filesystem {
   private readonly clock: Clock;
   private readonly onSkippedKey: (bucket: string, key: string, why: string) => void;
   private readonly onBackgroundError: (what: string, err: unknown) => void;
+  /** Each serving store's endpoint and bucket, for the disk cache's keys. */
+  private readonly storeIds = new WeakMap<ObjectStore, string>();
 
   constructor(opts: FilesystemOptions) {
     this.startedAtMs = opts.startedAtMs;
@@ -105,7 +110,14 @@ export class Filesystem {
     const setTimer = opts.setTimer ?? unrefTimer;
     this.usage = new UsageTracker([], { setTimer, ...opts.usage, clock, onError: (err) => onBackgroundError('df scan', err) });
     this.cache = new BlockCache(blockBudget(opts.settings.cacheSizeBytes), BLOCK_SIZE);
-    this.fetcher = new BlockFetcher(this.cache, opts.settings.partSizeBytes);
+    // On disk, a block is named by its endpoint and bucket too: two endpoints may have a bucket
+    // of the same name (the store's label says only s3://bucket).
+    const diskLevel = opts.diskLevel;
+    this.fetcher = new BlockFetcher(
+      this.cache,
+      opts.settings.partSizeBytes,
+      diskLevel ? { level: diskLevel, storeId: (store) => this.storeIds.get(store) ?? store.label } : undefined,
+    );
     this.buckets = new LiveBuckets({
       clock,
       drainGraceMs: opts.drainGraceMs ?? DEFAULT_DRAIN_GRACE_MS,
@@ -144,6 +156,7 @@ export class Filesystem {
 
   /** Adds a mount, or replaces the one of the same name, in one step (see LiveBuckets.putBucket). */
   putBucket(slot: BucketSlot): void {
+    if (slot.state === 'serving') this.storeIds.set(slot.store, `${slot.mount.endpoint ?? `aws:${slot.mount.region}`}/${slot.mount.bucket}`);
     this.buckets.putBucket(slot);
   }
 

@@ -13,14 +13,15 @@ import { setTimeout } from 'node:timers/promises';
 import Fuse from 'fuse-native';
 import type { MountPlan } from '../config/plan.js';
 import type { Logger } from '../observe/logger.js';
-import { Filesystem } from '../fs/filesystem.js';
+import { BLOCK_SIZE, Filesystem } from '../fs/filesystem.js';
+import { DiskBlockCache } from '../disk/disk-block-cache.js';
 import { fuseOps } from '../fuse/fuse-ops.js';
 import { createStore, describe, probeAll } from './buckets.js';
 import { mountsAt } from './mountinfo.js';
 import { StartupErrorCode } from '../error-catalogue.js';
 import { StartupError } from './startup-error.js';
 import { type Counters, createCounters } from '../observe/counters.js';
-import { Metrics, type MountState } from '../observe/metrics.js';
+import { type DiskCacheTotals, Metrics, type MountState } from '../observe/metrics.js';
 import { startHttpServer } from '../observe/http-server.js';
 import { probeMount, sharedHealthProbe } from './health.js';
 import { prepareTarget } from './target-path.js';
@@ -73,6 +74,7 @@ export class MountLifecycle {
   private state: MountState = 'starting';
   private fs: Filesystem | undefined;
   private staging: StagingArea | undefined;
+  private disk: DiskBlockCache | undefined;
   private watcher: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private fuseStarted = false;
@@ -97,6 +99,7 @@ export class MountLifecycle {
         return { cachedBytes: c?.cachedBytes ?? 0, reservedBytes: c?.reservedBytes ?? 0, hits: c?.stats.hits ?? 0, misses: c?.stats.misses ?? 0 };
       },
       openHandles: () => this.fs?.openHandles ?? 0,
+      ...(plan.settings.diskCacheDir !== undefined ? { disk: () => diskTotals(this.disk) } : {}),
       inflightBytes: () => this.fs?.fetcher.inflightBytes ?? 0,
       mountStates: () => this.live?.states() ?? { serving: this.plan.buckets.length, probing: 0, failed: 0, draining: 0 },
       config: () => ({
@@ -145,6 +148,7 @@ export class MountLifecycle {
     const s = plan.settings;
     const writable = plan.kernelWritable;
     if (writable) this.staging = await this.openStaging();
+    this.disk = await this.openDiskCache();
     const fs = new Filesystem({
       buckets,
       settings: s,
@@ -158,6 +162,7 @@ export class MountLifecycle {
       },
       onBackgroundError: (what, err) => this.backgroundError(what, err),
       ...(this.staging ? { staging: this.staging } : {}),
+      ...(this.disk ? { diskLevel: this.disk } : {}),
       onStagingMissing: (mount) =>
         log.warn(
           { mount, option: 'staging-size' },
@@ -206,6 +211,7 @@ export class MountLifecycle {
       await this.unmount(target, 'start-up failed');
       fs.close();
       await this.closeStaging();
+      await this.closeDiskCache();
       this.state = 'failed';
       throw err;
     }
@@ -337,6 +343,32 @@ export class MountLifecycle {
     }
   }
 
+  /**
+   * The disk level of the block cache (disk-cache-dir). Its folder is named after targetPath:
+   * one per Fluid runtime (dataset), so two runtimes on a node never share blocks, and a
+   * restarted agent finds its own. Ready at once (the index of blocks already there is rebuilt
+   * in the background); a folder it cannot use turns it off with one warning, never the mount.
+   */
+  private async openDiskCache(): Promise<DiskBlockCache | undefined> {
+    const { diskCacheDir, diskCacheSizeBytes } = this.plan.settings;
+    if (diskCacheDir === undefined || diskCacheSizeBytes === undefined) return undefined;
+    const disk = await DiskBlockCache.open({
+      dir: diskCacheDir,
+      sourceId: this.plan.targetPath,
+      budgetBytes: diskCacheSizeBytes,
+      blockSize: BLOCK_SIZE,
+      onError: (what, err) => this.log.warn({ option: 'disk-cache-dir', diskCacheDir, err: err.message }, `disk cache: ${what}; reads go on from S3`),
+    });
+    this.log.info({ diskCacheDir: disk.root, diskCacheSizeBytes }, 'disk cache ready');
+    return disk;
+  }
+
+  private async closeDiskCache(): Promise<void> {
+    const disk = this.disk;
+    this.disk = undefined;
+    await disk?.close().catch((err: unknown) => this.backgroundError('disk cache close', err));
+  }
+
   private async closeStaging(): Promise<void> {
     const area = this.staging;
     this.staging = undefined;
@@ -370,6 +402,7 @@ export class MountLifecycle {
     if (wasMounted) await this.unmount(target, reason);
     this.fs?.close();
     await this.closeStaging();
+    await this.closeDiskCache();
     this.http?.close();
     this.http?.closeAllConnections();
     this.state = 'stopped';
@@ -411,6 +444,17 @@ export class MountLifecycle {
     }
     throw new StartupError(StartupErrorCode.FUSE, `targetPath ${target}: the mount did not appear in /proc/self/mountinfo within ${READY_TIMEOUT_MS / 1000} s`);
   }
+}
+
+/** /metrics' view of the disk cache (zeros before it is open and after it closed). */
+function diskTotals(disk: DiskBlockCache | undefined): DiskCacheTotals {
+  const s = disk?.stats();
+  const n = (v: number | undefined): number => v ?? 0;
+  return {
+    ...{ hits: n(s?.hits), misses: n(s?.misses), bytesRead: n(s?.bytesRead), bytesWritten: n(s?.bytesWritten), evictions: n(s?.evictions) },
+    ...{ errors: n(s?.errors), corrupt: n(s?.corrupt), dropped: n(s?.dropped), notAdmitted: n(s?.notAdmitted), usedBytes: n(s?.usedBytes) },
+    ...{ files: n(s?.files), disabled: s?.disabled === true ? 1 : 0 },
+  };
 }
 
 function secretFilesOf(mount: BucketMount): string[] {

@@ -23,6 +23,25 @@ export interface MetricSources {
   readonly mountStates?: () => Readonly<Record<MountHealth, number>>;
   /** Which config is served: generation 1 is the one read at start. */
   readonly config?: () => { readonly generation: number; readonly lastReloadMs?: number };
+  /** The disk level of the block cache, summed over its folders; undefined: no disk cache. */
+  readonly disk?: () => DiskCacheTotals;
+}
+
+/** What /metrics shows of the disk cache (the sums of every DiskBlockCache's stats). */
+export interface DiskCacheTotals {
+  readonly hits: number;
+  readonly misses: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  readonly evictions: number;
+  readonly errors: number;
+  readonly corrupt: number;
+  readonly dropped: number;
+  readonly notAdmitted: number;
+  readonly usedBytes: number;
+  readonly files: number;
+  /** Folders that turned themselves off after repeated disk errors. */
+  readonly disabled: number;
 }
 
 /** The state of one Fluid mount inside the FUSE mount (see mount/live-mounts.ts). */
@@ -146,6 +165,25 @@ export class Metrics implements RequestObserver {
           for (const s of MOUNT_HEALTHS) this.set({ state: s }, counts[s]);
         },
       });
+    }
+    const { disk } = src;
+    if (disk) {
+      total('fluid_s3_fuse_disk_cache_hits_total', 'Blocks read from the disk cache', () => disk().hits);
+      total('fluid_s3_fuse_disk_cache_misses_total', 'Blocks looked up on disk and not found (then fetched from S3)', () => disk().misses);
+      total('fluid_s3_fuse_disk_cache_read_bytes_total', 'Bytes read from the disk cache', () => disk().bytesRead);
+      total('fluid_s3_fuse_disk_cache_written_bytes_total', 'Bytes written to the disk cache', () => disk().bytesWritten);
+      total('fluid_s3_fuse_disk_cache_evictions_total', 'Block files evicted (budget or free-space floor)', () => disk().evictions);
+      total('fluid_s3_fuse_disk_cache_errors_total', 'Disk errors of the cache (each read that S3 then served)', () => disk().errors);
+      total('fluid_s3_fuse_disk_cache_corrupt_total', 'Block files that failed their check and were deleted', () => disk().corrupt);
+      total('fluid_s3_fuse_disk_cache_dropped_total', 'Blocks not written: queue full, cache indexing, off or closing', () => disk().dropped);
+      total(
+        'fluid_s3_fuse_disk_cache_not_admitted_total',
+        'Blocks not admitted: budget full of recently used blocks, or the free-space floor',
+        () => disk().notAdmitted,
+      );
+      gauge('fluid_s3_fuse_disk_cache_bytes', 'Bytes of block files on disk', () => disk().usedBytes);
+      gauge('fluid_s3_fuse_disk_cache_files', 'Block files on disk', () => disk().files);
+      gauge('fluid_s3_fuse_disk_cache_disabled', 'Cache folders turned off after repeated disk errors', () => disk().disabled);
     }
     if (config) {
       gauge('fluid_s3_fuse_config_generation', 'Configs applied since start (1: the one read at start)', () => config().generation);

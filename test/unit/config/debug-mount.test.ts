@@ -140,3 +140,11 @@ t.test('write options: sse, sse-kms-key-id, staging-dir, staging-size', async (t
   t.match(plan.settings, { stagingDir: '/var/st', stagingSizeBytes: 0 });
   await t.rejects(load(['mount', 's3://bkt', 'mnt/x', '--sse', 'DES'], {}), /option "sse".*must be one of AES256, aws:kms/);
 });
+
+t.test('disk cache options: both or neither (issue 13)', async (t) => {
+  const plan = await load(['mount', 's3://bkt', 'mnt/x', '--disk-cache-dir', '/var/cache/s3', '--disk-cache-size', '10GiB'], {});
+  t.match(plan.settings, { diskCacheDir: '/var/cache/s3', diskCacheSizeBytes: 10 * 1024 ** 3 });
+  t.notOk('diskCacheDir' in (await load(['mount', 's3://bkt', 'mnt/x'], {})).settings, 'off by default');
+  await t.rejects(load(['mount', 's3://bkt', 'mnt/x', '--disk-cache-dir', '/var/cache/s3'], {}), /option "disk-cache-dir" needs option "disk-cache-size" too/);
+  await t.rejects(load(['mount', 's3://bkt', 'mnt/x', '--disk-cache-size', '1GiB'], {}), /option "disk-cache-size" needs option "disk-cache-dir" too/);
+});
