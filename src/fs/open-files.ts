@@ -121,9 +121,10 @@ export class OpenFiles {
     return fd;
   }
 
+  /** A handle that is not the writer's never makes the writer stage (see WriteHandle.read). */
   async read(fd: number, pos: number, len: number): Promise<Chunks> {
-    const data = await this.handleOf(fd).file.writer.read(pos, len);
-    return [data];
+    const h = this.handleOf(fd);
+    return [await h.file.writer.read(pos, len, h.writable)];
   }
 
   async write(file: OpenFile, pos: number, data: Buffer): Promise<void> {

@@ -139,7 +139,12 @@ export class WriteHandle {
     });
   }
 
-  read(pos: number, len: number): Promise<Buffer> {
+  /**
+   * `mayStage` false (a reader that is not the writer, e.g. `tail -f` of a log being written):
+   * bytes already uploaded but not committed answer EBUSY instead of making the writer commit
+   * what it has and stage it.
+   */
+  read(pos: number, len: number, mayStage = true): Promise<Buffer> {
     return this.serialised(async () => {
       checkOffset(pos, 'read');
       await this.usable();
@@ -151,6 +156,9 @@ export class WriteHandle {
         return this.cleanReader.read(base.etag, base.size, pos, end);
       }
       if (state.kind === 'streaming' && state.writer.canRead(pos, end - pos)) return state.writer.read(pos, end - pos);
+      if (state.kind === 'streaming' && !mayStage) {
+        throw new FsError('EBUSY', `${this.transfer.key}: bytes ${pos}-${end - 1} are on their way to S3 and can be read once the writer closes the file`);
+      }
       const file = await this.staged();
       return file.read(pos, end - pos);
     });

@@ -324,3 +324,21 @@ t.test('create of a name that exists in S3 after all (made elsewhere since the k
   await fs.release(fd);
   t.equal(text(store, 'f'), 'made elsewhere');
 });
+
+t.test('a reader of bytes a writer already sent as parts gets EBUSY; the writer is not made to stage; after close the reader sees all', async (t) => {
+  const store = new MemoryStore();
+  store.minPartBytes = 1; // parts of the test's 5 MiB floor are plenty
+  const { fs } = writable(store, { staging: await staging(t) });
+  const w = await fs.create('/big');
+  const part = Buffer.alloc(5 * 1024 * 1024, 1);
+  for (let i = 0; i < 5; i++) await fs.write(w, i * part.length, part); // 8 MiB parts: 2 and 3 go out, 1 stays in memory
+  const r = await fs.open('/big', O_RDONLY);
+  t.equal(Buffer.concat(await fs.read(r, 0, 10)).length, 10, 'the first part is in memory: readable');
+  t.equal(await errnoOf(fs.read(r, 10 * 1024 * 1024, 10)), 'EBUSY', 'an uploaded part is not');
+  t.equal(store.calls.complete + store.calls.put, 0, 'the writer was not made to commit');
+  await fs.flush(w);
+  await fs.release(w);
+  t.same(Buffer.concat(await fs.read(r, 10 * 1024 * 1024, 10)), Buffer.alloc(10, 1), 'after the commit the reader reads the object');
+  t.equal(store.objects.get('big')?.data.length, 25 * 1024 * 1024);
+  await fs.release(r);
+});
