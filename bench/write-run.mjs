@@ -18,8 +18,9 @@ const log = (m) => process.stderr.write(`[write-bench ${new Date().toISOString()
 
 export const WRITE_OPTIONS = {
   ours: '`mount s3://w-ours MNT --endpoint URL --cache-size 256MiB --read-write` (defaults otherwise: 8 MiB parts, staging in the temp folder)',
-  s3fs: '`-f -o url=…,use_path_request_style,endpoint=us-east-1,passwd_file=…,parallel_count=8,multipart_size=10` (the read bench\'s options without `ro`; data staged in temp files)',
-  rclone: '`mount w-rclone: --vfs-cache-mode writes --cache-dir WORK/rclone-cache --use-server-modtime` (defaults otherwise: upload 5 s after close, `--vfs-write-back 5s`)',
+  s3fs: "`-f -o url=…,use_path_request_style,endpoint=us-east-1,passwd_file=…,parallel_count=8,multipart_size=10` (the read bench's options without `ro`; data staged in temp files)",
+  rclone:
+    '`mount w-rclone: --vfs-cache-mode writes --cache-dir WORK/rclone-cache --use-server-modtime` (defaults otherwise: upload 5 s after close, `--vfs-write-back 5s`)',
 };
 
 function parseArgs(argv) {
@@ -56,7 +57,9 @@ function render({ res, shape, header, partial }) {
     const files = w.name !== 'seq' && w.name !== 'rss';
     if (w.name === 'seq' && res.sdk?.length) {
       for (const s of res.sdk)
-        L.push(`| ${w.label(shape)} | raw SDK multipart (8 MiB parts, ${s.inflight} in flight) | | ${f3(s.s3S)} | ${f3(s.MBps)} MB/s | ${f3(s.cpuPerGiB)} | | md5 of all | |`);
+        L.push(
+          `| ${w.label(shape)} | raw SDK multipart (8 MiB parts, ${s.inflight} in flight) | | ${f3(s.s3S)} | ${f3(s.MBps)} MB/s | ${f3(s.cpuPerGiB)} | | md5 of all | |`,
+        );
     }
     for (const c of Object.keys(res.clients)) {
       const m = res.clients[c][w.name];
@@ -80,23 +83,36 @@ function render({ res, shape, header, partial }) {
   if (ran('seq')) {
     const [o, s, r] = ['ours', 's3fs', 'rclone'].map((c) => get(c, 'seq', 'MBps'));
     const met = o && s && r && sdkBest ? (o >= 2 * s && o >= 2 * r && o >= 0.75 * sdkBest ? 'yes' : 'no') : '?';
-    L.push(`| ${WORKLOADS[0].label(shape)}: ≥ 2× s3fs and rclone, ≥ 0.75× raw SDK (${f3(sdkBest)} MB/s) | ${f3(o)} MB/s | ${f3(s)} | ${f3(r)} | ${ratio(o, s)} | ${ratio(o, r)} | ${ratio(o, sdkBest)} | ${met} |`);
+    L.push(
+      `| ${WORKLOADS[0].label(shape)}: ≥ 2× s3fs and rclone, ≥ 0.75× raw SDK (${f3(sdkBest)} MB/s) | ${f3(o)} MB/s | ${f3(s)} | ${f3(r)} | ${ratio(o, s)} | ${ratio(o, r)} | ${ratio(o, sdkBest)} | ${met} |`,
+    );
   }
   for (const w of ['cp', 'tar', 'rsync'].filter(ran)) {
     const [o, s, r] = ['ours', 's3fs', 'rclone'].map((c) => get(c, w, 'filesPerS'));
     const better = Math.max(s ?? 0, r ?? 0);
     const met = o && s && r ? (o >= 2 * better ? 'yes' : 'no') : '?';
-    L.push(`| ${WORKLOADS.find((x) => x.name === w).label(shape)}: ≥ 2× the better peer | ${f3(o)} files/s | ${f3(s)} | ${f3(r)} | ${ratio(o, s)} | ${ratio(o, r)} | | ${met} |`);
+    L.push(
+      `| ${WORKLOADS.find((x) => x.name === w).label(shape)}: ≥ 2× the better peer | ${f3(o)} files/s | ${f3(s)} | ${f3(r)} | ${ratio(o, s)} | ${ratio(o, r)} | | ${met} |`,
+    );
   }
   if (ran('rss')) {
     const [o, s, r] = ['ours', 's3fs', 'rclone'].map((c) => get(c, 'rss', 'peakRssMiB'));
-    L.push(`| peak RSS, ${WORKLOADS.find((x) => x.name === 'rss').label(shape)}: ours ≤ 256 + 150 MiB | ${f3(o)} MiB | ${f3(s)} | ${f3(r)} | | | | ${o === undefined ? '?' : o <= 406 ? 'yes' : 'no'} |`);
+    L.push(
+      `| peak RSS, ${WORKLOADS.find((x) => x.name === 'rss').label(shape)}: ours ≤ 256 + 150 MiB | ${f3(o)} MiB | ${f3(s)} | ${f3(r)} | | | | ${o === undefined ? '?' : o <= 406 ? 'yes' : 'no'} |`,
+    );
   }
   // where ours' CPU went (main thread = JS; other threads = libuv pool, V8 GC helpers, FUSE threads)
   const th = Object.entries(res.clients.ours ?? {}).filter(([, m]) => m.threads);
   if (th.length) {
-    L.push('', 'Ours, CPU seconds by thread (`/proc/PID/task/*/stat`, live threads, over the timed part):', '', '| workload | main thread user | main sys | other threads user | other sys | threads |', '|---|---:|---:|---:|---:|---:|');
-    for (const [w, m] of th) L.push(`| ${w} | ${f3(m.threads.mainUser)} | ${f3(m.threads.mainSys)} | ${f3(m.threads.otherUser)} | ${f3(m.threads.otherSys)} | ${m.threads.n} |`);
+    L.push(
+      '',
+      'Ours, CPU seconds by thread (`/proc/PID/task/*/stat`, live threads, over the timed part):',
+      '',
+      '| workload | main thread user | main sys | other threads user | other sys | threads |',
+      '|---|---:|---:|---:|---:|---:|',
+    );
+    for (const [w, m] of th)
+      L.push(`| ${w} | ${f3(m.threads.mainUser)} | ${f3(m.threads.mainSys)} | ${f3(m.threads.otherUser)} | ${f3(m.threads.otherSys)} | ${m.threads.n} |`);
   }
   return L.join('\n');
 }
@@ -149,7 +165,11 @@ async function main() {
       const r = await runChild(cmd, args, { timeoutMs: 20_000 }).catch(() => ({ stdout: '' }));
       return (re.exec(r.stdout + (r.stderr ?? ''))?.[1] ?? '?').trim();
     };
-    const [s3fsV, rcloneV, cephV] = await Promise.all([ver('s3fs', ['--version'], /V([\d.]+)/), ver('rclone', ['version'], /rclone v(\S+)/), ver('radosgw', ['--version'], /version (\S+)/)]);
+    const [s3fsV, rcloneV, cephV] = await Promise.all([
+      ver('s3fs', ['--version'], /V([\d.]+)/),
+      ver('rclone', ['version'], /rclone v(\S+)/),
+      ver('radosgw', ['--version'], /version (\S+)/),
+    ]);
     const cpu = cpus();
     const loadBefore = loadavg();
     header = [
@@ -160,7 +180,7 @@ async function main() {
       `- software: Node ${process.version}, s3fs ${s3fsV}, rclone ${rcloneV}, Ceph RGW ${cephV} (memstore OSD, all on 127.0.0.1), no proxy`,
       `- clients: ours ${WRITE_OPTIONS.ours}; s3fs ${WRITE_OPTIONS.s3fs}; rclone ${WRITE_OPTIONS.rclone}`,
       `- inputs: ${shape.bigBytes / MiB} MiB of random bytes and a tree of ${shape.dirs} folders × ${shape.perDir} files × ${shape.fileBytes / 1024} KiB (random), on local disk, warm in the page cache; \`sync\` before each workload`,
-      '- each workload: a fresh mount of the client\'s own bucket, timed from the tool\'s spawn to its exit, and to the moment the SDK sees every object with its size (HEAD every 50 ms, or LIST every 200 ms); rates use the second (rclone uploads after close). CPU: user + sys of the client process (all threads, plus children) from `/proc/PID/stat` over that span. Bytes checked in S3 with the SDK afterwards; the bucket is then emptied.',
+      "- each workload: a fresh mount of the client's own bucket, timed from the tool's spawn to its exit, and to the moment the SDK sees every object with its size (HEAD every 50 ms, or LIST every 200 ms); rates use the second (rclone uploads after close). CPU: user + sys of the client process (all threads, plus children) from `/proc/PID/stat` over that span. Bytes checked in S3 with the SDK afterwards; the bucket is then emptied.",
     ];
     const clientsRun = [];
     const workloads = WORKLOADS.filter((w) => !o.only || o.only.includes(w.name));
@@ -199,7 +219,11 @@ async function main() {
       clientsRun.push(client);
     }
     const minutes = ((Date.now() - t0) / 60000).toFixed(1);
-    header.push(`- the whole bench took ${minutes} min; load average ${loadBefore.map((x) => x.toFixed(1)).join(' ')} before the workloads, ${loadavg().map((x) => x.toFixed(1)).join(' ')} after`);
+    header.push(
+      `- the whole bench took ${minutes} min; load average ${loadBefore.map((x) => x.toFixed(1)).join(' ')} before the workloads, ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')} after`,
+    );
     await save(undefined);
     process.stdout.write(`\n${render({ res, shape, header })}\n`);
     log(`results written to ${resultsFile} (${minutes} min)`);

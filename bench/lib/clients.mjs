@@ -43,7 +43,17 @@ function commandFor(client, { bucket, endpoint, creds, mnt, dir, writable = fals
     case 'ours':
       return {
         cmd: process.execPath,
-        args: [join(APP, 'dist/src/cli.js'), 'mount', `s3://${bucket}`, mnt, '--endpoint', endpoint, '--cache-size', '256MiB', ...(writable ? ['--read-write'] : [])],
+        args: [
+          join(APP, 'dist/src/cli.js'),
+          'mount',
+          `s3://${bucket}`,
+          mnt,
+          '--endpoint',
+          endpoint,
+          '--cache-size',
+          '256MiB',
+          ...(writable ? ['--read-write'] : []),
+        ],
         env: { ...baseEnv, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey },
       };
     case 's3fs':

@@ -257,7 +257,11 @@ export const WORKLOADS = [
           if (got !== ctx.local.bigMd5) throw new Error(`${ctx.client}: x has md5 ${got}, expected ${ctx.local.bigMd5}`);
           return 'size, md5 of all';
         },
-        units: (m) => ({ MBps: ctx.shape.bigBytes / 1e6 / m.s3S, MBpsTool: ctx.shape.bigBytes / 1e6 / m.toolS, cpuPerGiB: m.cpuS / (ctx.shape.bigBytes / GiB) }),
+        units: (m) => ({
+          MBps: ctx.shape.bigBytes / 1e6 / m.s3S,
+          MBpsTool: ctx.shape.bigBytes / 1e6 / m.toolS,
+          cpuPerGiB: m.cpuS / (ctx.shape.bigBytes / GiB),
+        }),
       }),
   },
   {

@@ -34,9 +34,7 @@ const worker = async () => {
   }
 };
 await Promise.all(Array.from({ length: Number(inflight) }, worker));
-await s3.send(
-  new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }),
-);
+await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
 const ms = performance.now() - t0;
 const u = process.cpuUsage(c0);
 await fh.close();
