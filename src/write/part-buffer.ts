@@ -34,6 +34,11 @@ export class PartBuffer {
     return this.buf;
   }
 
+  /** Whether `capacity` bytes fit without `ensure` (every write but the one that starts a buffer). */
+  fits(capacity: number): boolean {
+    return capacity <= this.held;
+  }
+
   /** Makes room for `capacity` bytes, reserving the memory first (may wait, may ENOMEM). */
   async ensure(capacity: number, signal?: AbortSignal): Promise<void> {
     if (capacity <= this.held) return;

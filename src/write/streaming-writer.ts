@@ -225,7 +225,8 @@ export class StreamingWriter {
         continue;
       }
       const n = Math.min(room, rest.length);
-      await this.current.ensure(this.current.length + n, this.ctx.signal);
+      // No await when the room is there: this runs for every FUSE write.
+      if (!this.current.fits(this.current.length + n)) await this.current.ensure(this.current.length + n, this.ctx.signal);
       rest.copy(this.current.raw, this.current.length, 0, n);
       this.current.length += n;
       this.sizeBytes += n;

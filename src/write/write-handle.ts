@@ -122,11 +122,14 @@ export class WriteHandle {
   write(pos: number, data: Buffer): Promise<void> {
     return this.serialised(async () => {
       checkOffset(pos, 'write');
-      await this.usable();
+      // Every FUSE write passes here: the awaits below are taken only when there is work.
+      if (!this.readyNow()) await this.usable();
       if (data.length === 0) return;
       this.checkFits(pos + data.length);
-      this.cleanReader.drop(); // the handle leaves clean: its memory serves the writes
-      await this.streamFromClean();
+      if (this.state.kind === 'clean') {
+        this.cleanReader.drop(); // the handle leaves clean: its memory serves the writes
+        await this.streamFromClean();
+      }
       const state = this.state;
       if (state.kind === 'streaming' && state.writer.canWrite(pos, data.length)) {
         await this.uploading(() => state.writer.write(pos, data));
@@ -339,6 +342,13 @@ export class WriteHandle {
   private async fail(error: unknown): Promise<void> {
     await this.release();
     this.state = { kind: 'failed', error, reported: true };
+  }
+
+  /** Whether `usable` would find nothing to report (checked without a promise). */
+  private readyNow(): boolean {
+    const state = this.state;
+    if (this.discarded.signal.aborted || state.kind === 'closed' || state.kind === 'failed') return false;
+    return state.kind !== 'streaming' || state.writer.failure === undefined;
   }
 
   /** Throws if the handle cannot take operations; a part that failed while idle surfaces here. */
