@@ -199,9 +199,12 @@ export class ReadHandles {
    */
   keepFirstBytes(store: ObjectStore, entry: FileEntry, data: Buffer): void {
     const obj = objectRef(store, entry.key, entry.etag, entry.size);
-    // A whole small object is simply its block 0; a part of a larger one waits for an open.
-    if (data.length === entry.size) this.cache.insert(this.fetcher.blockKey(obj, 0), { chunks: [data], length: data.length });
-    else this.cache.insert(firstBytesKey(obj), { chunks: [data], length: data.length });
+    // A whole small object is simply its block 0 (the disk level keeps it too: the next epoch
+    // finds it there once memory has moved on); a part of a larger one waits for an open.
+    if (data.length === entry.size) {
+      this.cache.insert(this.fetcher.blockKey(obj, 0), { chunks: [data], length: data.length });
+      this.fetcher.keepOnDisk(obj, 0, [data]);
+    } else this.cache.insert(firstBytesKey(obj), { chunks: [data], length: data.length });
   }
 }
 

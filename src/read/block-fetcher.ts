@@ -108,19 +108,6 @@ export class BlockFetcher {
   }
 
   /**
-   * Block `index` of `obj` from the disk level: undefined without one, or on a miss. For bytes
-   * fetched outside the block path (a lookup's first bytes of a small object).
-   */
-  diskBlock(obj: ObjectRef, index: number): Promise<Buffer | undefined> {
-    if (this.disk === undefined) return Promise.resolve(undefined);
-    const bs = this.cache.blockSize;
-    return this.disk.get(this.diskKey(obj), index).then(
-      (data) => (data !== undefined && data.length === Math.min(bs, obj.size - index * bs) ? data : undefined),
-      () => undefined,
-    );
-  }
-
-  /**
    * Hands block `index` of `obj`, fetched outside the block path (a lookup's first bytes that
    * are the whole object), to the disk level. Anything but the whole block is ignored.
    */

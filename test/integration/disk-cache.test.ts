@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { run, startAgent, tempDir } from './helpers/agent.js';
+import { run, sleep, startAgent, tempDir } from './helpers/agent.js';
 import { createTestBucket, makeClient, putObjects, s3Env } from './helpers/s3.js';
 
 const MiB = 1024 * 1024;
@@ -76,4 +76,63 @@ t.test('a file read again after a restart comes from the disk cache, byte-exact;
   const third = await session(t, bucket, cacheDir, mnt, (d) => `sha256sum < "${d}/data/big.bin"`);
   t.equal(third.out.split(' ')[0], sha(v2), 'the new version, never an old block');
   t.ok(third.counters.s3BytesFetched >= v2.length, 'fetched from S3');
+});
+
+/** Resolves with the counters of the next "counters" log line after `seen` of them (SIGUSR1's answer). */
+async function countersNow(agent: ReturnType<typeof startAgent>): Promise<Record<string, number>> {
+  const lines = () =>
+    agent
+      .stdout()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"counters"'));
+  const before = lines().length;
+  agent.child.kill('SIGUSR1');
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await sleep(20)) {
+    const now = lines();
+    if (now.length > before) return (JSON.parse(now[now.length - 1] as string) as { counters: Record<string, number> }).counters;
+  }
+  throw new Error('no "counters" line after SIGUSR1');
+}
+
+t.test('in one mount, the second read of files the memory cache cannot hold comes from the disk: 0 S3 GETs, bytes exact', async (t) => {
+  const bucket = await createTestBucket(t, 'diskepoch', client);
+  const objects: Record<string, Buffer> = { 'big/a.bin': randomBytes(24 * MiB + 5), 'big/b.bin': randomBytes(20 * MiB) };
+  for (let i = 0; i < 40; i++) objects[`small/f${String(i).padStart(3, '0')}`] = randomBytes(64 * 1024 - i);
+  await putObjects(client, bucket, objects);
+  const cacheDir = await tempDir(t, 'cache');
+  const mnt = await tempDir(t, 'epoch');
+  const env = s3Env();
+  const agent = startAgent(t, {
+    args: ['mount', `s3://${bucket}`, mnt, '--endpoint', env.endpoint, '--cache-size', '16MiB', '--disk-cache-dir', cacheDir, '--disk-cache-size', '256MiB'],
+    target: mnt,
+    env: { AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey },
+  });
+  await agent.mounted();
+  const names = Object.keys(objects).sort();
+  const epoch = async () => {
+    const r = await run('bash', ['-euo', 'pipefail', '-c', `cd "${mnt}" && sha256sum ${names.join(' ')}`]);
+    t.equal(r.code, 0, r.stderr);
+    return new Map(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(66), l.slice(0, 64)] as const),
+    );
+  };
+  const want = new Map(names.map((n) => [n, sha(objects[n] as Buffer)] as const));
+  t.same(await epoch(), want, 'epoch 1: bytes exact');
+  // The disk is filled in the background: wait until every block is there (1 MiB blocks).
+  const blocks = 25 + 20 + 40;
+  let onDisk = 0;
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline && onDisk < blocks; await sleep(50)) {
+    onDisk = (await files(cacheDir)).filter((f) => f.endsWith('.blk')).length;
+  }
+  t.equal(onDisk, blocks, 'every block of epoch 1 is on disk (small files included: their lookups fetched them whole)');
+  const before = await countersNow(agent);
+  t.same(await epoch(), want, 'epoch 2: bytes exact');
+  const after = await countersNow(agent);
+  t.equal(after.s3Get - before.s3Get, 0, 'epoch 2 made no S3 GET');
+  t.equal(after.s3BytesFetched - before.s3BytesFetched, 0, 'and fetched no byte from S3');
+  agent.child.kill('SIGTERM');
+  t.equal((await agent.exited(15_000)).code, 0);
 });
