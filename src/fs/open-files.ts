@@ -98,6 +98,11 @@ export class OpenFiles {
         this.stagingMissingTold.add(name);
         this.opts.onStagingMissing(name);
       },
+      onAbortFailed: (key, uploadId, err) =>
+        this.opts.onBackgroundError(
+          `abort of multipart upload ${uploadId} of ${name}:/${key.slice(bucket.mount.prefix.length)} (its parts stay in S3 until aborted)`,
+          err,
+        ),
     });
     const file: OpenFile = {
       bucket,

@@ -10,6 +10,9 @@
  */
 import type { ObjectStore, UploadedPart, WrittenObject } from '../store/object-store.js';
 
+/** Told of an upload S3 still holds because its abort failed (after the store's retries). */
+export type AbortFailed = (key: string, uploadId: string, err: unknown) => void;
+
 export class MultipartUpload {
   private readonly store: ObjectStore;
   private readonly key: string;
@@ -22,7 +25,13 @@ export class MultipartUpload {
   private ended = false;
   private unlisten: () => void = () => undefined;
 
-  constructor(store: ObjectStore, key: string, concurrency: number, signal?: AbortSignal) {
+  constructor(
+    store: ObjectStore,
+    key: string,
+    concurrency: number,
+    signal?: AbortSignal,
+    private readonly onAbortFailed: AbortFailed = () => undefined,
+  ) {
     this.store = store;
     this.key = key;
     this.concurrency = Math.max(1, Math.floor(concurrency));
@@ -119,9 +128,10 @@ export class MultipartUpload {
     await this.settleAll();
     const id = await this.uploadId?.catch(() => undefined);
     if (id === undefined) return;
-    // The upload's parts cost storage until aborted; a failed abort is left to the bucket's
-    // lifecycle rule (the original error is what the writer must see).
-    await this.store.abortMultipartUpload(this.key, id).catch(() => undefined);
+    // The upload's parts cost storage until aborted. A failed abort is reported (key and upload
+    // id, for an operator or the bucket's lifecycle rule), never thrown: the original error is
+    // what the writer must see.
+    await this.store.abortMultipartUpload(this.key, id).catch((err: unknown) => this.onAbortFailed(this.key, id, err));
   }
 
   private fail(err: unknown): void {

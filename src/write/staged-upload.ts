@@ -9,7 +9,7 @@
 import { FsError } from '../fs-error.js';
 import type { ObjectStore, WrittenObject } from '../store/object-store.js';
 import { StoreError } from '../store/store-error.js';
-import { MultipartUpload } from './multipart-upload.js';
+import { MultipartUpload, type AbortFailed } from './multipart-upload.js';
 import type { PartSchedule } from './part-schedule.js';
 import type { StagingFile } from './staging-area.js';
 import type { WriteMemory } from './write-memory.js';
@@ -22,6 +22,7 @@ export interface TransferContext {
   readonly memory: WriteMemory;
   readonly concurrency: number;
   readonly signal: AbortSignal;
+  readonly onAbortFailed?: AbortFailed;
 }
 
 /** Bytes [start, end) of the object version `etag`, into memory the caller frees. */
@@ -89,7 +90,7 @@ export async function uploadFrom(ctx: TransferContext, file: StagingFile): Promi
       memory.release(size);
     }
   }
-  const upload = new MultipartUpload(store, key, ctx.concurrency, signal);
+  const upload = new MultipartUpload(store, key, ctx.concurrency, signal, ctx.onAbortFailed);
   try {
     for (const part of ctx.schedule.partsOf(size)) {
       await upload.waitForSlot();

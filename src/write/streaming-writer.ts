@@ -23,7 +23,7 @@
  */
 import { FsError } from '../fs-error.js';
 import type { ObjectStore, WrittenObject } from '../store/object-store.js';
-import { MultipartUpload } from './multipart-upload.js';
+import { MultipartUpload, type AbortFailed } from './multipart-upload.js';
 import { PartBuffer } from './part-buffer.js';
 import type { PartSchedule, PartSpan } from './part-schedule.js';
 import type { WriteMemory } from './write-memory.js';
@@ -36,6 +36,7 @@ export interface StreamingContext {
   readonly concurrency: number;
   /** Fires when the handle is discarded: waits and uploads end. */
   readonly signal: AbortSignal;
+  readonly onAbortFailed?: AbortFailed;
 }
 
 const ZEROS = Buffer.alloc(1024 * 1024);
@@ -180,7 +181,7 @@ export class StreamingWriter {
   }
 
   private multipart(): MultipartUpload {
-    this.upload ??= new MultipartUpload(this.ctx.store, this.ctx.key, this.ctx.concurrency, this.ctx.signal);
+    this.upload ??= new MultipartUpload(this.ctx.store, this.ctx.key, this.ctx.concurrency, this.ctx.signal, this.ctx.onAbortFailed);
     return this.upload;
   }
 

@@ -34,6 +34,7 @@
 import { FsError } from '../fs-error.js';
 import type { ObjectStore, WrittenObject } from '../store/object-store.js';
 import { CleanReader } from './clean-reader.js';
+import type { AbortFailed } from './multipart-upload.js';
 import { PartSchedule } from './part-schedule.js';
 import { downloadInto, readObjectRange, uploadFrom, type TransferContext } from './staged-upload.js';
 import type { StagingArea, StagingFile } from './staging-area.js';
@@ -55,6 +56,7 @@ export interface WriteHandleOptions {
   /** Parts in flight per handle (default 4). */
   readonly uploadConcurrency?: number;
   readonly onStagingMissing?: () => void;
+  readonly onAbortFailed?: AbortFailed;
 }
 
 export interface CommittedObject extends WrittenObject {
@@ -94,6 +96,7 @@ export class WriteHandle {
       memory: opts.memory,
       concurrency: opts.uploadConcurrency ?? DEFAULT_UPLOAD_CONCURRENCY,
       signal: this.discarded.signal,
+      ...(opts.onAbortFailed && { onAbortFailed: opts.onAbortFailed }),
     };
     this.cleanReader = new CleanReader(this.transfer);
     this.base = opts.base === undefined ? undefined : { size: opts.base.size, etag: opts.base.etag };

@@ -27,6 +27,25 @@ t.test('a part fails: commit rejects with its error, the upload is aborted, late
   t.equal(s.memory.heldBytes, 0, 'memory released');
 });
 
+t.test(
+  'an abort S3 refuses is reported with the key and upload id (its parts stay until someone aborts them); the writer still gets the part’s error',
+  async (t) => {
+    const s = await setup();
+    t.teardown(s.cleanup);
+    s.store.inject({ op: 'uploadPart', calls: (c) => c.start === 2, fault: { kind: 'error', error: serverError() } });
+    s.store.inject({ op: 'abortMultipartUpload', fault: { kind: 'error', error: serverError() } });
+    const told: { key: string; uploadId: string; err: unknown }[] = [];
+    const h = s.handle('f', { onAbortFailed: (key, uploadId, err) => told.push({ key, uploadId, err }) });
+    await h.write(0, bytes(2 * PART + 1));
+    await t.rejects(h.commit(), { name: 'StoreError', kind: 'server', message: /InternalError/ });
+    t.equal(told.length, 1, 'told once');
+    t.equal(told[0]?.key, 'f');
+    t.same([...s.mem.uploads.keys()], [told[0]?.uploadId], 'the upload S3 still holds, by its id');
+    t.match(told[0]?.err, { name: 'StoreError', kind: 'server' });
+    await t.rejects(h.close(), { name: 'FsError', errno: 'EIO' });
+  },
+);
+
 t.test('a part failing while the writer is idle surfaces at the next write, not as an unhandled rejection', async (t) => {
   const s = await setup();
   t.teardown(s.cleanup);
