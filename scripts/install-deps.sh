@@ -51,10 +51,11 @@ fi
 (( SYSTEM_ONLY )) && exit 0
 
 # ------------------------------------------------------------------ 2. node modules
-command -v node >/dev/null 2>&1 || die "node not found on PATH (Node >= 20 is required)"
+command -v node >/dev/null 2>&1 || die "node not found on PATH (Node >= 20.15 is required)"
 command -v npm >/dev/null 2>&1 || die "npm not found on PATH"
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-(( node_major >= 20 )) || die "Node $(node --version) is too old; Node >= 20 is required"
+# 20.15: node:zlib's crc32 (the disk cache's block checksum) is imported when the agent loads.
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 15) ? 0 : 1)' ||
+  die "Node $(node --version) is too old; Node >= 20.15 is required"
 
 cd "$ROOT"
 # npm writes node_modules/.package-lock.json at the end of every successful install, so
