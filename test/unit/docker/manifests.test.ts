@@ -17,6 +17,7 @@ import { lookupOption, normalizeKey, parseOptionValue, type OptionSpec } from '.
 import { parseMountSource } from '../../../src/config/mount-source.js';
 import { ConfigError, loadFluidPlan } from '../../../src/config/index.js';
 import { USAGE } from '../../../src/cli/help-text.js';
+import { sourceFolderName } from '../../../src/disk/disk-key.js';
 import { k8sSecret, writeConfig } from '../config/fixtures/helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -97,6 +98,9 @@ const sidecarRuntime = one('ThinRuntime', 'minio-demo-sidecar');
 /** The writable twin (dataset-rw.yaml): same bucket, ReadWriteMany, staging on an emptyDir. */
 const rwDataset = one('Dataset', 'minio-demo-rw');
 const rwRuntime = one('ThinRuntime', 'minio-demo-rw');
+/** The read-only twin with a disk cache on the node (dataset-cache.yaml): tieredstore + disk-cache-dir. */
+const cacheDataset = one('Dataset', 'minio-demo-cache');
+const cacheRuntime = one('ThinRuntime', 'minio-demo-cache');
 /** A Dataset's accessModes as Fluid passes them on (config.json, PV, PVC): ReadOnlyMany when unset. */
 const accessModesOf = (d: Manifest): string[] => {
   const modes = arr(spec(d).accessModes ?? [], `${d.name} accessModes`).map((m) => str(m, `${d.name} accessMode`));
@@ -162,6 +166,9 @@ const FIELDS = {
   ],
   mount: ['mountPoint', 'options', 'name', 'path', 'readOnly', 'shared', 'encryptOptions'],
   encryptOption: ['name', 'valueFrom'],
+  tieredstore: ['levels'],
+  // api/v1alpha1/common.go Level
+  level: ['mediumtype', 'volumeType', 'volumeSource', 'path', 'quota', 'quotaList', 'high', 'low'],
 } as const;
 
 function checkFields(t: Test, o: Obj, allowed: readonly string[], where: string): void {
@@ -177,6 +184,8 @@ t.test('the demo: every manifest parses, with the kinds and names the README app
     'app-pod-rw.yaml: v1 Pod test-minio-rw',
     'app-pod-sidecar.yaml: v1 Pod test-minio-sidecar',
     'app-pod.yaml: v1 Pod test-minio',
+    `dataset-cache.yaml: ${FLUID_API} Dataset minio-demo-cache`,
+    `dataset-cache.yaml: ${FLUID_API} ThinRuntime minio-demo-cache`,
     `dataset-rw.yaml: ${FLUID_API} Dataset minio-demo-rw`,
     `dataset-rw.yaml: ${FLUID_API} ThinRuntime minio-demo-rw`,
     `dataset.yaml: ${FLUID_API} Dataset minio-demo`,
@@ -197,6 +206,12 @@ t.test("the Fluid objects use only Fluid's field names", async (t) => {
   for (const r of kinds('ThinRuntime')) {
     checkFields(t, spec(r), FIELDS.runtimeSpec, `ThinRuntime ${r.name} spec`);
     checkFields(t, fuseOf(r), FIELDS.thinFuse, `ThinRuntime ${r.name} spec.fuse`);
+    if (spec(r).tieredstore === undefined) continue;
+    const tiered = obj(spec(r).tieredstore, `${r.name} tieredstore`);
+    checkFields(t, tiered, FIELDS.tieredstore, `ThinRuntime ${r.name} spec.tieredstore`);
+    arr(tiered.levels, `${r.name} tieredstore.levels`).forEach((l, i) =>
+      checkFields(t, obj(l, 'level'), FIELDS.level, `ThinRuntime ${r.name} spec.tieredstore.levels[${i}]`),
+    );
   }
   for (const d of kinds('Dataset')) {
     checkFields(t, spec(d), FIELDS.datasetSpec, `Dataset ${d.name} spec`);
@@ -252,8 +267,8 @@ t.test('the datasets: a minio:// bucket, options and secret names the agent know
     kinds('Dataset')
       .map((d) => d.name)
       .sort(),
-    [dataset.name, rwDataset.name, sidecarDataset.name].sort(),
-    'the demo dataset, its sidecar twin and its writable twin',
+    [dataset.name, rwDataset.name, sidecarDataset.name, cacheDataset.name].sort(),
+    'the demo dataset, its sidecar twin, its writable twin and its disk-cached twin',
   );
   for (const d of kinds('Dataset')) {
     const ms = datasetMounts(d);
@@ -312,13 +327,13 @@ t.test('the sidecar runtime sets metrics-address; the DaemonSet one keeps the de
 
 // Fluid passes the Dataset's accessModes to config.json (pkg/ddc/thin/transform_config.go) and
 // to the PV and PVC it makes; the agent writes only when they allow it (load-plan.ts).
-t.test('minio-demo-rw asks for ReadWriteMany; minio-demo and the sidecar dataset stay ReadOnlyMany', async (t) => {
+t.test('minio-demo-rw asks for ReadWriteMany; minio-demo, the sidecar and the disk-cached datasets stay ReadOnlyMany', async (t) => {
   t.same(spec(rwDataset).accessModes, ['ReadWriteMany'], `${rwDataset.name}: accessModes [ReadWriteMany]`);
   t.notOk(
     datasetMounts(rwDataset).some((m) => m.readOnly === true),
     `${rwDataset.name}: no mount marked readOnly`,
   );
-  for (const d of [dataset, sidecarDataset]) {
+  for (const d of [dataset, sidecarDataset, cacheDataset]) {
     t.same(spec(d).accessModes, ['ReadOnlyMany'], `${d.name}: accessModes [ReadOnlyMany], written out (the seed demo stays read-only)`);
   }
 });
@@ -357,6 +372,40 @@ t.test('the rw runtime stages on an emptyDir larger than staging-size, on disk',
   // Past sizeLimit the kubelet evicts the FUSE pod; the agent's budget answers ENOSPC first.
   t.ok(quantityBytes(sizeLimit) > staging, `emptyDir sizeLimit ${sizeLimit} > staging-size ${options['staging-size'] ?? '?'}`);
   t.notOk(options.sse, 'no sse: the demo MinIO has no KMS');
+});
+
+// A ThinRuntime's tieredstore, as Fluid wires it (pkg/ddc/thin/transform_fuse.go step 16 and
+// charts/thin/templates/fuse/daemonset.yaml): value.Fuse.CacheDir = levels[0].path, which the chart
+// makes a hostPath volume "cache-dir" (type DirectoryOrCreate) mounted at that same path in the
+// FUSE container. Only that path is used (no quota, mediumtype or volumeType reaches the
+// container, nor config.json or the environment), and pkg/ddc/base/runtime.go refuses a level
+// with neither quota nor quotaList.
+t.test('the disk-cached runtime: one hostPath level, disk-cache-dir at its path, disk-cache-size below its quota', async (t) => {
+  const levels = arr(obj(spec(cacheRuntime).tieredstore, 'tieredstore').levels, 'tieredstore.levels').map((l) => obj(l, 'level'));
+  t.equal(levels.length, 1, 'one level: Fluid gives a ThinRuntime only levels[0]');
+  const level = levels[0]!;
+  t.ok(['SSD', 'HDD'].includes(str(level.mediumtype, 'mediumtype')), `mediumtype ${String(level.mediumtype)}: a disk (MEM would not be one)`);
+  t.equal(level.volumeType ?? 'hostPath', 'hostPath', 'volumeType hostPath (the only kind the thin chart mounts)');
+  const hostPath = str(level.path, 'level path');
+  t.ok(path.isAbsolute(hostPath), `path ${hostPath} is absolute`);
+  t.notMatch(hostPath, /,/, 'one path: the thin runtime takes the whole string as one folder');
+  t.equal(level.quotaList, undefined, 'quota, not quotaList (one path)');
+  const quota = quantityBytes(str(level.quota, 'level quota'));
+  t.ok(quota > 0, `quota ${String(level.quota)}`);
+
+  const options = strMap(fuseOf(cacheRuntime).options, 'cache runtime fuse.options');
+  checkOptions(t, options, `${cacheRuntime.name} fuse.options`);
+  for (const key of ['disk-cache-dir', 'disk-cache-size'])
+    t.equal(optionSpec(key)?.scope, 'process', `${key} is process-wide: it belongs in the runtime's options`);
+  t.equal(options['disk-cache-dir'], hostPath, 'disk-cache-dir is the path the level is mounted at in the FUSE container');
+  const size = parseOptionValue(optionSpec('disk-cache-size')!, options['disk-cache-size'] ?? '') as number;
+  t.ok(size > 0 && size <= 0.9 * quota, `disk-cache-size ${options['disk-cache-size'] ?? '?'} is below the quota ${String(level.quota)}, leaving room`);
+
+  // The other runtimes keep the demo as it was: no disk cache.
+  for (const r of kinds('ThinRuntime').filter((x) => x !== cacheRuntime)) {
+    t.equal(spec(r).tieredstore, undefined, `${r.name}: no tieredstore`);
+    t.notOk(strMap(fuseOf(r).options, 'options')['disk-cache-dir'], `${r.name}: no disk-cache-dir`);
+  }
 });
 
 function pods(): Manifest[] {
@@ -552,9 +601,24 @@ t.test('the rw dataset loads writable, with its staging folder and budget', asyn
   t.match(marked.buckets, [{ name: 'minio', readOnly: true }], 'readOnly: true on the mount: the bucket is read-only');
 });
 
+const dockerReadme = readFileSync(path.join(DOCKER, 'README.md'), 'utf8');
+
+t.test('the disk-cached dataset loads read-only, with its disk cache in the tieredstore path', async (t) => {
+  const runtimeOptions = strMap(fuseOf(cacheRuntime).options ?? {}, 'cache runtime options');
+  const { plan, targetPath } = await renderAndLoad(t, datasetMounts(cacheDataset), cacheDataset.name, runtimeOptions, accessModesOf(cacheDataset));
+  t.same(plan.unknownOptions, [], 'no option the agent would warn about');
+  t.equal(plan.kernelWritable, false, 'ReadOnlyMany: the kernel mount is ro');
+  t.match(plan.buckets, [{ name: 'minio', bucket: 'my-first-bucket', endpoint: 'http://minio:9000', readOnly: true }]);
+  const level = obj(arr(obj(spec(cacheRuntime).tieredstore, 'tieredstore').levels, 'levels')[0], 'level');
+  t.equal(plan.settings.diskCacheDir, level.path, `diskCacheDir ${String(level.path)}`);
+  t.equal(plan.settings.diskCacheSizeBytes, 16 * 2 ** 30, 'diskCacheSizeBytes 16 GiB');
+  // docker/README.md names the dataset's folder under the hostPath (for the clean-up): the agent's own name for it.
+  const folder = sourceFolderName(targetPath);
+  t.ok(dockerReadme.includes(`${String(level.path)}/${folder}`), `docker/README.md shows the folder ${String(level.path)}/${folder}`);
+});
+
 // docker/README.md "What we refuse" shows the line each refusal prints; these render the two
 // cases from the demo dataset and check the README shows the agent's real line.
-const dockerReadme = readFileSync(path.join(DOCKER, 'README.md'), 'utf8');
 
 async function refusal(t: Test, mount: Obj): Promise<ConfigError | undefined> {
   try {
