@@ -4,84 +4,35 @@
 //
 //   node bench/run.mjs --workdir DIR [--quick] [--slow-link --rtt 20ms --per-conn 20MB/s]
 //                      [--runs N] [--clients ours,s3fs,rclone] [--only NAME,…]
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { CLIENTS, CLIENT_OPTIONS, stopAllClients, writeClientConfigs } from './lib/clients.mjs';
+import { CLIENT_OPTIONS, writeClientConfigs } from './lib/clients.mjs';
 import { MiB, datasetBytes, datasetFor } from './lib/content.mjs';
 import { parquetShape } from './lib/parquet.mjs';
-import { runChild } from './lib/proc.mjs';
-import { startRgw, stopRgw } from './lib/rgw.mjs';
+import { benchSession, makeLog, parseArgs as parseArgs0, runMain, startProxy, toolVersions } from './lib/harness.mjs';
 import { renderResults } from './lib/table.mjs';
 import { WORKLOADS, ceiling } from './lib/workloads.mjs';
 import { loadData } from './load-data.mjs';
 
 const HERE = new URL('.', import.meta.url).pathname;
 const BUCKET = 'bench';
-const log = (m) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+const log = makeLog('bench');
 
 function parseArgs(argv) {
-  const o = { quick: false, slow: false, rtt: '20ms', perConn: '20MB/s', runs: undefined, clients: CLIENTS, only: undefined, workdir: undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--quick') o.quick = true;
-    else if (a === '--slow-link') o.slow = true;
-    else if (a === '--rtt') o.rtt = val();
-    else if (a === '--per-conn') o.perConn = val();
-    else if (a === '--runs') o.runs = Number(val());
-    else if (a === '--clients') o.clients = val().split(',');
-    else if (a === '--only') o.only = val().split(',');
-    else if (a === '--workdir') o.workdir = val();
-    else throw new Error(`unknown argument ${a}`);
-  }
-  if (!o.workdir) throw new Error('--workdir DIR is required (bench/run.sh passes it)');
-  for (const c of o.clients) if (!CLIENTS.includes(c)) throw new Error(`unknown client ${c}`);
+  const o = parseArgs0(argv, {
+    script: 'run.sh',
+    defaults: { quick: false, slow: false, rtt: '20ms', perConn: '20MB/s', runs: undefined, only: undefined },
+    flags: { '--quick': 'quick', '--slow-link': 'slow' },
+    values: { '--rtt': ['rtt', String], '--per-conn': ['perConn', String], '--runs': ['runs', Number], '--only': ['only', (v) => v.split(',')] },
+  });
   o.runs ??= o.quick ? 1 : 3;
   return o;
 }
 
-/** The slow-link proxy as a child process; resolves when it listens. */
-function startProxy(target, rtt, perConn, dir) {
-  const p = spawn(process.execPath, [join(HERE, 'slow-proxy.mjs'), '--target', target, '--rtt', rtt, '--per-conn', perConn], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    p.on('error', reject);
-    p.on('exit', (code) => reject(new Error(`slow-proxy exited ${code} before listening`)));
-    void writeFile(join(dir, 'proxy-pid'), `${p.pid}\n`);
-    createInterface({ input: p.stdout }).once('line', (line) => {
-      const { listening } = JSON.parse(line);
-      resolve({
-        port: listening,
-        stop: () =>
-          new Promise((r) => {
-            if (p.exitCode !== null) return r();
-            p.once('exit', r);
-            p.kill('SIGTERM');
-          }),
-      });
-    });
-  });
-}
-
 async function machineLines(o) {
   const cpu = cpus();
-  const ver = async (cmd, args, re) => {
-    const r = await runChild(cmd, args, { timeoutMs: 20_000 }).catch(() => ({ stdout: '' }));
-    return (re.exec(r.stdout + (r.stderr ?? ''))?.[1] ?? '?').trim();
-  };
-  const [s3fs, rclone, fio, ceph] = await Promise.all([
-    ver('s3fs', ['--version'], /V([\d.]+)/),
-    ver('rclone', ['version'], /rclone v(\S+)/),
-    ver('fio', ['--version'], /fio-(\S+)/),
-    ver('radosgw', ['--version'], /version (\S+)/),
-  ]);
+  const { s3fs, rclone, fio, radosgw: ceph } = await toolVersions();
   const os = (await readFile('/etc/os-release', 'utf8')).match(/PRETTY_NAME="(.*)"/)?.[1];
   return [
     `- machine: ${hostname()}, ${os}, ${cpu.length} cores (${cpu[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB RAM; shared with another engineer running tests, so expect noise`,
@@ -99,34 +50,12 @@ async function main() {
   const cfg = { mode: link, fioRuntime: o.quick ? 5 : 20, sdkStreams: 8 };
   const work = o.workdir;
   await mkdir(work, { recursive: true });
-  const rgwDir = join(work, 'rgw');
-  let proxy;
-  let rgwStarted = false;
-  const cleanup = async () => {
-    await stopAllClients();
-    if (proxy) {
-      await proxy.stop();
-      proxy = undefined;
-    }
-    if (rgwStarted) {
-      rgwStarted = false;
-      await stopRgw(rgwDir).catch((e) => log(`rgw-stop: ${e.message}`));
-    }
-  };
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.once(sig, () => {
-      log(`${sig}: cleaning up`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
-
+  const session = benchSession(join(work, 'rgw'), log);
   try {
     const ds = datasetFor(dsMode);
     // RGW's memstore holds about 2x the stored bytes; leave room for RGW's own pools
     const memstoreMb = Math.ceil(((datasetBytes(ds) + parquetShape(dsMode).approxBytes) * 2.5) / MiB) + 1024;
-    log(`starting RGW (memstore ${memstoreMb} MiB) in ${rgwDir}`);
-    rgwStarted = true;
-    const s3env = await startRgw(rgwDir, memstoreMb);
+    const s3env = await session.startRgw(memstoreMb);
     const creds = { accessKeyId: s3env.AWS_ACCESS_KEY_ID, secretAccessKey: s3env.AWS_SECRET_ACCESS_KEY };
     const manifestPath = join(work, 'manifest.json');
     log(`loading the ${dsMode} data set (${(datasetBytes(ds) / MiB).toFixed(0)} MiB)`);
@@ -134,7 +63,8 @@ async function main() {
 
     let endpoint = s3env.S3_ENDPOINT;
     if (o.slow) {
-      proxy = await startProxy(new URL(endpoint).host, o.rtt, o.perConn, work);
+      const proxy = await startProxy(new URL(endpoint).host, o.rtt, o.perConn, work);
+      session.onCleanup(proxy.stop);
       endpoint = `http://127.0.0.1:${proxy.port}`;
       log(`slow link: proxy on ${endpoint} (rtt ${o.rtt}, ${o.perConn} per connection)`);
     }
@@ -181,14 +111,8 @@ async function main() {
     await writeFile(join(work, 'runs.json'), JSON.stringify(runs, null, 1));
     log(`results written to ${file} (${minutes} min)`);
   } finally {
-    await cleanup();
+    await session.cleanup();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    log(`FAILED: ${err.stack ?? err}`);
-    process.exit(1);
-  },
-);
+runMain(main, log);

@@ -7,14 +7,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { CLIENTS, stopAllClients, writeClientConfigs } from './lib/clients.mjs';
-import { runChild } from './lib/proc.mjs';
-import { startRgw, stopRgw } from './lib/rgw.mjs';
+import { writeClientConfigs } from './lib/clients.mjs';
+import { benchSession, makeLog, parseArgs as parseArgs0, runMain, toolVersions } from './lib/harness.mjs';
 import { s3Client } from './lib/s3.mjs';
 import { MiB, WORKLOADS, emptyBucket, ensureBucket, prepareLocal, sdkCeiling, shapeFor } from './lib/write-workloads.mjs';
 
 const HERE = new URL('.', import.meta.url).pathname;
-const log = (m) => process.stderr.write(`[write-bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+const log = makeLog('write-bench');
 
 export const WRITE_OPTIONS = {
   ours: '`mount s3://w-ours MNT --endpoint URL --cache-size 256MiB --read-write` (defaults otherwise: 8 MiB parts, staging in the temp folder)',
@@ -23,24 +22,13 @@ export const WRITE_OPTIONS = {
     '`mount w-rclone: --vfs-cache-mode writes --cache-dir WORK/rclone-cache --use-server-modtime` (defaults otherwise: upload 5 s after close, `--vfs-write-back 5s`)',
 };
 
-function parseArgs(argv) {
-  const o = { quick: false, clients: CLIENTS, only: undefined, workdir: undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = () => {
-      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--quick') o.quick = true;
-    else if (a === '--clients') o.clients = val().split(',');
-    else if (a === '--only') o.only = val().split(',');
-    else if (a === '--workdir') o.workdir = val();
-    else throw new Error(`unknown argument ${a}`);
-  }
-  if (!o.workdir) throw new Error('--workdir DIR is required (bench/write-run.sh passes it)');
-  for (const c of o.clients) if (!CLIENTS.includes(c)) throw new Error(`unknown client ${c}`);
-  return o;
-}
+const parseArgs = (argv) =>
+  parseArgs0(argv, {
+    script: 'write-run.sh',
+    defaults: { quick: false, only: undefined },
+    flags: { '--quick': 'quick' },
+    values: { '--only': ['only', (v) => v.split(',')] },
+  });
 
 const f3 = (x) => (x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
 const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '–');
@@ -123,21 +111,7 @@ async function main() {
   const shape = shapeFor(o.quick);
   const work = o.workdir;
   await mkdir(work, { recursive: true });
-  const rgwDir = join(work, 'rgw');
-  let rgwStarted = false;
-  const cleanup = async () => {
-    await stopAllClients();
-    if (rgwStarted) {
-      rgwStarted = false;
-      await stopRgw(rgwDir).catch((e) => log(`rgw-stop: ${e.message}`));
-    }
-  };
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.once(sig, () => {
-      log(`${sig}: cleaning up`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
+  const session = benchSession(join(work, 'rgw'), log);
   // a narrowed run (--only) gets its own file, so it never overwrites the full table
   const resultsFile = join(HERE, 'results', `2026-12-02-writes-${o.quick ? 'quick' : 'lan'}${o.only ? `-only-${o.only.join('+')}` : ''}.md`);
   const res = { sdk: [], clients: {} };
@@ -152,24 +126,14 @@ async function main() {
     // emptied after every workload); deleted tails are reclaimed by RGW's GC (faster here)
     const memstoreMb = Math.ceil((shape.rssWriters * shape.rssBytes * 2.5) / MiB) + 1024;
     process.env.EXTRA_CONF = 'rgw gc obj min wait = 10\nrgw gc processor period = 10';
-    log(`starting RGW (memstore ${memstoreMb} MiB) in ${rgwDir}`);
-    rgwStarted = true;
-    const s3env = await startRgw(rgwDir, memstoreMb);
+    const s3env = await session.startRgw(memstoreMb);
     const creds = { accessKeyId: s3env.AWS_ACCESS_KEY_ID, secretAccessKey: s3env.AWS_SECRET_ACCESS_KEY };
     const endpoint = s3env.S3_ENDPOINT;
     const s3 = s3Client({ endpoint, ...creds });
     await writeClientConfigs(work, { endpoint, creds });
     const local = await prepareLocal(work, shape, log);
 
-    const ver = async (cmd, args, re) => {
-      const r = await runChild(cmd, args, { timeoutMs: 20_000 }).catch(() => ({ stdout: '' }));
-      return (re.exec(r.stdout + (r.stderr ?? ''))?.[1] ?? '?').trim();
-    };
-    const [s3fsV, rcloneV, cephV] = await Promise.all([
-      ver('s3fs', ['--version'], /V([\d.]+)/),
-      ver('rclone', ['version'], /rclone v(\S+)/),
-      ver('radosgw', ['--version'], /version (\S+)/),
-    ]);
+    const { s3fs: s3fsV, rclone: rcloneV, radosgw: cephV } = await toolVersions(['s3fs', 'rclone', 'radosgw']);
     const cpu = cpus();
     const loadBefore = loadavg();
     header = [
@@ -228,14 +192,8 @@ async function main() {
     process.stdout.write(`\n${render({ res, shape, header })}\n`);
     log(`results written to ${resultsFile} (${minutes} min)`);
   } finally {
-    await cleanup();
+    await session.cleanup();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    log(`FAILED: ${err.stack ?? err}`);
-    process.exit(1);
-  },
-);
+runMain(main, log);
