@@ -205,7 +205,7 @@ export class DiskBlockCache {
       return this.miss();
     }
     if (this.index.has(name)) this.index.touch(name, this.clock.now());
-    else if (!this.closed) this.index.add(name, file.length, this.clock.now());
+    else if (!this.closed) this.index.add(name, this.onDisk(file.length), this.clock.now());
     this.s.hits++;
     this.s.bytesRead += data.length;
     return data;
@@ -301,8 +301,8 @@ export class DiskBlockCache {
 
   private async write(w: PendingWrite): Promise<void> {
     if (this.index.has(w.name)) return;
-    const bytes = fileBytes(w.identity, w.dataLen);
-    if (!(await this.makeRoom(bytes))) {
+    const bytes = await this.makeRoom(fileBytes(w.identity, w.dataLen));
+    if (bytes === undefined) {
       this.s.notAdmitted++;
       return;
     }
@@ -326,27 +326,31 @@ export class DiskBlockCache {
     this.s.bytesWritten += w.dataLen;
   }
 
-  /** Whether a file of `bytes` may be written now, after evicting what the budget and the floor need. */
-  private async makeRoom(bytes: number): Promise<boolean> {
+  /**
+   * Whether a file of `size` bytes may be written now, after evicting what the budget and the
+   * floor need: the space it will take, or undefined.
+   */
+  private async makeRoom(size: number): Promise<number | undefined> {
     const free = await this.freeBytes();
+    const bytes = this.onDisk(size);
     if (free !== undefined) {
       const floor = this.minFree < 1 ? this.minFree * free.totalBytes : this.minFree;
       if (free.available < floor) {
         // Under the floor: give back our own space, oldest first, until it holds again.
         let short = floor - free.available;
         for (let o = this.index.oldest(); o !== undefined && short > 0; o = this.index.oldest()) short -= await this.evict(o[0]);
-        return false;
+        return undefined;
       }
-      if (free.available - bytes < floor) return false;
+      if (free.available - bytes < floor) return undefined;
     }
-    if (bytes > this.budget) return false;
+    if (bytes > this.budget) return undefined;
     while (this.index.usedBytes + bytes > this.budget) {
       const o = this.index.oldest();
-      if (o === undefined) return false;
-      if (this.clock.now() - o[1].lastUse < this.protectMs) return false;
+      if (o === undefined) return undefined;
+      if (this.clock.now() - o[1].lastUse < this.protectMs) return undefined;
       await this.evict(o[0]);
     }
-    return true;
+    return bytes;
   }
 
   /** Removes a block from the index and its file from disk; answers the bytes it took. */
@@ -361,6 +365,16 @@ export class DiskBlockCache {
       if (!isNotFound(err)) this.fail('evict', err);
     }
     return e.bytes;
+  }
+
+  /**
+   * The space a file of `bytes` takes: its size rounded up to the filesystem's allocation unit
+   * (a 1 MiB block and its header take 257 pages, not 256 and a bit), so that the budget and the
+   * free-space estimate between two statfs hold for the space used, not the sizes written.
+   */
+  private onDisk(bytes: number): number {
+    const unit = this.space?.fs.blockBytes ?? 1;
+    return Math.ceil(bytes / unit) * unit;
   }
 
   /** Free space on the cache's filesystem: statfs when the last one is old, else an estimate. */
@@ -385,6 +399,8 @@ export class DiskBlockCache {
    */
   private async scan(): Promise<void> {
     const found: { name: string; bytes: number; mtimeMs: number }[] = [];
+    // The filesystem's allocation unit, to count the files found (asked beside the listing).
+    const space = this.freeBytes();
     try {
       for (const sub of await this.io.readdir(this.root)) {
         if (!/^[0-9a-f]{2}$/.test(sub)) continue;
@@ -407,7 +423,8 @@ export class DiskBlockCache {
     } catch (err) {
       this.fail('index', err);
     } finally {
-      this.index.mergeFound(found);
+      await space;
+      this.index.mergeFound(found.map((f) => ({ ...f, bytes: this.onDisk(f.bytes) })));
       this.indexing = false;
     }
     while (!this.closed && this.index.usedBytes > this.budget) {

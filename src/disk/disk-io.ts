@@ -9,6 +9,8 @@ export interface FsSpace {
   readonly availableBytes: number;
   /** Size of the filesystem. */
   readonly totalBytes: number;
+  /** Its allocation unit: a file takes its size rounded up to it. Default 4 KiB. */
+  readonly blockBytes?: number;
 }
 
 export interface DiskIo {
@@ -45,6 +47,6 @@ export const nodeDiskIo: DiskIo = {
   },
   async statfs(dir) {
     const s = await fs.statfs(dir);
-    return { availableBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+    return { availableBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize, blockBytes: s.bsize };
   },
 };

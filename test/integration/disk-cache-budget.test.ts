@@ -5,14 +5,12 @@
  *   ~50 ms while the agent runs (temporary files included), never holds more than the budget.
  *   The budget covers every file the cache writes, headers included, and its temporary files
  *   (src/disk/disk-block-cache.ts: room is made for the whole file before the temporary file
- *   is written, and one writer writes one file at a time). The budget counts file sizes: the
- *   blocks the files take on disk (st.blocks) are a little more (one partial 4 KiB page per
- *   file here), which the test reports and does not hold to the budget.
+ *   is written, and one writer writes one file at a time). The budget counts the space the files
+ *   take (their sizes rounded up to the filesystem's blocks), so both their sizes and their
+ *   allocated blocks (st.blocks) are held to it.
  * - A budget larger than a small tmpfs can hold: the filesystem's free space, sampled with
- *   statfs, stays above the floor (15% of the filesystem, the default the agent uses) less one
- *   filesystem block per block file: the cache estimates free space from file sizes between two
- *   statfs (2 s apart), so it undershoots the floor by that rounding (76 KiB here; reported on
- *   issue 13, the strict check is a todo).
+ *   statfs, stays above the floor (15% of the filesystem, the default the agent uses): between
+ *   two statfs (2 s apart) the cache estimates the free space from the space its files take.
  * - A full disk (the tmpfs filled by a file of the test's own, or out of inodes so that the
  *   cache's writes fail with ENOSPC): every read is still byte-exact.
  *
@@ -225,7 +223,7 @@ t.test('a data set 3x the budget, read twice: the cache folder never holds more 
     for (let i = 0; i < 200; i++, await sleep(50)) {
       m = await diskMetrics(base);
       const f = await folderBytes(cacheDir);
-      if (f.temps === 0 && f.bytes === m.bytes && m.written_bytes > 0) break;
+      if (f.temps === 0 && f.allocated === m.bytes && m.written_bytes > 0) break;
     }
     const afterOne = m;
     await dropPageCache(t, mnt);
@@ -237,6 +235,7 @@ t.test('a data set 3x the budget, read twice: the cache folder never holds more 
     const end = await folderBytes(cacheDir);
     t.ok(samples >= 20, `${samples} samples of the folder, one every ${every} ms`);
     t.ok(max.bytes <= budget, `max of the samples ${max.bytes} bytes (${max.files} files, ${max.temps} temporary) <= budget ${budget}`);
+    t.ok(maxAllocated <= budget, `and the blocks they take on disk: max ${maxAllocated} <= budget ${budget}`);
     t.ok(
       end.bytes <= budget && end.bytes > budget - 2 * MiB,
       `after the run the folder holds ${end.bytes} bytes in ${end.files} files: near the budget, not over`,
@@ -261,7 +260,7 @@ t.test('a data set 3x the budget, read twice: the cache folder never holds more 
   }
 });
 
-t.test('a budget larger than the filesystem: its free space stays at the 15% floor, less one block per file (todo: strictly)', async (t) => {
+t.test('a budget larger than the filesystem: its free space stays at the 15% floor', async (t) => {
   const fsDir = await tmpfs(t, 'size=40m,mode=0700');
   const cacheDir = join(fsDir, 'cache');
   const mnt = join(await tempDir(t, 'floor'), 'mnt');
@@ -285,17 +284,9 @@ t.test('a budget larger than the filesystem: its free space stays at the 15% flo
     const end = await statfs(fsDir);
     const used = total - end.bavail * end.bsize;
     t.ok(samples >= 20, `${samples} statfs samples`);
-    // Between two statfs (2 s apart) the cache estimates the free space from the bytes of the
-    // files it wrote; the filesystem takes whole blocks (a 1 MiB block file and its header:
-    // 257 pages of 4 KiB on this tmpfs). So the floor can be undershot by one filesystem block per
-    // file written since the last statfs: a finding reported on issue 13 (SEMANTICS promises the
-    // floor without slack). The strict check is a todo until src/disk rounds to blocks; the bound
-    // that holds today is checked beside it.
-    const rounding = (m.files ?? 0) * before.bsize;
-    t.ok(minAvail >= floor, `min available ${minAvail} bytes >= floor ${floor} (15% of ${total})`, {
-      todo: minAvail >= floor ? false : 'the free-space estimate counts file bytes, not filesystem blocks (issue 13)',
-    });
-    t.ok(minAvail >= floor - rounding, `min available ${minAvail} >= floor less one ${before.bsize}-byte block per block file (${m.files} files: ${rounding})`);
+    // Between two statfs (2 s apart) the cache estimates the free space from what its files take
+    // (a 1 MiB block file and its header: 257 pages of 4 KiB on this tmpfs, not 256 and a bit).
+    t.ok(minAvail >= floor, `min available ${minAvail} bytes >= floor ${floor} (15% of ${total})`);
     t.ok(used > total - floor - 4 * MiB, `the cache used the room above the floor (${used} bytes used)`);
     t.ok(m.not_admitted > 0, `blocks under the floor were not admitted (${m.not_admitted})`);
     t.equal(m.errors, 0, 'no disk error: the floor stopped the cache before the disk was full');

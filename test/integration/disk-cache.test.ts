@@ -32,6 +32,7 @@ async function session(
   cacheDir: string,
   dir: string,
   script: (dir: string) => string,
+  blocksBeforeStop = 0,
 ): Promise<{ out: string; counters: Record<string, number> }> {
   const env = s3Env();
   const agent = startAgent(t, {
@@ -42,6 +43,10 @@ async function session(
   await agent.mounted();
   const r = await run('bash', ['-euo', 'pipefail', '-c', script(dir)]);
   t.equal(r.code, 0, r.stderr);
+  // Blocks are written in the background and a stop drops the queue: wait for them.
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(50)) {
+    if ((await files(cacheDir)).filter((f) => f.endsWith('.blk')).length >= blocksBeforeStop) break;
+  }
   agent.child.kill('SIGTERM');
   await agent.exited(15_000);
   return { out: r.stdout, counters: stoppedCounters(agent.stdout()) };
@@ -60,7 +65,7 @@ t.test('a file read again after a restart comes from the disk cache, byte-exact;
   const cacheDir = await tempDir(t, 'cache');
   // The same mount point each time, as a Fluid runtime's targetPath stays the same across restarts.
   const mnt = join(await tempDir(t, 'disk'), 'mnt');
-  const first = await session(t, bucket, cacheDir, mnt, (d) => `sha256sum < "${d}/data/big.bin"`);
+  const first = await session(t, bucket, cacheDir, mnt, (d) => `sha256sum < "${d}/data/big.bin"`, 7);
   t.equal(first.out.split(' ')[0], sha(data));
   t.ok(first.counters.s3BytesFetched >= data.length, `first read from S3 (${first.counters.s3BytesFetched} bytes)`);
   const blocks = (await files(cacheDir)).filter((f) => f.endsWith('.blk'));
@@ -128,11 +133,24 @@ t.test('in one mount, the second read of files the memory cache cannot hold come
     onDisk = (await files(cacheDir)).filter((f) => f.endsWith('.blk')).length;
   }
   t.equal(onDisk, blocks, 'every block of epoch 1 is on disk (small files included: their lookups fetched them whole)');
+  // The mount keeps the kernel's page cache (auto_cache): drop each file's pages, so epoch 2
+  // asks the agent again.
+  const dropped = await run('bash', [
+    '-euo',
+    'pipefail',
+    '-c',
+    `cd "${mnt}" && for f in ${names.join(' ')}; do dd if="$f" iflag=nocache count=0 status=none; done`,
+  ]);
+  t.equal(dropped.code, 0, dropped.stderr);
   const before = await countersNow(agent);
   t.same(await epoch(), want, 'epoch 2: bytes exact');
   const after = await countersNow(agent);
   t.equal(after.s3Get - before.s3Get, 0, 'epoch 2 made no S3 GET');
   t.equal(after.s3BytesFetched - before.s3BytesFetched, 0, 'and fetched no byte from S3');
+  t.ok(
+    after.fuseBytesRead - before.fuseBytesRead >= 44 * MiB,
+    `the agent served epoch 2 (${after.fuseBytesRead - before.fuseBytesRead} bytes through FUSE), not the page cache`,
+  );
   agent.child.kill('SIGTERM');
   t.equal((await agent.exited(15_000)).code, 0);
 });

@@ -3,9 +3,13 @@ import { ManualClock } from '../../../src/clock.js';
 import { nodeDiskIo, type DiskIo } from '../../../src/disk/disk-io.js';
 import { fileBytes } from '../../../src/disk/block-file.js';
 import { identityOf } from '../../../src/disk/disk-key.js';
-import { BS, blockBytes, blockFiles, bytesUnder, keyOf, open } from './helpers/disk-fixture.js';
+import { BS, blockBytes, blockFiles, bytesUnder, keyOf, open, spaceOf } from './helpers/disk-fixture.js';
+import { statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
-const FILE = fileBytes(identityOf(keyOf('k'), BS), BS);
+/** The space one block file takes (on the filesystem of the tests' folders). */
+const FILE = spaceOf(tmpdir(), fileBytes(identityOf(keyOf('k'), BS), BS));
+const UNIT = statfsSync(tmpdir()).bsize;
 
 t.test('the budget is never exceeded (sampled after every file written), plain LRU when nothing is protected', async (t) => {
   const dir = t.testdir();
@@ -92,7 +96,7 @@ t.test('free-space floor: under it the cache evicts its own blocks and admits no
   const dir = t.testdir();
   let available = 1000 * FILE;
   const total = 5000 * FILE; // the floor: 500 files
-  const io: DiskIo = { ...nodeDiskIo, statfs: async () => ({ availableBytes: available, totalBytes: total }) };
+  const io: DiskIo = { ...nodeDiskIo, statfs: async () => ({ availableBytes: available, totalBytes: total, blockBytes: UNIT }) };
   const c = await open(dir, { budgetBytes: 100 * FILE, minFreeBytes: 0.1, protectMs: 0, io });
   await c.whenIndexed();
   const k = keyOf('k', 64);
@@ -121,7 +125,7 @@ t.test('free-space floor in bytes, estimated between statfs calls from what was 
     ...nodeDiskIo,
     statfs: async () => {
       statfsCalls++;
-      return { availableBytes: 5 * FILE, totalBytes: 1e12 };
+      return { availableBytes: 5 * FILE, totalBytes: 1e12, blockBytes: UNIT };
     },
   };
   const clock = new ManualClock();

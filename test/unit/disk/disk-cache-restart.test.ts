@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { nodeDiskIo, type DiskIo } from '../../../src/disk/disk-io.js';
-import { blockBytes, blockFiles, bytesUnder, keyOf, open } from './helpers/disk-fixture.js';
+import { blockBytes, blockFiles, bytesUnder, keyOf, open, spaceOf } from './helpers/disk-fixture.js';
 
 async function previousRun(dir: string, blocks = 8) {
   const c = await open(dir);
@@ -63,7 +63,7 @@ t.test('the rebuild removes its own leftover temporary files, never anything els
   const foreign = [path.join(sub, 'notes.txt'), path.join(c0.root, 'README'), path.join(dir, 'other-app.dat')];
   for (const f of foreign) fs.writeFileSync(f, 'not ours');
   await c0.close();
-  const oneFile = fs.statSync(first!).size;
+  const oneFile = spaceOf(dir, fs.statSync(first!).size);
   const c = await open(dir, { budgetBytes: 5 * oneFile });
   await c.whenIndexed();
   t.notOk(fs.existsSync(temp), 'the temporary file is gone');

@@ -20,7 +20,7 @@ t.test('put then get: the same bytes; files 0600, folders 0700', async (t) => {
   t.equal(fs.statSync(c.root).mode & 0o777, 0o700, 'the source folder is 0700');
   t.equal(fs.statSync(path.dirname(files[0]!.file)).mode & 0o777, 0o700, 'subfolders are 0700');
   t.match(c.stats(), { hits: 2, misses: 1, writes: 2, bytesWritten: 2 * BS, bytesRead: 2 * BS, files: 2, errors: 0, corrupt: 0 });
-  t.ok(c.stats().usedBytes > 2 * BS && c.stats().usedBytes < 2 * BS + 400, 'usage counts headers');
+  t.ok(c.stats().usedBytes > 2 * BS && c.stats().usedBytes <= 2 * BS + 2 * fs.statfsSync(dir).bsize, 'usage counts headers, in whole filesystem blocks');
   await c.close();
 });
 
@@ -64,6 +64,7 @@ t.test('two sources never share a folder; the folder names no source', async (t)
   t.equal(path.dirname(a.root), dir);
   t.notMatch(path.basename(a.root), /minio|bucket/);
   const k = keyOf('same-key');
+  await a.whenIndexed();
   a.put(k, 0, blockBytes(0));
   await a.flush();
   await b.whenIndexed();

@@ -48,8 +48,15 @@ export function filesUnder(dir: string): { file: string; size: number; mode: num
   return out;
 }
 
+/** The space a file of `size` bytes takes on the filesystem of `dir` (its size in whole allocation units). */
+export function spaceOf(dir: string, size: number): number {
+  const unit = fs.statfsSync(dir).bsize;
+  return Math.ceil(size / unit) * unit;
+}
+
+/** The space the files under `dir` take, counted as the cache counts it. */
 export function bytesUnder(dir: string): number {
-  return filesUnder(dir).reduce((n, f) => n + f.size, 0);
+  return filesUnder(dir).reduce((n, f) => n + spaceOf(dir, f.size), 0);
 }
 
 export function blockFiles(dir: string): string[] {
