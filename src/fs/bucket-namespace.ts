@@ -395,6 +395,16 @@ export class BucketNamespace {
   }
 
   /**
+   * Lists the root in the background, as lookups there would after a couple of them: the first
+   * lookups of a fresh mount (a path's first folder, a file at the root) are then answered
+   * without a round trip of their own, and a lookup made meanwhile waits for this listing.
+   * A failure is left to the lookups that follow, which ask S3 themselves.
+   */
+  warmUp(): void {
+    this.sharedListing('', LOOKUP_LIST_PAGES, false).catch(() => undefined);
+  }
+
+  /**
    * New TTLs and readdir bound from now on (a config reload changed the mount's tuning). What is
    * cached stays, each entry with the TTL it was cached with: a retune costs no request.
    */

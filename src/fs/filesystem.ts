@@ -68,6 +68,8 @@ export interface FilesystemOptions {
    * logged and counted there, never thrown.
    */
   readonly onBackgroundError?: (what: string, err: unknown) => void;
+  /** List each bucket's root as soon as it serves (a mount's first lookups then wait less); default false. */
+  readonly warmUp?: boolean;
   /** How long files open under a removed or replaced bucket keep reading (default DEFAULT_DRAIN_GRACE_MS). */
   readonly drainGraceMs?: number;
   /** Timers for the end of drains (default: setTimeout, unref'd; tests drive them with their clock). */
@@ -97,6 +99,7 @@ export class Filesystem {
   private readonly clock: Clock;
   private readonly onSkippedKey: (bucket: string, key: string, why: string) => void;
   private readonly onBackgroundError: (what: string, err: unknown) => void;
+  private readonly warmUp: boolean;
   /** Each serving store's endpoint and bucket, for the disk cache's keys. */
   private readonly storeIds = new WeakMap<ObjectStore, string>();
 
@@ -107,6 +110,7 @@ export class Filesystem {
     const onBackgroundError = opts.onBackgroundError ?? (() => undefined);
     this.onBackgroundError = onBackgroundError;
     this.onSkippedKey = opts.onSkippedKey ?? (() => undefined);
+    this.warmUp = opts.warmUp === true;
     const setTimer = opts.setTimer ?? unrefTimer;
     this.usage = new UsageTracker([], { setTimer, ...opts.usage, clock, onError: (err) => onBackgroundError('df scan', err) });
     this.cache = new BlockCache(blockBudget(opts.settings.cacheSizeBytes), BLOCK_SIZE);
@@ -375,7 +379,7 @@ export class Filesystem {
 
   private namespaceFor(store: ObjectStore, mount: BucketMount): BucketNamespace {
     const name = mount.name;
-    return new BucketNamespace({
+    const namespace = new BucketNamespace({
       store,
       prefix: mount.prefix,
       ...(mount.maxFolderEntries !== undefined ? { maxFolderEntries: mount.maxFolderEntries } : {}),
@@ -391,6 +395,8 @@ export class Filesystem {
         if (this.buckets.storeOf(name) === store) this.onBackgroundError(`${name}: ${what}`, err);
       },
     });
+    if (this.warmUp) namespace.warmUp();
+    return namespace;
   }
 
   private allocateHandle(): number {

@@ -161,6 +161,7 @@ export class MountLifecycle {
           log.warn({ objects, usedBytes }, 'df: a bucket has more objects than one scan lists (1,000,000); Used counts only those listed'),
       },
       onBackgroundError: (what, err) => this.backgroundError(what, err),
+      warmUp: true,
       ...(this.staging ? { staging: this.staging } : {}),
       ...(this.disk ? { diskLevel: this.disk } : {}),
       onStagingMissing: (mount) =>

@@ -28,6 +28,7 @@ export interface TestFilesystemOptions {
   /** Staging space for writes that cannot stream (edits, appends). */
   readonly staging?: FilesystemOptions['staging'];
   readonly onStagingMissing?: FilesystemOptions['onStagingMissing'];
+  readonly warmUp?: boolean;
 }
 
 export interface TestFilesystem {
@@ -119,6 +120,7 @@ export function testFilesystem(opts: TestFilesystemOptions = {}): TestFilesystem
     ...(opts.usage ? { usage: opts.usage } : {}),
     ...(opts.staging ? { staging: opts.staging } : {}),
     ...(opts.onStagingMissing ? { onStagingMissing: opts.onStagingMissing } : {}),
+    ...(opts.warmUp ? { warmUp: true } : {}),
     onBackgroundError: (what, err) => {
       backgroundErrors.push({ what, err });
       opts.onBackgroundError?.(what, err);
