@@ -11,8 +11,10 @@
  * - Never a failed read. get() answers undefined and put() drops the block on any disk error
  *   (EIO, ENOSPC, EROFS, …); errors are counted, the first of each kind is reported, and after
  *   `maxErrors` within `errorWindowMs` the cache turns itself off (disk-errors.ts).
- * - Never slower reads. put() only queues: files are written by one background worker, from a
- *   queue bounded in bytes; a block that finds the queue full is dropped, not buffered.
+ * - Never slower reads. put() only queues: files are written by DISK_WRITERS background
+ *   writers (two: one write's syscalls wait for the disk while the other's run, and the rest of
+ *   libuv's four threads stay free for reads), from a queue bounded in bytes; a block that finds
+ *   the queue full is dropped, not buffered.
  * - Never a full disk. A hard byte budget (every file, header included, temporary ones too) and
  *   a free-space floor on the filesystem (default: keep 15% free; the kubelet evicts pods under
  *   10%), read with statfs every `statfsIntervalMs` and estimated in between. Under the floor,
@@ -104,6 +106,8 @@ interface PendingWrite {
 }
 
 const MiB = 1024 * 1024;
+/** Files written at once. */
+const DISK_WRITERS = 2;
 
 export class DiskBlockCache {
   /** The folder of this source's blocks. */
@@ -126,7 +130,11 @@ export class DiskBlockCache {
   private queue: PendingWrite[] = [];
   private readonly queued = new Set<string>();
   private queuedBytes = 0;
-  private worker: Promise<void> | undefined;
+  /** Writers running, and what flush() waits on while there are any. */
+  private writers = 0;
+  private idle: { promise: Promise<void>; resolve: () => void } | undefined;
+  /** Space made for files being written (counted against the budget and the floor until indexed). */
+  private reserved = 0;
   private readonly subfolders = new Set<string>();
   private tempSeq = 0;
   private space: { at: number; fs: FsSpace; written: number; freed: number } | undefined;
@@ -236,7 +244,14 @@ export class DiskBlockCache {
 
   /** Resolves when every block queued so far is written (or dropped). */
   async flush(): Promise<void> {
-    while (this.worker) await this.worker;
+    while (this.writers > 0) {
+      if (this.idle === undefined) {
+        let resolve: () => void = () => undefined;
+        const promise = new Promise<void>((r) => (resolve = r));
+        this.idle = { promise, resolve };
+      }
+      await this.idle.promise;
+    }
   }
 
   stats(): DiskCacheStats {
@@ -273,14 +288,19 @@ export class DiskBlockCache {
     this.errors.record(op, err);
   }
 
-  /** Starts the writer unless it runs; it goes on until the queue is empty. */
+  /** Starts a writer per queued block, up to DISK_WRITERS; each goes on until the queue is empty. */
   private kick(): void {
-    if (this.worker) return;
-    this.worker = this.drain().then(() => {
-      this.worker = undefined;
-      // A block queued after the writer's last look at the queue, before this callback.
-      if (this.queue.length > 0) this.kick();
-    });
+    while (this.writers < DISK_WRITERS && this.writers < this.queue.length) {
+      this.writers++;
+      void this.drain().then(() => {
+        this.writers--;
+        if (this.writers > 0) return;
+        this.idle?.resolve();
+        this.idle = undefined;
+        // A block queued after the last writer's last look at the queue, before this callback.
+        if (this.queue.length > 0) this.kick();
+      });
+    }
   }
 
   private async drain(): Promise<void> {
@@ -306,6 +326,14 @@ export class DiskBlockCache {
       this.s.notAdmitted++;
       return;
     }
+    try {
+      await this.writeFile(w, bytes);
+    } finally {
+      this.reserved -= bytes;
+    }
+  }
+
+  private async writeFile(w: PendingWrite, bytes: number): Promise<void> {
     const sub = path.dirname(w.name);
     if (!this.subfolders.has(sub)) {
       await this.io.mkdir(path.join(this.root, sub), 0o700);
@@ -328,29 +356,45 @@ export class DiskBlockCache {
 
   /**
    * Whether a file of `size` bytes may be written now, after evicting what the budget and the
-   * floor need: the space it will take, or undefined.
+   * floor need: the space it will take, reserved (the caller gives it back once the file is
+   * indexed or failed), or undefined. The last checks and the reservation are one synchronous
+   * step: two writers never both take the last room.
    */
   private async makeRoom(size: number): Promise<number | undefined> {
     const free = await this.freeBytes();
     const bytes = this.onDisk(size);
     if (free !== undefined) {
-      const floor = this.minFree < 1 ? this.minFree * free.totalBytes : this.minFree;
+      const floor = this.floorOf(free.totalBytes);
       if (free.available < floor) {
         // Under the floor: give back our own space, oldest first, until it holds again.
         let short = floor - free.available;
         for (let o = this.index.oldest(); o !== undefined && short > 0; o = this.index.oldest()) short -= await this.evict(o[0]);
         return undefined;
       }
-      if (free.available - bytes < floor) return undefined;
+      if (free.available - this.reserved - bytes < floor) return undefined;
     }
     if (bytes > this.budget) return undefined;
-    while (this.index.usedBytes + bytes > this.budget) {
+    while (this.index.usedBytes + this.reserved + bytes > this.budget) {
       const o = this.index.oldest();
       if (o === undefined) return undefined;
       if (this.clock.now() - o[1].lastUse < this.protectMs) return undefined;
       await this.evict(o[0]);
     }
+    const floor = free === undefined ? undefined : this.floorOf(free.totalBytes);
+    const available = this.estimatedAvailable();
+    if (floor !== undefined && available !== undefined && available - this.reserved - bytes < floor) return undefined;
+    this.reserved += bytes;
     return bytes;
+  }
+
+  private floorOf(totalBytes: number): number {
+    return this.minFree < 1 ? this.minFree * totalBytes : this.minFree;
+  }
+
+  /** Free space from the last statfs, less what was written and plus what was freed since. */
+  private estimatedAvailable(): number | undefined {
+    const s = this.space;
+    return s === undefined ? undefined : s.fs.availableBytes - s.written + s.freed;
   }
 
   /** Removes a block from the index and its file from disk; answers the bytes it took. */
@@ -389,8 +433,7 @@ export class DiskBlockCache {
         return undefined;
       }
     }
-    const s = this.space;
-    return { available: s.fs.availableBytes - s.written + s.freed, totalBytes: s.fs.totalBytes };
+    return { available: this.estimatedAvailable() as number, totalBytes: this.space.fs.totalBytes };
   }
 
   /**

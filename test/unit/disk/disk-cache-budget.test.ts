@@ -139,3 +139,37 @@ t.test('free-space floor in bytes, estimated between statfs calls from what was 
   t.equal(blockFiles(dir).length, 3);
   await c.close();
 });
+
+t.test('two writers at once: never more than two files being written, and the budget holds with their temporary files', async (t) => {
+  const dir = t.testdir();
+  let writing = 0;
+  let maxWriting = 0;
+  let maxOnDisk = 0;
+  const io: DiskIo = {
+    ...nodeDiskIo,
+    writeNew: async (file, data, mode) => {
+      writing++;
+      maxWriting = Math.max(maxWriting, writing);
+      try {
+        await nodeDiskIo.writeNew(file, data, mode);
+        // Sampled with the temporary file on disk and before its rename.
+        maxOnDisk = Math.max(maxOnDisk, bytesUnder(dir));
+        await new Promise((r) => setImmediate(r));
+      } finally {
+        writing--;
+      }
+    },
+  };
+  const budget = 3 * FILE + FILE / 2;
+  const c = await open(dir, { io, budgetBytes: budget, protectMs: 0, maxQueueBytes: 64 * BS });
+  await c.whenIndexed();
+  const k = keyOf('w', 64);
+  for (let i = 0; i < 12; i++) c.put(k, i, blockBytes(i));
+  await c.flush();
+  t.equal(maxWriting, 2, 'two files written at once');
+  t.ok(maxOnDisk <= budget, `at most ${maxOnDisk} of ${budget} bytes on disk, temporary files included`);
+  t.equal(c.stats().files, 3);
+  t.equal(bytesUnder(dir), c.stats().usedBytes);
+  for (let i = 9; i < 12; i++) t.ok((await c.get(k, i))?.equals(blockBytes(i)), `block ${i} kept`);
+  await c.close();
+});
