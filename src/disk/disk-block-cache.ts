@@ -193,7 +193,8 @@ export class DiskBlockCache {
     if (!this.index.has(name) && !this.indexing) return this.miss();
     let file: Buffer;
     try {
-      file = await this.io.readFile(path.join(this.root, name));
+      // One byte more than a good file has: a longer file is refused, not cut to size.
+      file = await this.io.readFile(path.join(this.root, name), fileBytes(identity, expected) + 1);
     } catch (err) {
       // Gone (evicted while this read was on its way, or removed by hand) is a plain miss.
       if (isNotFound(err)) this.index.remove(name);

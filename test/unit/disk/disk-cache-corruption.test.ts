@@ -27,6 +27,7 @@ const damage: [string, (f: string) => void][] = [
   ],
   ['a truncated file', (f) => fs.truncateSync(f, fs.statSync(f).size - 1)],
   ['an empty file', (f) => fs.truncateSync(f, 0)],
+  ['a byte appended', (f) => fs.appendFileSync(f, Buffer.from([0]))],
   [
     'a wrong header (another object’s block under this name)',
     (f) => {
