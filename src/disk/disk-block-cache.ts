@@ -293,14 +293,17 @@ export class DiskBlockCache {
   private kick(): void {
     while (this.writers < DISK_WRITERS && this.writers < this.queue.length) {
       this.writers++;
-      void this.drain().then(() => {
-        this.writers--;
-        if (this.writers > 0) return;
-        this.idle?.resolve();
-        this.idle = undefined;
-        // A block queued after the last writer's last look at the queue, before this callback.
-        if (this.queue.length > 0) this.kick();
-      });
+      // drain() catches each write's error; the catch keeps a writer from ever being lost.
+      void this.drain()
+        .catch((err: unknown) => this.fail('write', err))
+        .then(() => {
+          this.writers--;
+          if (this.writers > 0) return;
+          this.idle?.resolve();
+          this.idle = undefined;
+          // A block queued after the last writer's last look at the queue, before this callback.
+          if (this.queue.length > 0) this.kick();
+        });
     }
   }
 
