@@ -179,6 +179,7 @@ export class MountLifecycle {
         readDeadlineMs: s.requestTimeoutMs,
         opDeadlineMs: s.requestTimeoutMs + OP_DEADLINE_MARGIN_MS,
         timeOp: (op) => this.metrics.fuseOp(op),
+        writable,
       }),
       {
         force: false,
