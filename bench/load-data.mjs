@@ -23,7 +23,7 @@ import { s3Client, s3FromEnv } from './lib/s3.mjs';
 const PART = 16 * MiB;
 
 /** Runs fn over items with at most `limit` in flight. */
-async function pool(items, limit, fn) {
+export async function pool(items, limit, fn) {
   let next = 0;
   const worker = async () => {
     while (next < items.length) {
@@ -35,7 +35,7 @@ async function pool(items, limit, fn) {
 }
 
 /** bytesAt(offset, length): the object's bytes there (default: its known content). */
-async function putBig(s3, Bucket, { key, size }, bytesAt = (off, len) => expectedBytes(key, off, len)) {
+export async function putBig(s3, Bucket, { key, size }, bytesAt = (off, len) => expectedBytes(key, off, len)) {
   // multipart, like any large object a real data set holds
   const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: key }));
   try {

@@ -7,10 +7,10 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { CLIENT_OPTIONS, writeClientConfigs } from './lib/clients.mjs';
+import { CLIENT_OPTIONS } from './lib/clients.mjs';
 import { MiB, datasetBytes, datasetFor } from './lib/content.mjs';
 import { parquetShape } from './lib/parquet.mjs';
-import { benchSession, makeLog, parseArgs as parseArgs0, runMain, startProxy, toolVersions } from './lib/harness.mjs';
+import { benchSession, makeLog, parseArgs as parseArgs0, runMain, toolVersions } from './lib/harness.mjs';
 import { renderResults } from './lib/table.mjs';
 import { WORKLOADS, ceiling } from './lib/workloads.mjs';
 import { loadData } from './load-data.mjs';
@@ -61,14 +61,7 @@ async function main() {
     log(`loading the ${dsMode} data set (${(datasetBytes(ds) / MiB).toFixed(0)} MiB)`);
     const manifest = await loadData({ bucket: BUCKET, mode: dsMode, manifestPath, s3conf: { endpoint: s3env.S3_ENDPOINT, ...creds }, log });
 
-    let endpoint = s3env.S3_ENDPOINT;
-    if (o.slow) {
-      const proxy = await startProxy(new URL(endpoint).host, o.rtt, o.perConn, work);
-      session.onCleanup(proxy.stop);
-      endpoint = `http://127.0.0.1:${proxy.port}`;
-      log(`slow link: proxy on ${endpoint} (rtt ${o.rtt}, ${o.perConn} per connection)`);
-    }
-    await writeClientConfigs(work, { endpoint, creds });
+    const endpoint = await session.clientEndpoint(o, s3env, creds, work);
 
     const workloads = WORKLOADS.filter((w) => !o.only || o.only.includes(w.name));
     const runs = [];

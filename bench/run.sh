@@ -18,12 +18,9 @@ set -euo pipefail
 # three bench scripts share (install, build, the EXIT trap) is in bench/lib/setup.sh.
 main() {
   # --rev is this script's own flag; everything else goes to run.mjs. No --rev: the work tree.
-  bench_split_rev '' "$@"
-  bench_install s3fs rclone fio
-  bench_workdir fluid-bench
-  bench_app
-  cd "$ROOT"
-  node bench/run.mjs --workdir "$WORK" "${ARGS[@]}"
+  BENCH_PKGS=(s3fs rclone fio)
+  BENCH_DROP=()
+  bench_main run.mjs '' fluid-bench "$@"
 }
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/bench/lib/setup.sh"

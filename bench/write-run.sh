@@ -14,14 +14,11 @@ set -euo pipefail
 # What the three bench scripts share (install, build, the EXIT trap) is in bench/lib/setup.sh;
 # main is one function, parsed whole before it runs.
 main() {
-  # default: HEAD when the script starts
-  bench_split_rev HEAD "$@"
-  bench_install s3fs rclone rsync tar
-  # after a failure, keep the logs but not the big inputs and caches
-  bench_workdir fluid-wbench src rclone-cache app
-  bench_app
-  cd "$ROOT"
-  node bench/write-run.mjs --workdir "$WORK" "${ARGS[@]}"
+  # --rev: default HEAD when the script starts; after a failure, keep the logs but not the big
+  # inputs and caches
+  BENCH_PKGS=(s3fs rclone rsync tar)
+  BENCH_DROP=(src rclone-cache app)
+  bench_main write-run.mjs HEAD fluid-wbench "$@"
 }
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/bench/lib/setup.sh"

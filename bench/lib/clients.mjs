@@ -36,7 +36,11 @@ const live = new Set();
 // writable (default off; bench/write-run.mjs only): ours gets --read-write, s3fs loses `ro`,
 // rclone runs with --vfs-cache-mode writes (its cache in DIR/rclone-cache) instead of
 // --read-only --vfs-cache-mode off. The read bench never sets it, so it mounts as before.
-function commandFor(client, { bucket, endpoint, creds, mnt, dir, writable = false }) {
+//
+// diskCache { dir, bytes, metricsPort } (bench/disk-run.mjs only): each client's own disk cache
+// in dir with a budget of bytes, as far as it has one (see DISK_CACHE_OPTIONS); ours also
+// serves /metrics on 127.0.0.1:metricsPort. cacheSize: ours' memory budget (default 256MiB).
+function commandFor(client, { bucket, endpoint, creds, mnt, dir, writable = false, diskCache, cacheSize = '256MiB' }) {
   const baseEnv = { ...process.env };
   for (const k of Object.keys(baseEnv)) if (k.startsWith('AWS_') || k === 'S3_ENDPOINT') delete baseEnv[k];
   switch (client) {
@@ -44,6 +48,8 @@ function commandFor(client, { bucket, endpoint, creds, mnt, dir, writable = fals
       return {
         cmd: process.execPath,
         args: [
+          // FLUID_BENCH_NODE_ARGS: Node flags for ours alone, e.g. '--cpu-prof --cpu-prof-dir=DIR'
+          ...(process.env.FLUID_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
           join(APP, 'dist/src/cli.js'),
           'mount',
           `s3://${bucket}`,
@@ -51,8 +57,11 @@ function commandFor(client, { bucket, endpoint, creds, mnt, dir, writable = fals
           '--endpoint',
           endpoint,
           '--cache-size',
-          '256MiB',
+          cacheSize,
           ...(writable ? ['--read-write'] : []),
+          ...(diskCache
+            ? ['--disk-cache-dir', diskCache.dir, '--disk-cache-size', String(diskCache.bytes), '--metrics-address', `127.0.0.1:${diskCache.metricsPort}`]
+            : []),
         ],
         env: { ...baseEnv, AWS_ACCESS_KEY_ID: creds.accessKeyId, AWS_SECRET_ACCESS_KEY: creds.secretAccessKey },
       };
@@ -72,6 +81,7 @@ function commandFor(client, { bucket, endpoint, creds, mnt, dir, writable = fals
             `passwd_file=${join(dir, 's3fs.passwd')}`,
             'parallel_count=8',
             'multipart_size=10',
+            ...(diskCache ? [`use_cache=${diskCache.dir}`, `ensure_diskfree=${diskCache.ensureDiskfreeMB}`] : []),
           ].join(','),
         ],
         env: baseEnv,
@@ -85,7 +95,11 @@ function commandFor(client, { bucket, endpoint, creds, mnt, dir, writable = fals
           mnt,
           '--config',
           join(dir, 'rclone.conf'),
-          ...(writable ? ['--vfs-cache-mode', 'writes', '--cache-dir', join(dir, 'rclone-cache')] : ['--read-only', '--vfs-cache-mode', 'off']),
+          ...(writable
+            ? ['--vfs-cache-mode', 'writes', '--cache-dir', join(dir, 'rclone-cache')]
+            : diskCache
+              ? ['--read-only', '--vfs-cache-mode', 'full', '--cache-dir', diskCache.dir, '--vfs-cache-max-size', `${Math.floor(diskCache.bytes / 2 ** 20)}M`]
+              : ['--read-only', '--vfs-cache-mode', 'off']),
           '--use-server-modtime',
           '--log-level',
           'NOTICE',

@@ -66,3 +66,26 @@ export function datasetFor(mode) {
 export function datasetBytes(ds) {
   return [ds.seq, ...ds.par, ...ds.small, ...ds.ls].reduce((n, o) => n + o.size, 0);
 }
+
+/**
+ * The epoch data set of the disk-cache bench (issue 13, bench/disk-run.mjs): half of it in
+ * 64 KiB files in folders, half in 4 big files. lan is the issue's 2 GiB; slow is 1 GiB (at
+ * 20 MB/s per connection the peers' cold epochs of 2 GiB would take the run past 30 min); quick is
+ * for developing the bench (256 MiB: with less, half of it is under the 80 MB that s3fs
+ * wants free above ensure_diskfree before it mounts).
+ */
+export function epochDatasetFor(mode) {
+  const sizes = {
+    lan: { dirs: 64, perDir: 256, smallSize: 64 * KiB, bigCount: 4, bigSize: 256 * MiB },
+    slow: { dirs: 32, perDir: 256, smallSize: 64 * KiB, bigCount: 4, bigSize: 128 * MiB },
+    quick: { dirs: 16, perDir: 128, smallSize: 64 * KiB, bigCount: 4, bigSize: 32 * MiB },
+  }[mode];
+  if (!sizes) throw new Error(`unknown data set mode ${mode}`);
+  const pad = (n, w) => String(n).padStart(w, '0');
+  const small = [];
+  for (let d = 0; d < sizes.dirs; d++) {
+    for (let f = 0; f < sizes.perDir; f++) small.push({ key: `epoch/small/d${pad(d, 2)}/f${pad(f, 4)}.bin`, size: sizes.smallSize });
+  }
+  const big = Array.from({ length: sizes.bigCount }, (_, i) => ({ key: `epoch/big/b${i}.bin`, size: sizes.bigSize }));
+  return { mode, sizes, small, big, bytes: [...small, ...big].reduce((n, o) => n + o.size, 0) };
+}

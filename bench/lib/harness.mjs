@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { CLIENTS, stopAllClients } from './clients.mjs';
+import { CLIENTS, stopAllClients, writeClientConfigs } from './clients.mjs';
 import { runChild } from './proc.mjs';
 import { startRgw, stopRgw } from './rgw.mjs';
 
@@ -35,9 +35,9 @@ export function parseArgs(argv, { script, defaults, flags = {}, values = {} }) {
 }
 
 /**
- * The bench's clean-up: every mount, then whatever was registered with onCleanup (the slow-link
- * proxy), then RGW. Runs on SIGINT/SIGTERM/SIGHUP too (then exits 130); call cleanup() in a
- * finally. startRgw(memstoreMb) starts RGW in DIR/rgw and resolves to its s3.env.
+ * The bench's clean-up: every mount, then the slow-link proxy, then RGW. Runs on
+ * SIGINT/SIGTERM/SIGHUP too (then exits 130); call cleanup() in a finally.
+ * startRgw(memstoreMb) starts RGW in DIR/rgw and resolves to its s3.env.
  */
 export function benchSession(rgwDir, log) {
   let rgwStarted = false;
@@ -58,11 +58,25 @@ export function benchSession(rgwDir, log) {
   }
   return {
     cleanup,
-    onCleanup: (fn) => extra.push(fn),
     async startRgw(memstoreMb) {
       log(`starting RGW (memstore ${memstoreMb} MiB) in ${rgwDir}`);
       rgwStarted = true;
       return startRgw(rgwDir, memstoreMb);
+    },
+    /**
+     * The endpoint the clients talk to: RGW's, or with o.slow the slow-link proxy's in front of
+     * it (stopped at clean-up). Writes the clients' credential files for it into work.
+     */
+    async clientEndpoint(o, s3env, creds, work) {
+      let endpoint = s3env.S3_ENDPOINT;
+      if (o.slow) {
+        const proxy = await startProxy(new URL(endpoint).host, o.rtt, o.perConn, work);
+        extra.push(proxy.stop);
+        endpoint = `http://127.0.0.1:${proxy.port}`;
+        log(`slow link: proxy on ${endpoint} (rtt ${o.rtt}, ${o.perConn} per connection)`);
+      }
+      await writeClientConfigs(work, { endpoint, creds });
+      return endpoint;
     },
   };
 }

@@ -12,6 +12,8 @@
 #                               its logs (minus DROP…, big inputs and caches) after a failed one
 #   bench_app                   the build measured: REV's src/ built aside with tsc, or without
 #                               REV a copy of dist/; exports FLUID_BENCH_APP and FLUID_BENCH_REV
+#   bench_main MJS DEFAULT PREFIX ARGS…   all of the above in order (packages in BENCH_PKGS, what to
+#                               drop after a failure in BENCH_DROP), then node bench/MJS --workdir
 #
 # The callers keep everything in one function (main) and source this file before they call it:
 # bash parses a function whole, so editing these files while a bench runs cannot make the
@@ -121,4 +123,15 @@ bench_app() {
   fi
   export FLUID_BENCH_APP=$WORK/app
   export FLUID_BENCH_REV
+}
+
+bench_main() {
+  local mjs=$1 default_rev=$2 prefix=$3
+  shift 3
+  bench_split_rev "$default_rev" "$@"
+  bench_install "${BENCH_PKGS[@]}"
+  bench_workdir "$prefix" "${BENCH_DROP[@]}"
+  bench_app
+  cd "$ROOT"
+  node "bench/$mjs" --workdir "$WORK" "${ARGS[@]}"
 }

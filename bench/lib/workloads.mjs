@@ -20,7 +20,7 @@ const PARQUET_LIMIT_S = 240;
  * CPU seconds the client process spends while fn runs (sampled just before and just after
  * it, on the same mount): resolves { result, cpuS }.
  */
-async function withCpu(h, fn) {
+export async function withCpu(h, fn) {
   const before = await h.cpu();
   const result = await fn();
   return { result, cpuS: (await h.cpu()) - before };
