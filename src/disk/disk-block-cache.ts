@@ -103,6 +103,8 @@ interface PendingWrite {
   readonly index: number;
   readonly data: readonly Buffer[];
   readonly dataLen: number;
+  /** The block is a whole small object (see DiskIndex). */
+  readonly whole: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -214,7 +216,7 @@ export class DiskBlockCache {
       return this.miss();
     }
     if (this.index.has(name)) this.index.touch(name, this.clock.now());
-    else if (!this.closed) this.index.add(name, this.onDisk(file.length), this.clock.now());
+    else if (!this.closed) this.index.add(name, this.onDisk(file.length), this.clock.now(), key.size <= this.blockSize);
     this.s.hits++;
     this.s.bytesRead += data.length;
     return data;
@@ -237,7 +239,7 @@ export class DiskBlockCache {
     const identity = identityOf(key, this.blockSize);
     const name = blockFileName(identity, index);
     if (this.index.has(name) || this.queued.has(name)) return;
-    this.queue.push({ name, identity, index, data: chunks, dataLen });
+    this.queue.push({ name, identity, index, data: chunks, dataLen, whole: key.size <= this.blockSize });
     this.queued.add(name);
     this.queuedBytes += dataLen;
     this.kick();
@@ -325,7 +327,7 @@ export class DiskBlockCache {
 
   private async write(w: PendingWrite): Promise<void> {
     if (this.index.has(w.name)) return;
-    const bytes = await this.makeRoom(fileBytes(w.identity, w.dataLen));
+    const bytes = await this.makeRoom(fileBytes(w.identity, w.dataLen), w.whole);
     if (bytes === undefined) {
       this.s.notAdmitted++;
       return;
@@ -353,7 +355,7 @@ export class DiskBlockCache {
       throw err;
     }
     if (this.space) this.space.written += bytes;
-    this.index.add(w.name, bytes, this.clock.now());
+    this.index.add(w.name, bytes, this.clock.now(), w.whole);
     this.s.writes++;
     this.s.bytesWritten += w.dataLen;
   }
@@ -364,7 +366,7 @@ export class DiskBlockCache {
    * indexed or failed), or undefined. The last checks and the reservation are one synchronous
    * step: two writers never both take the last room.
    */
-  private async makeRoom(size: number): Promise<number | undefined> {
+  private async makeRoom(size: number, whole: boolean): Promise<number | undefined> {
     const free = await this.freeBytes();
     const bytes = this.onDisk(size);
     if (free !== undefined) {
@@ -381,8 +383,15 @@ export class DiskBlockCache {
     while (this.index.usedBytes + this.reserved + bytes > this.budget) {
       const o = this.index.oldest();
       if (o === undefined) return undefined;
-      if (this.clock.now() - o[1].lastUse < this.protectMs) return undefined;
-      await this.evict(o[0]);
+      if (this.clock.now() - o[1].lastUse >= this.protectMs) {
+        await this.evict(o[0]);
+        continue;
+      }
+      // Everything is recent. A whole small object is worth more than a block of a large one,
+      // which comes back at the link's speed: it may take that block's place, recent or not.
+      const part = whole ? this.index.oldestPart() : undefined;
+      if (part === undefined) return undefined;
+      await this.evict(part[0]);
     }
     const floor = free === undefined ? undefined : this.floorOf(free.totalBytes);
     const available = this.estimatedAvailable();
@@ -445,7 +454,7 @@ export class DiskBlockCache {
    * files, then evicts down to the budget (which may be smaller than last time).
    */
   private async scan(): Promise<void> {
-    const found: { name: string; bytes: number; mtimeMs: number }[] = [];
+    const found: { name: string; bytes: number; mtimeMs: number; whole: boolean }[] = [];
     // The filesystem's allocation unit, to count the files found (asked beside the listing).
     const space = this.freeBytes();
     try {
@@ -460,7 +469,9 @@ export class DiskBlockCache {
             if (f.endsWith(TEMP_SUFFIX)) await this.io.unlink(path.join(this.root, name));
             else {
               const st = await this.io.stat(path.join(this.root, name));
-              found.push({ name, bytes: st.size, mtimeMs: st.mtimeMs });
+              // A file no larger than a block holds less than a block of data: a small object
+              // (or, rarely, a large one's last block, counted as one).
+              found.push({ name, bytes: st.size, mtimeMs: st.mtimeMs, whole: st.size <= this.blockSize });
             }
           } catch (err) {
             if (!isNotFound(err)) this.fail('index', err);

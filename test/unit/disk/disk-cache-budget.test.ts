@@ -173,3 +173,34 @@ t.test('two writers at once: never more than two files being written, and the bu
   for (let i = 9; i < 12; i++) t.ok((await c.get(k, i))?.equals(blockBytes(i)), `block ${i} kept`);
   await c.close();
 });
+
+t.test('admission: a whole small object takes the place of a recent block of a large one, never of another recent small one', async (t) => {
+  const dir = t.testdir();
+  const clock = new ManualClock();
+  const c = await open(dir, { budgetBytes: 4 * FILE + FILE / 2, protectMs: 60_000, clock });
+  await c.whenIndexed();
+  const big = keyOf('big.bin', 16);
+  const small = (name: string) => keyOf(name, 1);
+  const put = async (k: ReturnType<typeof keyOf>, index: number) => {
+    c.put(k, index, blockBytes(index));
+    await c.flush();
+    clock.advance(10);
+  };
+  for (let i = 0; i < 4; i++) await put(big, i);
+  t.equal(c.stats().files, 4, 'four blocks of a large object, all recent');
+  await put(small('a'), 0);
+  await put(small('b'), 0);
+  t.match(c.stats(), { files: 4, evictions: 2, notAdmitted: 0 }, 'each small file took the place of the oldest block of the large object');
+  t.equal(await c.get(big, 0), undefined);
+  t.equal(await c.get(big, 1), undefined);
+  t.ok((await c.get(big, 2))?.equals(blockBytes(2)), 'its newer blocks stay');
+  await put(big, 4);
+  t.equal(c.stats().notAdmitted, 1, 'a block of the large object does not displace recent blocks');
+  await put(small('c'), 0);
+  await put(small('d'), 0);
+  await put(small('e'), 0);
+  t.match(c.stats(), { files: 4, evictions: 4, notAdmitted: 2 }, 'c and d took the last two large-object blocks; e found only recent small files');
+  for (const n of ['a', 'b', 'c', 'd']) t.ok((await c.get(small(n), 0))?.equals(blockBytes(0)), `${n} kept`);
+  t.equal(await c.get(small('e'), 0), undefined, 'e not admitted');
+  await c.close();
+});
