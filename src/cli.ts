@@ -22,6 +22,10 @@ const NAME = 'fluid-s3-fuse';
 // The SDK's multi-line "Node 20 support ends" warning would break the one-line stderr contract;
 // the SDK version is pinned in package-lock.json, so the warning tells a user nothing.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// libuv's pool runs every fs call (disk cache reads and writes, staging files) and DNS lookups;
+// its default of 4 threads lets a burst of block writes delay the reads of disk hits. Read once,
+// when the pool first starts, which no import above does.
+process.env.UV_THREADPOOL_SIZE ??= '8';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

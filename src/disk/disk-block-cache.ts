@@ -12,9 +12,9 @@
  *   (EIO, ENOSPC, EROFS, …); errors are counted, the first of each kind is reported, and after
  *   `maxErrors` within `errorWindowMs` the cache turns itself off (disk-errors.ts).
  * - Never slower reads. put() only queues: files are written by DISK_WRITERS background
- *   writers (two: one write's syscalls wait for the disk while the other's run, and the rest of
- *   libuv's four threads stay free for reads), from a queue bounded in bytes; a block that finds
- *   the queue full is dropped, not buffered.
+ *   writers (four: while some wait for the disk the others' syscalls run; the agent gives libuv
+ *   eight threads, so half stay free for reads), from a queue bounded in bytes; a block that
+ *   finds the queue full is dropped, not buffered.
  * - Never a full disk. A hard byte budget (every file, header included, temporary ones too) and
  *   a free-space floor on the filesystem (default: keep 15% free; the kubelet evicts pods under
  *   10%), read with statfs every `statfsIntervalMs` and estimated in between. Under the floor,
@@ -109,7 +109,7 @@ interface PendingWrite {
 
 const MiB = 1024 * 1024;
 /** Files written at once. */
-const DISK_WRITERS = 2;
+const DISK_WRITERS = 4;
 
 export class DiskBlockCache {
   /** The folder of this source's blocks. */

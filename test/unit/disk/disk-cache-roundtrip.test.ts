@@ -99,10 +99,10 @@ t.test('a full queue drops blocks instead of buffering them', async (t) => {
   await c.whenIndexed();
   const k = keyOf('z', 64);
   for (let i = 0; i < 10; i++) c.put(k, i, blockBytes(i));
-  // Two blocks taken by the two writers at once, three waiting: the other five dropped.
-  t.ok(c.stats().dropped >= 5, `dropped ${c.stats().dropped}`);
+  // Up to four blocks taken by the writers at once, three waiting: the others dropped.
+  t.ok(c.stats().dropped >= 3, `dropped ${c.stats().dropped}`);
   await c.flush();
-  t.ok(c.stats().writes <= 5, `written ${c.stats().writes}`);
+  t.ok(c.stats().writes <= 7, `written ${c.stats().writes}`);
   await c.close();
 });
 
