@@ -3,11 +3,10 @@
 // table. Start it with bench/write-run.sh, which installs the tools, builds the commit aside and
 // cleans up even after a crash of this process.
 //
-//   node bench/write-run.mjs --workdir DIR [--quick] [--clients ours,s3fs,rclone] [--only seq,cp,tar,rsync,rss]
+//   node bench/write-run.mjs --workdir DIR [--quick] [--slow-link --rtt 20ms --per-conn 20MB/s] [--clients ours,s3fs,rclone] [--only seq,cp,tar,rsync,rss]
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { writeClientConfigs } from './lib/clients.mjs';
 import { benchSession, makeLog, parseArgs as parseArgs0, runMain, toolVersions } from './lib/harness.mjs';
 import { s3Client } from './lib/s3.mjs';
 import { MiB, WORKLOADS, emptyBucket, ensureBucket, prepareLocal, sdkCeiling, shapeFor } from './lib/write-workloads.mjs';
@@ -25,9 +24,9 @@ export const WRITE_OPTIONS = {
 const parseArgs = (argv) =>
   parseArgs0(argv, {
     script: 'write-run.sh',
-    defaults: { quick: false, only: undefined },
-    flags: { '--quick': 'quick' },
-    values: { '--only': ['only', (v) => v.split(',')] },
+    defaults: { quick: false, only: undefined, slow: false, rtt: '20ms', perConn: '20MB/s' },
+    flags: { '--quick': 'quick', '--slow-link': 'slow' },
+    values: { '--only': ['only', (v) => v.split(',')], '--rtt': ['rtt', String], '--per-conn': ['perConn', String] },
   });
 
 const f3 = (x) => (x === undefined || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
@@ -113,7 +112,7 @@ async function main() {
   await mkdir(work, { recursive: true });
   const session = benchSession(join(work, 'rgw'), log);
   // a narrowed run (--only) gets its own file, so it never overwrites the full table
-  const resultsFile = join(HERE, 'results', `2026-12-02-writes-${o.quick ? 'quick' : 'lan'}${o.only ? `-only-${o.only.join('+')}` : ''}.md`);
+  const resultsFile = join(HERE, 'results', `2026-12-02-writes-${o.quick ? 'quick' : o.slow ? 'slow' : 'lan'}${o.only ? `-only-${o.only.join('+')}` : ''}.md`);
   const res = { sdk: [], clients: {} };
   let header = [];
   const save = async (partial) => {
@@ -128,20 +127,21 @@ async function main() {
     process.env.EXTRA_CONF = 'rgw gc obj min wait = 10\nrgw gc processor period = 10';
     const s3env = await session.startRgw(memstoreMb);
     const creds = { accessKeyId: s3env.AWS_ACCESS_KEY_ID, secretAccessKey: s3env.AWS_SECRET_ACCESS_KEY };
-    const endpoint = s3env.S3_ENDPOINT;
-    const s3 = s3Client({ endpoint, ...creds });
-    await writeClientConfigs(work, { endpoint, creds });
+    // The checks in S3 go straight to RGW; the clients and the SDK ceiling through the slow
+    // link's proxy when there is one.
+    const s3 = s3Client({ endpoint: s3env.S3_ENDPOINT, ...creds });
+    const endpoint = await session.clientEndpoint(o, s3env, creds, work);
     const local = await prepareLocal(work, shape, log);
 
     const { s3fs: s3fsV, rclone: rcloneV, radosgw: cephV } = await toolVersions(['s3fs', 'rclone', 'radosgw']);
     const cpu = cpus();
     const loadBefore = loadavg();
     header = [
-      `## Writes (issue 12), LAN (loopback)${o.quick ? ', quick shapes' : ''}: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+      `## Writes (issue 12), ${o.slow ? `slow link (${o.rtt} rtt, ${o.perConn} per connection)` : 'LAN (loopback)'}${o.quick ? ', quick shapes' : ''}: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
       '',
       `- machine: ${hostname()}, ${cpu.length} cores (${cpu[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB RAM, shared with other engineers' builds and tests: **one run**, expect noise`,
       `- ours: git ${process.env.FLUID_BENCH_REV ?? '?'}`,
-      `- software: Node ${process.version}, s3fs ${s3fsV}, rclone ${rcloneV}, Ceph RGW ${cephV} (memstore OSD, all on 127.0.0.1), no proxy`,
+      `- software: Node ${process.version}, s3fs ${s3fsV}, rclone ${rcloneV}, Ceph RGW ${cephV} (memstore OSD, all on 127.0.0.1), ${o.slow ? `every client and the SDK ceiling through the slow-link proxy (bench/slow-proxy.mjs: rtt ${o.rtt}, ${o.perConn} per connection and direction)` : 'no proxy'}`,
       `- clients: ours ${WRITE_OPTIONS.ours}; s3fs ${WRITE_OPTIONS.s3fs}; rclone ${WRITE_OPTIONS.rclone}`,
       `- inputs: ${shape.bigBytes / MiB} MiB of random bytes and a tree of ${shape.dirs} folders × ${shape.perDir} files × ${shape.fileBytes / 1024} KiB (random), on local disk, warm in the page cache; \`sync\` before each workload`,
       "- each workload: a fresh mount of the client's own bucket, timed from the tool's spawn to its exit, and to the moment the SDK sees every object with its size (HEAD every 50 ms, or LIST every 200 ms); rates use the second (rclone uploads after close). CPU: user + sys of the client process (all threads, plus children) from `/proc/PID/stat` over that span. Bytes checked in S3 with the SDK afterwards; the bucket is then emptied.",

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# bench/write-run.sh [--rev COMMIT] [--quick] [--clients ours,s3fs,rclone] [--only seq,cp,tar,rsync,rss]
+# bench/write-run.sh [--rev COMMIT] [--quick] [--slow-link --rtt 20ms --per-conn 20MB/s] [--clients ours,s3fs,rclone] [--only seq,cp,tar,rsync,rss]
 #
 # The write benchmark of issue 12 in one command (see "Writes (issue 12)" in bench/README.md):
 # installs what is missing, builds our client from COMMIT (default: HEAD when the script
 # starts; git archive, built aside with tsc, because others edit src/ meanwhile), starts one
 # Ceph RGW, runs the raw SDK multipart ceiling and every write workload on ours, s3fs and
-# rclone (writable mounts), and writes bench/results/2026-12-02-writes-<lan|quick>.md.
+# rclone (writable mounts), and writes bench/results/2026-12-02-writes-<lan|slow|quick>.md.
 #
 # Runs as root (apt-get, mounts, sync). Whatever happens to the Node process, the EXIT trap of
 # bench/lib/setup.sh leaves no mount, no client process and no RGW behind.
