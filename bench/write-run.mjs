@@ -112,7 +112,11 @@ async function main() {
   await mkdir(work, { recursive: true });
   const session = benchSession(join(work, 'rgw'), log);
   // a narrowed run (--only) gets its own file, so it never overwrites the full table
-  const resultsFile = join(HERE, 'results', `2026-12-02-writes-${o.quick ? 'quick' : o.slow ? 'slow' : 'lan'}${o.only ? `-only-${o.only.join('+')}` : ''}.md`);
+  const resultsFile = join(
+    HERE,
+    'results',
+    `2026-12-02-writes-${o.slow ? 'slow' : 'lan'}${o.quick ? '-quick' : ''}${o.only ? `-only-${o.only.join('+')}` : ''}.md`,
+  );
   const res = { sdk: [], clients: {} };
   let header = [];
   const save = async (partial) => {

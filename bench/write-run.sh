@@ -5,7 +5,7 @@
 # installs what is missing, builds our client from COMMIT (default: HEAD when the script
 # starts; git archive, built aside with tsc, because others edit src/ meanwhile), starts one
 # Ceph RGW, runs the raw SDK multipart ceiling and every write workload on ours, s3fs and
-# rclone (writable mounts), and writes bench/results/2026-12-02-writes-<lan|slow|quick>.md.
+# rclone (writable mounts), and writes bench/results/2026-12-02-writes-<lan|slow>[-quick].md.
 #
 # Runs as root (apt-get, mounts, sync). Whatever happens to the Node process, the EXIT trap of
 # bench/lib/setup.sh leaves no mount, no client process and no RGW behind.
