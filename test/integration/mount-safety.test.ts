@@ -91,6 +91,30 @@ t.test('#2 a second agent on a live mount refuses; the first keeps serving', asy
   t.equal((await first.exited(5000)).code, 0);
 });
 
+t.test('#2 the mount of a dead agent is cleared even while the kernel still caches the attributes of its root', async (t) => {
+  const bucket = await bucketWithFile(t, 'safety-dead');
+  const root = await tempDir(t, 'dead');
+  const target = join(root, 'mnt');
+  // attr-timeout 60s: the kernel answers a stat of the root from its cache for a minute, dead
+  // agent or not; only a request that reaches the agent (statfs) tells the two apart.
+  const first = agentFor(t, bucket, target, ['--attr-timeout', '60s']);
+  await first.mounted();
+  t.equal((await run('stat', ['-c', '%i', target])).code, 0, 'the root stat is cached now');
+  first.child.kill('SIGKILL');
+  await first.exited(5000);
+  t.equal((await run('stat', ['-c', '%i', target])).code, 0, 'a plain stat still answers from the cache');
+  t.match((await run('ls', [target])).stderr, /Transport endpoint is not connected/, 'but the mount is dead');
+  const second = agentFor(t, bucket, target);
+  await second.mounted();
+  t.ok(
+    logLines(second).some((l) => l['msg'] === 'clearing a stale mount of a dead agent at targetPath (ENOTCONN)'),
+    'the second agent cleared the dead mount',
+  );
+  t.equal((await run('cat', [`${target}/testfile`])).stdout, 'fluid-minio-test', 'and serves');
+  second.child.kill('SIGTERM');
+  t.equal((await second.exited(5000)).code, 0);
+});
+
 t.test('#8 a symlinked mount point: mounted at the real path, served, unmounted on exit', async (t) => {
   const bucket = await bucketWithFile(t, 'safety-symlink');
   const root = await tempDir(t, 'symlink');
