@@ -369,15 +369,12 @@ export class DiskBlockCache {
   private async makeRoom(size: number, whole: boolean): Promise<number | undefined> {
     const free = await this.freeBytes();
     const bytes = this.onDisk(size);
-    if (free !== undefined) {
-      const floor = this.floorOf(free.totalBytes);
-      if (free.available < floor) {
-        // Under the floor: give back our own space, oldest first, until it holds again.
-        let short = floor - free.available;
-        for (let o = this.index.oldest(); o !== undefined && short > 0; o = this.index.oldest()) short -= await this.evict(o[0]);
-        return undefined;
-      }
-      if (free.available - this.reserved - bytes < floor) return undefined;
+    const floor = free === undefined ? undefined : this.floorOf(free.totalBytes);
+    if (free !== undefined && floor !== undefined && free.available < floor) {
+      // Under the floor: give back our own space, oldest first, until it holds again.
+      let short = floor - free.available;
+      for (let o = this.index.oldest(); o !== undefined && short > 0; o = this.index.oldest()) short -= await this.evict(o[0]);
+      return undefined;
     }
     if (bytes > this.budget) return undefined;
     while (this.index.usedBytes + this.reserved + bytes > this.budget) {
@@ -393,7 +390,7 @@ export class DiskBlockCache {
       if (part === undefined) return undefined;
       await this.evict(part[0]);
     }
-    const floor = free === undefined ? undefined : this.floorOf(free.totalBytes);
+    // The floor, counting what the evictions above freed and what other writers reserved meanwhile.
     const available = this.estimatedAvailable();
     if (floor !== undefined && available !== undefined && available - this.reserved - bytes < floor) return undefined;
     this.reserved += bytes;

@@ -5,13 +5,23 @@
  * hung mount must cost the probe a timeout, not a hang.
  */
 import { mountsAt } from './mountinfo.js';
-import { runTool, toolFailure } from './tool-runner.js';
+import { runTool, toolFailure, type ToolResult } from './tool-runner.js';
 import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 
 export interface HealthReport {
   readonly ok: boolean;
   readonly detail: string;
+}
+
+/**
+ * Asks the mount at `target` itself, from a child process: a statfs (`stat -f`), which the
+ * kernel always sends to the agent. Not a plain `stat`: the kernel answers that from its
+ * attribute cache for attr-timeout after the last lookup, even when the agent behind the mount
+ * is dead.
+ */
+export function askMount(target: string, timeoutMs: number): Promise<ToolResult> {
+  return runTool('stat', ['-f', '-c', '%T', '--', target], timeoutMs);
 }
 
 export async function probeMount(target: string, fsType: string, timeoutMs = 5_000): Promise<HealthReport> {
@@ -22,7 +32,7 @@ export async function probeMount(target: string, fsType: string, timeoutMs = 5_0
     return { ok: false, detail: `${target}: cannot read /proc/self/mountinfo: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
   }
   if (!lines.some((m) => m.fsType === fsType)) return { ok: false, detail: `${target}: no ${fsType} mount in /proc/self/mountinfo` };
-  const r = await runTool('stat', ['-f', '-c', '%T', '--', target], timeoutMs);
+  const r = await askMount(target, timeoutMs);
   if (r.ok) return { ok: true, detail: `${target}: mounted (${fsType}) and answering` };
   if (r.timedOut) return { ok: false, detail: `${target}: no answer within ${timeoutMs} ms` };
   return { ok: false, detail: `${target}: ${toolFailure('stat', r)}` };

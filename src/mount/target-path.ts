@@ -3,14 +3,14 @@
  *
  * A mount already at targetPath may be another agent's live mount, another pod's mount seen
  * through Bidirectional propagation, a tmpfs or an NFS share: none of them is ours to remove.
- * Only a mount of our own type whose statfs (`stat -f`) from a child process answers ENOTCONN
- * (the agent behind it died: a crash or SIGKILL) is stale, and is then detached lazily. Not a
- * plain `stat`: the kernel answers that from its attribute cache for attr-timeout after the last
- * lookup, even on a dead mount, while every statfs goes to the agent. Every look at the
+ * Only a mount of our own type that answers ENOTCONN when asked (askMount: a statfs from a
+ * child process; the agent behind it died: a crash or SIGKILL) is stale, and is then detached
+ * lazily. Every look at the
  * path goes through a child process with a timeout, since a hung mount there would otherwise
  * hang this process.
  */
 import type { Logger } from '../observe/logger.js';
+import { askMount } from './health.js';
 import { mountsAt } from './mountinfo.js';
 import { StartupErrorCode } from '../error-catalogue.js';
 import { StartupError } from './startup-error.js';
@@ -50,7 +50,7 @@ export async function prepareTarget(target: string, check: TargetCheck): Promise
     if (top.fsType !== check.fsType) {
       throw targetError(shown, `already a mount point (${top.fsType} from ${top.source}) that is not a fluid-s3-fuse mount; refusing to touch it`);
     }
-    const st = await runTool('stat', ['-f', '-c', '%T', '--', real], timeoutMs);
+    const st = await askMount(real, timeoutMs);
     if (st.ok) throw targetError(shown, 'another fluid-s3-fuse agent is serving a live mount there; refusing to start over it');
     if (st.timedOut) throw targetError(shown, `a fluid-s3-fuse mount there does not answer within ${timeoutMs} ms (a hung agent?); refusing to touch it`);
     if (!st.stderr.includes(NOT_CONNECTED))
