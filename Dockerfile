@@ -83,4 +83,5 @@ RUN node /app/dist/src/cli.js --version
 # tini -g: SIGTERM from the kubelet goes to the whole process group; the agent unmounts
 # (lazily if busy) and exits 0. No CMD: Fluid mode takes no arguments, and a profile's
 # `fuse.args` (e.g. ["--log-level", "debug"]) are appended as the agent's own arguments.
-ENTRYPOINT ["/usr/bin/tini", "-g", "--", "node", "/app/dist/src/cli.js"]
+# node's heap flags are those of src/cli.ts's first line (why: there).
+ENTRYPOINT ["/usr/bin/tini", "-g", "--", "node", "--initial-old-space-size=64", "--max-semi-space-size=8", "/app/dist/src/cli.js"]

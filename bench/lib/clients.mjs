@@ -5,7 +5,7 @@
 // Every PID is also appended to WORK/client-pids so that bench/run.sh can clean up after a
 // bench that died without running its finally blocks.
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mountAt } from './mountinfo.mjs';
@@ -40,6 +40,12 @@ const live = new Set();
 // diskCache { dir, bytes, metricsPort } (bench/disk-run.mjs only): each client's own disk cache
 // in dir with a budget of bytes, as far as it has one (see DISK_CACHE_OPTIONS); ours also
 // serves /metrics on 127.0.0.1:metricsPort. cacheSize: ours' memory budget (default 256MiB).
+/** The node flags of a script's `#!/usr/bin/env -S node FLAGS` line. */
+function shebangFlags(file) {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0];
+  return /^#!\/usr\/bin\/env -S node (.+)$/.exec(first)?.[1].split(' ') ?? [];
+}
+
 function commandFor(client, { bucket, endpoint, creds, mnt, dir, writable = false, diskCache, cacheSize = '256MiB' }) {
   const baseEnv = { ...process.env };
   for (const k of Object.keys(baseEnv)) if (k.startsWith('AWS_') || k === 'S3_ENDPOINT') delete baseEnv[k];
@@ -48,7 +54,9 @@ function commandFor(client, { bucket, endpoint, creds, mnt, dir, writable = fals
       return {
         cmd: process.execPath,
         args: [
-          // FLUID_BENCH_NODE_ARGS: Node flags for ours alone, e.g. '--cpu-prof --cpu-prof-dir=DIR'
+          // the heap flags of its shebang, as the image's ENTRYPOINT runs it; FLUID_BENCH_NODE_ARGS:
+          // more Node flags for ours alone, e.g. '--cpu-prof --cpu-prof-dir=DIR'
+          ...shebangFlags(join(APP, 'dist/src/cli.js')),
           ...(process.env.FLUID_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
           join(APP, 'dist/src/cli.js'),
           'mount',

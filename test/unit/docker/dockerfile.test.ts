@@ -4,6 +4,7 @@
 // Node.js LTS, it installs exactly the Debian packages whose programs the agent and Fluid run,
 // and .dockerignore keeps the context to what the build needs.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Cmd, Copy, DockerfileParser, Entrypoint, From, Run, Workdir, type Instruction } from 'dockerfile-ast';
@@ -192,7 +193,7 @@ t.test('COPY --from=build takes only what the build stage makes: dist/, node_mod
   }
 });
 
-t.test('ENTRYPOINT: tini -g, then node on the file tsc emits from src/cli.ts; no CMD', async (t) => {
+t.test('ENTRYPOINT: tini -g, then node with the flags of src/cli.ts\'s shebang on the file tsc emits from it; no CMD', async (t) => {
   const [entry, ...more] = ofType(runtimeStage, Entrypoint);
   t.ok(entry, 'the runtime stage has an ENTRYPOINT');
   t.equal(more.length, 0, 'only one');
@@ -215,7 +216,14 @@ t.test('ENTRYPOINT: tini -g, then node on the file tsc emits from src/cli.ts; no
   const dest = path.posix.resolve(workdirAt(runtimeStage, distCopy), distCopy.getArguments().at(-1)!.getValue());
   const script = path.posix.join(dest, path.posix.relative(outDir, emitted));
 
-  t.same(argv, ['/usr/bin/tini', '-g', '--', 'node', script], `ENTRYPOINT ["/usr/bin/tini", "-g", "--", "node", "${script}"]`);
+  // node's flags are those of src/cli.ts's shebang (`#!/usr/bin/env -S node FLAGS`): one list.
+  const shebang = read('src/cli.ts').split('\n')[0] ?? '';
+  const flags = /^#!\/usr\/bin\/env -S node((?: --[a-z-]+=\d+)*)$/.exec(shebang)?.[1]?.trim().split(' ') ?? [];
+  t.ok(flags.length > 0, `src/cli.ts starts with #!/usr/bin/env -S node and its heap flags: ${shebang}`);
+  const accepted = spawnSync(process.execPath, [...flags, '-e', '0'], { encoding: 'utf8' });
+  t.equal(accepted.status, 0, `node accepts ${flags.join(' ')}${accepted.stderr ? `: ${accepted.stderr}` : ''}`);
+  const expected = ['/usr/bin/tini', '-g', '--', 'node', ...flags, script];
+  t.same(argv, expected, `ENTRYPOINT ${JSON.stringify(expected)}`);
   t.equal(ofType(runtimeStage, Cmd).length, 0, 'no CMD: no arguments is Fluid mode');
 
   // The runtime stage runs the entrypoint once, after libfuse2 and node_modules are in place,
