@@ -193,7 +193,7 @@ t.test('COPY --from=build takes only what the build stage makes: dist/, node_mod
   }
 });
 
-t.test('ENTRYPOINT: tini -g, then node with the flags of src/cli.ts\'s shebang on the file tsc emits from it; no CMD', async (t) => {
+t.test("ENTRYPOINT: tini -g, then node with the flags of src/cli.ts's shebang on the file tsc emits from it; no CMD", async (t) => {
   const [entry, ...more] = ofType(runtimeStage, Entrypoint);
   t.ok(entry, 'the runtime stage has an ENTRYPOINT');
   t.equal(more.length, 0, 'only one');
